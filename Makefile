@@ -1,0 +1,28 @@
+# The two commands a newcomer needs: `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+
+install-test: $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-test.txt
+
+run: install
+	$(BIN)/python app.py
+
+test: install-test
+	$(BIN)/python -m pytest
+
+bench: install-test
+	$(BIN)/python benchmarks/run_all.py
+
+lint: install-test
+	$(BIN)/ruff check .
+
+.PHONY: install install-test run test bench lint
