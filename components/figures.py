@@ -17,7 +17,12 @@ def data_heatmap(dataset: Dataset) -> go.Figure:
     """Heat map of ``dataset.X`` with its axes: features down, observations across."""
     rows = dataset.rows.values if isinstance(dataset.rows, Axis) else None
     cols = dataset.cols.values if isinstance(dataset.cols, Axis) else None
-    fig = go.Figure(go.Heatmap(z=dataset.X, y=rows, x=cols, colorscale="Viridis", colorbar={"title": "value"}))
+    # Noise makes many entries negative: a diverging scale centred at 0 shows where.
+    signed = bool((dataset.X < 0).any())
+    fig = go.Figure(go.Heatmap(
+        z=dataset.X, y=rows, x=cols, colorbar={"title": "value"},
+        colorscale="RdBu_r" if signed else "Viridis", zmid=0.0 if signed else None,
+    ))
     reversed_rows = isinstance(dataset.rows, Axis) and dataset.rows.reversed
     fig.update_layout(
         title=f"{dataset.title}: X of shape {dataset.X.shape[0]} × {dataset.X.shape[1]}",

@@ -35,6 +35,7 @@ from ._validation import (
     check_rank,
 )
 from .results import FitResult, Progress, ProgressCallback, StopRequested, report
+from .threads import blas_threads
 
 __all__ = ["cnmf", "ls_nmf"]
 
@@ -170,6 +171,7 @@ def _mu_fit(
     rng: np.random.Generator,
     settings: dict,
     start: float,
+    n_threads: int | None,
 ) -> FitResult:
     """Multiplicative-update NMF with restarts, shared by LS-NMF and CNMF.
 
@@ -192,6 +194,8 @@ def _mu_fit(
         Recorded in the result as it is.
     start : float
         ``time.perf_counter()`` when the public call began.
+    n_threads : int or None
+        BLAS threads, see :func:`gppnmf_core.threads.blas_threads`.
 
     Returns
     -------
@@ -210,19 +214,11 @@ def _mu_fit(
         if floor is not None:
             np.maximum(D, floor, out=D)
             np.maximum(H, floor, out=H)
-        run = _mu_replicate(
-            X,
-            xx,
-            D,
-            H,
-            floor=floor,
-            max_iter=max_iter,
-            tol=tol,
-            callback=callback,
-            method=method,
-            replicate=replicate,
-            n_replicates=n_replicates,
-        )
+        with blas_threads(n_threads, K * L * rank):
+            run = _mu_replicate(
+                X, xx, D, H, floor=floor, max_iter=max_iter, tol=tol, callback=callback,
+                method=method, replicate=replicate, n_replicates=n_replicates,
+            )
         runs.append(run)
         if best is None or run.objective < best.objective:
             best, i_best = run, replicate
@@ -287,6 +283,7 @@ def ls_nmf(
     max_iter: int = 1000,
     tol: float = 1e-6,
     n_replicates: int = 1,
+    n_threads: int | None = None,
     callback: ProgressCallback | None = None,
     random_state=None,
 ) -> FitResult:
@@ -327,6 +324,9 @@ def ls_nmf(
         Number of random restarts; the one with the lowest final objective is
         returned. The restarts draw their initial values in turn from the same
         generator.
+    n_threads : int, optional
+        BLAS threads for the fit; by default one thread for small problems,
+        see :mod:`gppnmf_core.threads`.
     callback : callable, optional
         Called as ``callback(progress)`` with a :class:`~gppnmf_core.results.Progress`
         at the start of each replicate, every 10 iterations and after the last
@@ -380,6 +380,7 @@ def ls_nmf(
         rng=rng,
         settings=settings,
         start=start,
+        n_threads=n_threads,
     )
 
 
@@ -391,6 +392,7 @@ def cnmf(
     tol: float = 1e-6,
     n_replicates: int = 1,
     floor: float = 1e-6,
+    n_threads: int | None = None,
     callback: ProgressCallback | None = None,
     random_state=None,
 ) -> FitResult:
@@ -439,6 +441,9 @@ def cnmf(
         updates need; a floored element then takes a few more iterations to
         grow back. To make the floor relative to the data, pass for example
         ``floor=1e-6 * np.sqrt(np.abs(X).max() / rank)``.
+    n_threads : int, optional
+        BLAS threads for the fit; by default one thread for small problems,
+        see :mod:`gppnmf_core.threads`.
     callback : callable, optional
         Called as ``callback(progress)`` with a :class:`~gppnmf_core.results.Progress`
         at the start of each replicate, every 10 iterations and after the last
@@ -486,4 +491,5 @@ def cnmf(
         rng=rng,
         settings=settings,
         start=start,
+        n_threads=n_threads,
     )
