@@ -39,7 +39,7 @@ def rows(repeats):
     gp.fit_gppnmf(toy.X, 2, **fit_kw)  # bind the priors once: square roots are cached per setting
 
     yield "toy 100×200, M=2", "GPP-NMF (L-BFGS)", *timed(lambda: gp.fit_gppnmf(toy.X, 2, **fit_kw), repeats)
-    yield ("toy 100×200, M=2", "GPP-NMF (alternating CG, 1000 it.)",
+    yield ("toy 100×200, M=2", "GPP-NMF (alternating CG, <=1000 it.)",
            *timed(lambda: gp.fit_gppnmf(toy.X, 2, method="alternating_cg", **fit_kw), max(1, repeats // 5)))
     yield "toy 100×200, M=2", "LS-NMF", *timed(lambda: gp.ls_nmf(toy.X, 2, random_state=0), repeats)
     yield "toy 100×200, M=2", "CNMF", *timed(lambda: gp.cnmf(toy.X, 2, random_state=0), repeats)

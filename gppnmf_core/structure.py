@@ -166,24 +166,30 @@ class KroneckerSquareRoot(SquareRoot):
 
     def __init__(self, factors):
         self.factors = [np.ascontiguousarray(A, dtype=np.float64) for A in factors]
+        self.factors_T = [np.ascontiguousarray(A.T) for A in self.factors]
         self.point_shape = tuple(A.shape[0] for A in self.factors)
         self.latent_shape = tuple(A.shape[1] for A in self.factors)
         self.n_points = int(np.prod(self.point_shape))
         self.n_latent = int(np.prod(self.latent_shape))
 
     @staticmethod
-    def _mode_products(T, matrices):
-        # T has shape (s_1, ..., s_d, m); multiply axis k by matrices[k].
+    def _mode_products(T, shape, matrices):
+        """Multiply axis k of ``T`` (laid out as ``shape``) by ``matrices[k]``, for every k.
+
+        Each product is one batched matmul on the view (before, r_k, after):
+        no transposes or copies besides the products themselves.
+        """
+        shape = list(shape)
         for axis, A in enumerate(matrices):
-            T = np.moveaxis(np.tensordot(A, T, axes=(1, axis)), 0, axis)
+            before, after = int(np.prod(shape[:axis])), int(np.prod(shape[axis + 1 :]))
+            T = np.matmul(A, T.reshape(before, shape[axis], after))
+            shape[axis] = A.shape[0]
         return T
 
     def apply(self, Z):
         m = Z.shape[1]
-        T = self._mode_products(Z.reshape(self.latent_shape + (m,)), self.factors)
-        return T.reshape(self.n_points, m)
+        return self._mode_products(Z, self.latent_shape + (m,), self.factors).reshape(self.n_points, m)
 
     def apply_transpose(self, G):
         m = G.shape[1]
-        T = self._mode_products(G.reshape(self.point_shape + (m,)), [A.T for A in self.factors])
-        return T.reshape(self.n_latent, m)
+        return self._mode_products(G, self.point_shape + (m,), self.factors_T).reshape(self.n_latent, m)
