@@ -136,7 +136,7 @@ def fit_gppnmf(
     rng = check_random_state(random_state)
 
     with blas_threads(n_threads, K * L * rank):
-        best, finals = _run_replicates(objective, method, n_replicates, max_iter, tol, gtol, init_std,
+        best, finals, stopped = _run_replicates(objective, method, n_replicates, max_iter, tol, gtol, init_std,
                                        callback, rng)
     D, H = objective.factors(best.theta)
     delta, eta = objective.unpack(best.theta)
@@ -147,7 +147,7 @@ def fit_gppnmf(
         objective_trace=np.asarray(best.trace),
         n_iter=best.n_iter,
         converged=best.converged,
-        stopped=best.stopped or (len(finals) < n_replicates),
+        stopped=stopped,
         message=best.message,
         runtime=time.perf_counter() - start,
         method="gppnmf",
@@ -162,7 +162,11 @@ def fit_gppnmf(
 
 
 def _run_replicates(objective, method, n_replicates, max_iter, tol, gtol, init_std, callback, rng):
-    """Run the solver from ``n_replicates`` initial points; return (best outcome, all final values)."""
+    """Run the solver from ``n_replicates`` initial points.
+
+    Returns the best outcome, every replicate's final value, and whether the
+    callback stopped the run (which skips the remaining replicates).
+    """
     best, finals = None, []
     for replicate in range(n_replicates):
         def on_iteration(iteration, value, replicate=replicate):
@@ -179,5 +183,5 @@ def _run_replicates(objective, method, n_replicates, max_iter, tol, gtol, init_s
         if best is None or outcome.value < best.value:
             best = outcome
         if outcome.stopped:
-            break
-    return best, finals
+            return best, finals, True
+    return best, finals, False

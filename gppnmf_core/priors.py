@@ -38,7 +38,7 @@ from .structure import (
 STRUCTURES = ("auto", "kronecker", "dense")
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=32)
 def _axis_factor(kernel: Kernel, coords: tuple, mirror: bool, method: str) -> np.ndarray:
     """Cached 1-D square-root factor; ``coords`` is a tuple so that it can be a key."""
     if mirror:

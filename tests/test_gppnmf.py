@@ -182,3 +182,15 @@ def test_bad_input_raises_a_clear_value_error(change, match):
     kwargs.update(change)
     with pytest.raises(ValueError, match=match):
         gp.fit_gppnmf(**kwargs)
+
+
+def test_stop_during_a_later_replicate_is_reported_even_when_an_earlier_one_is_best():
+    X, _ = _toy(5)
+
+    def stop_in_second_replicate(progress):
+        return progress.replicate == 1 and progress.iteration >= 2
+
+    res = gp.fit_gppnmf(X, 2, **CORRECT, n_replicates=2, callback=stop_in_second_replicate, random_state=0)
+    assert res.replicate_objectives.shape == (2,)
+    assert res.objective == res.replicate_objectives[0]  # the finished first replicate is better
+    assert res.stopped
