@@ -1,7 +1,8 @@
 """GPP-NMF Studio: the Dash app. `python app.py` serves it on http://127.0.0.1:8050.
 
-The full dashboard (prior designer, background decompositions, results side by
-side) is built on top of this entry point; `server` is exposed for gunicorn.
+Embedded defaults only: background jobs on DiskcacheManager and flask-caching on
+FileSystemCache, both in explicit directories (``GPPNMF_CACHE_DIR``). `server`
+is exposed for gunicorn.
 """
 
 from __future__ import annotations
@@ -9,25 +10,36 @@ from __future__ import annotations
 import argparse
 import os
 
-from dash import Dash, html
+from dash import Dash, dcc, html
 
-from components import overview
+from components import data_panel, decompose_panel, prior_panel, results_panel, store
+from components.services import background_manager, init_cache
 
-app = Dash(__name__, title="GPP-NMF Studio")
+app = Dash(__name__, title="GPP-NMF Studio", background_callback_manager=background_manager())
 server = app.server
-server.secret_key = os.environ.get("SECRET_KEY", os.urandom(32).hex())
+# Dash signs background-job handles with the secret key: every worker of one deployment needs the same one.
+server.secret_key = os.environ.get("SECRET_KEY") or os.urandom(32).hex()
+init_cache(server)
 
-app.layout = html.Div(
-    className="page",
-    children=[
-        html.H1("GPP-NMF Studio"),
-        html.P(
-            "Nonnegative matrix factorization with Gaussian-process priors (Schmidt & Laurberg 2008).",
-            className="subtitle",
-        ),
-        overview.layout(),
-    ],
-)
+
+def serve_layout() -> html.Div:
+    """A fresh page: a new session id for every page load."""
+    return html.Div(className="page", children=[
+        html.Header(children=[
+            html.H1("GPP-NMF Studio"),
+            html.P("Nonnegative matrix factorization with Gaussian-process priors (Schmidt & Laurberg 2008): "
+                   "design priors for the factors of X ≈ D H, then compare GPP-NMF with LS-NMF and CNMF.",
+                   className="subtitle"),
+        ]),
+        dcc.Store(id="session-id", data=store.new_session_id()),
+        data_panel.layout(),
+        prior_panel.layout(),
+        decompose_panel.layout(),
+        results_panel.layout(),
+    ])
+
+
+app.layout = serve_layout
 
 
 def main(argv=None) -> None:

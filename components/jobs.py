@@ -1,0 +1,111 @@
+"""Decomposition jobs as plain functions: run the chosen methods, match components, score them.
+
+The dashboard's background callback calls :func:`run_decomposition`; so can a
+test, without Dash.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+import gppnmf_core as gp
+
+from .theme import METHOD_LABELS, METHODS
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """What the Decompose panel asks for."""
+
+    methods: tuple[str, ...]
+    rank: int
+    max_iter: int
+    tol: float
+    n_replicates: int
+    noise_var: float
+
+
+def check_settings(dataset: gp.Dataset, settings: JobSettings) -> None:
+    """Raise ValueError with a message for the page when the settings cannot run."""
+    unknown = [m for m in settings.methods if m not in METHODS]
+    if not settings.methods or unknown:
+        raise ValueError("choose at least one method (GPP-NMF, CNMF, LS-NMF)")
+    K, L = dataset.X.shape
+    if not isinstance(settings.rank, int) or not 1 <= settings.rank <= min(K, L):
+        raise ValueError(f"rank must be a whole number from 1 to {min(K, L)} for data of size {K} × {L}; "
+                         f"got {settings.rank}")
+    if not isinstance(settings.max_iter, int) or settings.max_iter < 1:
+        raise ValueError(f"iterations must be a whole number ≥ 1, got {settings.max_iter}")
+    if not isinstance(settings.n_replicates, int) or not 1 <= settings.n_replicates <= 20:
+        raise ValueError(f"replicates must be a whole number from 1 to 20, got {settings.n_replicates}")
+    if not settings.tol >= 0:
+        raise ValueError(f"tolerance must be ≥ 0, got {settings.tol}")
+    if not settings.noise_var > 0:
+        raise ValueError(f"noise variance σ² must be > 0, got {settings.noise_var}")
+
+
+def fit_method(method, dataset, prior_D, prior_H, settings: JobSettings, callback) -> gp.FitResult:
+    """One method's fit with the job's settings."""
+    common = dict(max_iter=settings.max_iter, n_replicates=settings.n_replicates, callback=callback,
+                  random_state=0)
+    if method == "gppnmf":
+        return gp.fit_gppnmf(dataset.X, settings.rank, prior_D, prior_H, settings.noise_var, **common)
+    fit = gp.cnmf if method == "cnmf" else gp.ls_nmf
+    return fit(dataset.X, settings.rank, tol=settings.tol, **common)
+
+
+def run_decomposition(dataset, prior_D, prior_H, settings: JobSettings, report=None) -> dict[str, gp.FitResult]:
+    """Run every chosen method in turn; ``report(fraction, text)`` hears about progress.
+
+    Reports are throttled to about ten a second. The callback's return value
+    is ignored: a job is cancelled by stopping its process.
+    """
+    check_settings(dataset, settings)
+    results, last = {}, [0.0]
+    n = len(settings.methods)
+
+    for i, method in enumerate(settings.methods):
+        def callback(progress, i=i, method=method):
+            now = time.monotonic()
+            if report is not None and now - last[0] > 0.1:
+                last[0] = now
+                report((i + progress.fraction) / n,
+                       f"{METHOD_LABELS[method]} ({i + 1}/{n}): replicate {progress.replicate + 1}/"
+                       f"{progress.n_replicates}, iteration {progress.iteration}/{progress.max_iter}, "
+                       f"objective {progress.objective:.5g}")
+
+        if report is not None:
+            report(i / n, f"{METHOD_LABELS[method]} ({i + 1}/{n}): starting")
+        results[method] = fit_method(method, dataset, prior_D, prior_H, settings, callback)
+    if report is not None:
+        report(1.0, "done")
+    return results
+
+
+def aligned_factors(dataset, results: dict[str, gp.FitResult]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each method's (D, H) with components in one order and on one scale across methods.
+
+    With a known truth every method is matched and scaled to it; otherwise to
+    the first method's result, after scaling that one to unit-maximum columns.
+    """
+    if dataset.truth is not None and dataset.truth.D.shape[1] == next(iter(results.values())).rank:
+        reference = dataset.truth.D
+    else:
+        first = next(iter(results.values()))
+        reference = gp.normalize_for_display(first.D, first.H)[0]
+    return {method: gp.align_to_truth(r.D, r.H, reference) for method, r in results.items()}
+
+
+def scores(dataset, factors: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, dict[str, float]]:
+    """RMSE groups of the paper's Figure 3 for each method (vs data only without a truth)."""
+    truth = dataset.truth
+    out = {}
+    for method, (D, H) in factors.items():
+        if truth is not None and truth.D.shape[1] == D.shape[1]:
+            out[method] = gp.evaluate(D, H, dataset.X, truth.X0, truth.D, truth.H)
+        else:
+            out[method] = gp.evaluate(D, H, dataset.X)
+    return out

@@ -1,0 +1,320 @@
+"""Prior designer: kernel, length scale, link and symmetry for D and H, and the noise variance.
+
+Every change redraws, live: prior samples of each factor where it lives, a
+histogram of sampled values against the link's target density, and one
+simulated data matrix D H + noise. Each numeric setting is a log-scale slider
+paired with a box to type the value; one pattern-matching callback keeps every
+pair in step.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+from dash import ALL, MATCH, Input, Output, State, callback, ctx, dcc, html, no_update
+
+import gppnmf_core as gp
+
+from .data_source import load_dataset
+from .figures import factor_figure, histogram_figure, matrix_heatmap
+from .services import cache
+from .specs import (
+    FACTORS,
+    KERNEL_OPTIONS,
+    LINK_OPTIONS,
+    beta_range,
+    beta_unit,
+    default_ui,
+    factor_axis,
+    log_range,
+    noise_range,
+    prior_from_ui,
+    ui_from_prior,
+    ui_key,
+)
+
+#: Numeric settings: (factor, name). ``("noise", "var")`` is the noise variance σ².
+PARAMS = (("D", "beta"), ("D", "scale"), ("H", "beta"), ("H", "scale"), ("noise", "var"))
+N_DRAWS = 3
+
+
+def _pid(kind: str, factor: str, name: str) -> dict:
+    return {"type": kind, "factor": factor, "name": name}
+
+
+def _param_control(factor: str, name: str, label: str) -> html.Div:
+    return html.Div(className="param", children=[
+        html.Label(label, id=_pid("param-label", factor, name)),
+        html.Div(className="param-row", children=[
+            html.Div(dcc.Slider(id=_pid("param-slider", factor, name), min=-3, max=3, step=0.01, value=0,
+                                updatemode="mouseup", marks=None, tooltip=None, allow_direct_input=False),
+                     className="slider"),
+            dcc.Input(id=_pid("param-input", factor, name), type="number", debounce=True, step="any",
+                      className="number", inputMode="decimal"),
+        ]),
+    ])
+
+
+def _factor_controls(factor: str) -> html.Fieldset:
+    return html.Fieldset(className="factor", children=[
+        html.Legend(FACTORS[factor]),
+        html.Label("covariance (kernel)"),
+        dcc.Dropdown(id={"type": "kernel", "factor": factor}, clearable=False,
+                     options=[{"label": v, "value": k} for k, v in KERNEL_OPTIONS.items()]),
+        _param_control(factor, "beta", "length scale β"),
+        html.Label("link (marginal distribution)"),
+        dcc.Dropdown(id={"type": "link", "factor": factor}, clearable=False,
+                     options=[{"label": v, "value": k} for k, v in LINK_OPTIONS.items()]),
+        _param_control(factor, "scale", "λ"),
+        dcc.Checklist(id={"type": "mirror", "factor": factor}, className="mirror",
+                      options=[{"label": " left–right mirror symmetry (grid axis 1)", "value": "mirror"}]),
+    ])
+
+
+def _graph(graph_id: str) -> dcc.Graph:
+    return dcc.Graph(id=graph_id, config={"displaylogo": False}, className="graph")
+
+
+def layout() -> html.Section:
+    return html.Section(className="card", children=[
+        html.H2("2 · Prior designer"),
+        html.Div(className="prior-grid", children=[
+            html.Div(className="controls", children=[
+                html.Label("Preset", htmlFor="preset-picker"),
+                dcc.Dropdown(id="preset-picker", clearable=False),
+                html.P(id="preset-description", className="hint"),
+                html.Div(className="seed-row", children=[
+                    html.Label("seed", htmlFor="prior-seed"),
+                    dcc.Input(id="prior-seed", type="number", value=0, min=0, step=1, debounce=True,
+                              className="number"),
+                    html.Button("Resample", id="resample-button", className="button secondary"),
+                ]),
+                _factor_controls("D"),
+                _factor_controls("H"),
+                html.Fieldset(className="factor", children=[
+                    html.Legend("noise"),
+                    _param_control("noise", "var", "noise variance σ² (log scale)"),
+                ]),
+                html.Div(id="prior-message", className="message", role="alert"),
+            ]),
+            html.Div(className="prior-figures", children=[
+                _graph("samples-D"), _graph("samples-H"),
+                _graph("hist-D"), _graph("hist-H"),
+            ]),
+        ]),
+        _graph("simulated-data"),
+        dcc.Store(id="prior-specs"),
+    ])
+
+
+def _log_marks(lo: float, hi: float) -> dict:
+    """At most four decade labels, so they never run into each other."""
+    step = max(1, int(math.ceil((hi - lo) / 3)))
+    return {k: {"label": f"{10.0 ** k:g}"} for k in range(int(lo), int(hi) + 1, step)}
+
+
+def _ui_values(dataset: gp.Dataset, preset_name: str | None) -> dict:
+    """Factor UI specs and the noise variance of a preset (or the data set's defaults)."""
+    preset = dataset.presets.get(preset_name) if preset_name else None
+    if preset is None:
+        return {"D": default_ui(dataset, "D"), "H": default_ui(dataset, "H"), "noise_var": dataset.noise_var}
+    return {"D": ui_from_prior(preset.prior_D), "H": ui_from_prior(preset.prior_H), "noise_var": preset.noise_var}
+
+
+def _param_value(values: dict, factor: str, name: str) -> float:
+    return values["noise_var"] if factor == "noise" else values[factor][name]
+
+
+def _param_range(dataset: gp.Dataset, values: dict, factor: str, name: str) -> tuple[float, float]:
+    if factor == "noise":
+        return noise_range(dataset)
+    if name == "beta":
+        return beta_range(dataset, factor)
+    return log_range(values[factor]["scale"])
+
+
+@callback(
+    Output("preset-picker", "options"),
+    Output("preset-picker", "value"),
+    Output({"type": "param-slider", "factor": ALL, "name": ALL}, "min"),
+    Output({"type": "param-slider", "factor": ALL, "name": ALL}, "max"),
+    Output({"type": "param-slider", "factor": ALL, "name": ALL}, "marks"),
+    Output({"type": "mirror", "factor": ALL}, "options"),
+    Input("dataset-key", "data"),
+    State({"type": "param-slider", "factor": ALL, "name": ALL}, "id"),
+    State({"type": "mirror", "factor": ALL}, "id"),
+)
+def offer_presets(dataset_key, slider_ids, mirror_ids):
+    """New data set: its presets, slider ranges in its units, symmetry only where a grid allows it."""
+    dataset = load_dataset(dataset_key)
+    names = list(dataset.presets) or ["defaults"]
+    values = _ui_values(dataset, names[0] if dataset.presets else None)
+    ranges = [_param_range(dataset, values, i["factor"], i["name"]) for i in slider_ids]
+    mirror_options = []
+    for i in mirror_ids:
+        where = factor_axis(dataset, i["factor"])
+        on_grid = isinstance(where, gp.Grid)
+        axis_name = where.names[0] if on_grid and where.names else "grid axis 1"
+        label = f" mirror symmetry across {axis_name}" if on_grid else " mirror symmetry (needs a grid)"
+        mirror_options.append([{"label": label, "value": "mirror", "disabled": not on_grid}])
+    return ([{"label": n, "value": n} for n in names], names[0], [r[0] for r in ranges], [r[1] for r in ranges],
+            [_log_marks(*r) for r in ranges], mirror_options)
+
+
+@callback(
+    Output({"type": "kernel", "factor": ALL}, "value"),
+    Output({"type": "link", "factor": ALL}, "value"),
+    Output({"type": "mirror", "factor": ALL}, "value"),
+    Output({"type": "param-input", "factor": ALL, "name": ALL}, "value", allow_duplicate=True),
+    Output("preset-description", "children"),
+    Input("preset-picker", "value"),
+    State("dataset-key", "data"),
+    State({"type": "kernel", "factor": ALL}, "id"),
+    State({"type": "param-input", "factor": ALL, "name": ALL}, "id"),
+    prevent_initial_call=True,
+)
+def apply_preset(preset_name, dataset_key, factor_ids, param_ids):
+    """Set every control to the chosen preset."""
+    dataset = load_dataset(dataset_key)
+    values = _ui_values(dataset, preset_name if preset_name in dataset.presets else None)
+    factors = [i["factor"] for i in factor_ids]
+    preset = dataset.presets.get(preset_name)
+    return (
+        [values[f]["kernel"] for f in factors],
+        [values[f]["link"] for f in factors],
+        [["mirror"] if values[f]["mirror"] else [] for f in factors],
+        [_format(_param_value(values, i["factor"], i["name"])) for i in param_ids],
+        preset.description if preset is not None else "Settings derived from the data's scale.",
+    )
+
+
+def _format(value: float) -> float:
+    """Three significant digits, as the boxes show them."""
+    return float(f"{value:.3g}")
+
+
+@callback(
+    Output({"type": "param-slider", "factor": MATCH, "name": MATCH}, "value"),
+    Output({"type": "param-input", "factor": MATCH, "name": MATCH}, "value"),
+    Input({"type": "param-slider", "factor": MATCH, "name": MATCH}, "value"),
+    Input({"type": "param-input", "factor": MATCH, "name": MATCH}, "value"),
+    prevent_initial_call=True,
+)
+def sync_slider_and_box(slider_value, box_value):
+    """A moved slider writes its value in the box; a typed value (> 0) moves the slider."""
+    moved = ctx.triggered_id is not None and ctx.triggered_id["type"] == "param-slider"
+    return synced_values(moved, slider_value, box_value)
+
+
+def synced_values(slider_moved: bool, slider_value, box_value):
+    """(slider, box) outputs: the box shows 10**slider; the slider follows a valid typed value."""
+    if slider_moved:
+        return no_update, _format(10.0 ** slider_value)
+    if isinstance(box_value, (int, float)) and box_value > 0 and math.isfinite(box_value):
+        return math.log10(box_value), no_update
+    return no_update, no_update
+
+
+@callback(
+    Output({"type": "param-label", "factor": MATCH, "name": "scale"}, "children"),
+    Input({"type": "link", "factor": MATCH}, "value"),
+)
+def label_link_parameter(link):
+    return "rate λ (mean 1/λ)" if link == "exponential" else "scale s"
+
+
+@callback(
+    Output({"type": "param-label", "factor": ALL, "name": "beta"}, "children"),
+    Input("dataset-key", "data"),
+    State({"type": "param-label", "factor": ALL, "name": "beta"}, "id"),
+)
+def label_length_scales(dataset_key, label_ids):
+    dataset = load_dataset(dataset_key)
+    return [f"length scale β ({beta_unit(dataset, i['factor'])})" for i in label_ids]
+
+
+@callback(
+    Output("prior-specs", "data"),
+    Output("prior-message", "children"),
+    Input("dataset-key", "data"),
+    Input({"type": "kernel", "factor": ALL}, "value"),
+    Input({"type": "link", "factor": ALL}, "value"),
+    Input({"type": "mirror", "factor": ALL}, "value"),
+    Input({"type": "param-input", "factor": ALL, "name": ALL}, "value"),
+    State({"type": "kernel", "factor": ALL}, "id"),
+    State({"type": "param-input", "factor": ALL, "name": ALL}, "id"),
+)
+def collect_prior_specs(dataset_key, kernels, links, mirrors, params, factor_ids, param_ids):
+    """The controls as one JSON-able spec; a message instead when a setting is invalid."""
+    dataset = load_dataset(dataset_key)
+    values = {(i["factor"], i["name"]): v for i, v in zip(param_ids, params, strict=True)}
+    specs = {}
+    for i, kernel, link, mirror in zip(factor_ids, kernels, links, mirrors, strict=True):
+        f = i["factor"]
+        specs[f] = {"kernel": kernel, "beta": values.get((f, "beta")), "link": link,
+                    "scale": values.get((f, "scale")), "mirror": bool(mirror)}
+    noise_var = values.get(("noise", "var"))
+    try:
+        for f in ("D", "H"):
+            prior_from_ui(specs[f], factor_axis(dataset, f), f)
+        if not isinstance(noise_var, (int, float)) or not noise_var > 0:
+            raise ValueError(f"noise variance σ² must be a number > 0, got {noise_var}")
+    except ValueError as exc:
+        return no_update, f"⚠ {exc}. The figures keep the last valid settings."
+    return {"dataset": dataset_key, "D": specs["D"], "H": specs["H"], "noise_var": float(noise_var)}, ""
+
+
+@cache.memoize()
+def prior_draws(dataset_key: str, factor: str, ui_json: str, seed: int, n_draws: int) -> np.ndarray:
+    """``n_draws`` samples of one factor's prior, shape (n_draws, size); memoized by settings."""
+    dataset = load_dataset(dataset_key)
+    where = factor_axis(dataset, factor)
+    prior = prior_from_ui(json.loads(ui_json), where, factor)
+    rng = np.random.default_rng([seed, 0 if factor == "D" else 1])
+    return prior.sample(n_draws, size=where.size, random_state=rng)
+
+
+@callback(
+    Output("prior-seed", "value"),
+    Input("resample-button", "n_clicks"),
+    State("prior-seed", "value"),
+    prevent_initial_call=True,
+)
+def resample(_, seed):
+    return (seed if isinstance(seed, int) and seed >= 0 else 0) + 1
+
+
+@callback(
+    Output("samples-D", "figure"),
+    Output("samples-H", "figure"),
+    Output("hist-D", "figure"),
+    Output("hist-H", "figure"),
+    Output("simulated-data", "figure"),
+    Input("prior-specs", "data"),
+    Input("prior-seed", "value"),
+)
+def draw_prior_samples(specs, seed):
+    """Prior samples of D and H, their histograms, and one simulated data matrix."""
+    if not specs:
+        return (no_update,) * 5
+    seed = seed if isinstance(seed, int) and seed >= 0 else 0
+    dataset = load_dataset(specs["dataset"])
+    n_draws = max(N_DRAWS, dataset.rank)
+    draws = {f: prior_draws(specs["dataset"], f, ui_key(specs[f]), seed, n_draws) for f in ("D", "H")}
+    figures = []
+    for f in ("D", "H"):
+        where = factor_axis(dataset, f)
+        shown = draws[f][: 2 if isinstance(where, gp.Grid) and where.ndim == 3 else N_DRAWS]
+        figures.append(factor_figure(shown, where, title=f"Prior samples of {FACTORS[f]}",
+                                     names=[f"sample {i + 1}" for i in range(len(shown))]))
+    for f in ("D", "H"):
+        link = prior_from_ui(specs[f], factor_axis(dataset, f), f).link
+        figures.append(histogram_figure(draws[f], link, f"{f}: sampled values vs target density"))
+    D, H = draws["D"][: dataset.rank].T, draws["H"][: dataset.rank]
+    noise = np.sqrt(specs["noise_var"]) * np.random.default_rng([seed, 2]).standard_normal((D.shape[0], H.shape[1]))
+    figures.append(matrix_heatmap(D @ H + noise, dataset.rows, dataset.cols,
+                                  f"Simulated data D H + noise from the prior (rank {dataset.rank}) — compare with X",
+                                  height=300))
+    return tuple(figures)

@@ -1,0 +1,107 @@
+"""Results panel: one column per method (signals, maps, convergence) and the RMSE chart.
+
+Components are matched and scaled to the truth when it is known (otherwise to
+the first method's result), so columns can be compared component by component.
+"""
+
+from __future__ import annotations
+
+from dash import Input, Output, State, callback, dcc, html, no_update
+
+import gppnmf_core as gp
+
+from . import store
+from .data_source import load_dataset
+from .figures import factor_figure, rmse_figure, trace_figure
+from .theme import METHOD_COLORS, METHOD_LABELS
+
+HIDDEN, SHOWN = {"display": "none"}, {"display": "block"}
+
+
+def layout() -> html.Section:
+    return html.Section(className="card", children=[
+        html.H2("4 · Results"),
+        html.Div(id="slice-control", className="slice-control", style=HIDDEN, children=[
+            html.Label("axial slice (inferior → superior)", htmlFor="slice-slider"),
+            dcc.Slider(id="slice-slider", min=0, max=7, step=1, value=4,
+                       marks={k: str(k + 1) for k in range(8)}, allow_direct_input=False),
+        ]),
+        html.P(id="results-placeholder", className="hint",
+               children="Run a decomposition to compare the methods here."),
+        html.Div(id="results-columns", className="results-grid"),
+        dcc.Graph(id="rmse-chart", style=HIDDEN, config={"displaylogo": False}),
+    ])
+
+
+@callback(
+    Output("slice-control", "style"),
+    Output("slice-slider", "max"),
+    Output("slice-slider", "marks"),
+    Output("slice-slider", "value"),
+    Input("dataset-key", "data"),
+)
+def configure_slice_selector(dataset_key):
+    """A slice selector only for maps on a 3-D grid; start at the paper's fifth axial slice."""
+    cols = load_dataset(dataset_key).cols
+    if not (isinstance(cols, gp.Grid) and cols.ndim == 3):
+        return HIDDEN, no_update, no_update, no_update
+    n = cols.shape[2]
+    return SHOWN, n - 1, {k: str(k + 1) for k in range(n)}, min(4, n - 1)
+
+
+def _fit_summary(fit: dict) -> str:
+    state = "converged" if fit["converged"] else "not converged"
+    return f"{fit['n_iter']} iterations, {state}, {1e3 * fit['runtime']:.0f} ms"
+
+
+def method_column(method: str, fit: dict, D, H, trace, dataset: gp.Dataset, slice_index: int) -> html.Div:
+    """One method's column: signals, maps and convergence trace."""
+    truth = dataset.truth if dataset.truth is not None and dataset.truth.D.shape[1] == D.shape[1] else None
+    names = [f"component {m + 1}" for m in range(D.shape[1])]
+    if truth is not None and truth.names:
+        names = list(truth.names)
+    label = METHOD_LABELS[method]
+    cols_on_axis = isinstance(dataset.cols, gp.Axis)
+    return html.Div(className="method-column", children=[
+        html.H3(label, style={"borderColor": METHOD_COLORS[method]}),
+        html.P(_fit_summary(fit), className="hint"),
+        dcc.Graph(id={"type": "result-signals", "method": method}, config={"displaylogo": False},
+                  figure=factor_figure(D.T, dataset.rows, title=f"{label}: signals (columns of D)", names=names,
+                                       truth=None if truth is None else truth.D.T, height=280)),
+        dcc.Graph(id={"type": "result-maps", "method": method}, config={"displaylogo": False},
+                  figure=factor_figure(H, dataset.cols, title=f"{label}: amplitudes (rows of H)", names=names,
+                                       truth=None if truth is None or not cols_on_axis else truth.H,
+                                       slice_index=slice_index, height=260)),
+        dcc.Graph(id={"type": "result-trace", "method": method}, config={"displaylogo": False},
+                  figure=trace_figure(trace, method, height=220)),
+    ])
+
+
+@callback(
+    Output("results-columns", "children"),
+    Output("rmse-chart", "figure"),
+    Output("rmse-chart", "style"),
+    Output("results-placeholder", "style"),
+    Output("job-message", "children", allow_duplicate=True),
+    Input("job-result", "data"),
+    Input("slice-slider", "value"),
+    State("session-id", "data"),
+    prevent_initial_call=True,
+)
+def show_results(job, slice_index, session_id):
+    """Draw the session's latest results, or the job's error."""
+    if not job:
+        return no_update, no_update, no_update, no_update, no_update
+    if job.get("error"):
+        return [], {}, HIDDEN, SHOWN, f"⚠ {job['error']}"
+    stored = store.get(session_id, "results")
+    if stored is None:
+        return [], {}, HIDDEN, SHOWN, "The results have expired; run the decomposition again."
+    arrays, meta = stored
+    dataset = load_dataset(meta["dataset"])  # the data the results were computed on
+    columns = [
+        method_column(m, meta["fits"][m], arrays[f"{m}.D"], arrays[f"{m}.H"], arrays[f"{m}.trace"], dataset,
+                      slice_index or 0)
+        for m in meta["methods"]
+    ]
+    return columns, rmse_figure(meta["scores"]), SHOWN, HIDDEN, ""

@@ -1,0 +1,108 @@
+"""Prior settings as the UI holds them, and their translation to core priors.
+
+A UI spec for one factor is a small JSON-able dict::
+
+    {"kernel": "rbf", "beta": 10.0, "link": "exponential", "scale": 1.0, "mirror": False}
+
+``scale`` is the link's parameter: the rate λ of the exponential link or the
+scale s of the rectified-Gaussian link. ``beta`` is in the units of the axis the
+factor lives on (ppm, hours, index) or in grid steps (voxels, pixels).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+import gppnmf_core as gp
+
+#: Factors and what they are called on the page.
+FACTORS = {"D": "D: signals (columns)", "H": "H: amplitudes (rows)"}
+
+KERNEL_OPTIONS = {
+    "rbf": "RBF  exp(−d²/β²)",
+    "matern52": "Matérn 5/2",
+    "matern32": "Matérn 3/2",
+    "exponential": "Exponential  exp(−d/β)",
+    "white": "White (independent points)",
+}
+LINK_OPTIONS = {"exponential": "Exponential (rate λ)", "rectified_gaussian": "Rectified Gaussian (scale s)"}
+LINK_PARAM = {"exponential": "lam", "rectified_gaussian": "s"}
+
+
+def factor_axis(dataset: gp.Dataset, factor: str):
+    """Where a factor lives: the rows of X for D, the columns for H."""
+    return dataset.rows if factor == "D" else dataset.cols
+
+
+def beta_unit(dataset: gp.Dataset, factor: str) -> str:
+    where = factor_axis(dataset, factor)
+    return where.unit or "index steps"
+
+
+def ui_from_prior(prior: gp.GPPrior) -> dict:
+    """The UI spec of a core prior (first kernel's β; the link's one parameter)."""
+    kernel = prior.kernels[0]
+    link_spec = prior.link.to_spec()
+    name = link_spec.pop("name")
+    return {
+        "kernel": kernel.name,
+        "beta": getattr(kernel, "beta", 1.0),
+        "link": name,
+        "scale": float(next(iter(link_spec.values()))),
+        "mirror": prior.mirror_axis is not None,
+    }
+
+
+def prior_from_ui(ui: dict, where, factor: str) -> gp.GPPrior:
+    """Build the core prior for a UI spec; errors name the factor and the setting."""
+    try:
+        kernel_spec = {"name": ui["kernel"]} if ui["kernel"] == "white" else {"name": ui["kernel"], "beta": ui["beta"]}
+        kernel = gp.kernel_from_spec(kernel_spec)
+        link = gp.link_from_spec({"name": ui["link"], LINK_PARAM.get(ui["link"], "scale"): ui["scale"]})
+        if isinstance(where, gp.Grid):
+            return gp.GPPrior(kernel, link, grid=where.shape, mirror_axis=0 if ui.get("mirror") else None)
+        if ui.get("mirror"):
+            raise ValueError("mirror symmetry needs a factor on a grid")
+        return gp.GPPrior(kernel, link, coords=where.values)
+    except (TypeError, KeyError) as exc:
+        raise ValueError(f"prior for {factor}: incomplete setting ({exc})") from None
+    except ValueError as exc:
+        raise ValueError(f"prior for {factor}: {exc}") from None
+
+
+def ui_key(ui: dict) -> str:
+    """A canonical string of a UI spec, for cache keys."""
+    return json.dumps(ui, sort_keys=True)
+
+
+def default_ui(dataset: gp.Dataset, factor: str) -> dict:
+    """Settings to start from: the data set's first preset, else a smooth exponential prior."""
+    if dataset.presets:
+        preset = next(iter(dataset.presets.values()))
+        return ui_from_prior(preset.prior_D if factor == "D" else preset.prior_H)
+    where = factor_axis(dataset, factor)
+    spacing = where.spacing if isinstance(where, gp.Axis) else 1.0
+    typical = np.sqrt(max(float(np.mean(np.abs(dataset.X))), 1e-12) / dataset.rank)
+    return {"kernel": "rbf", "beta": 5 * spacing, "link": "exponential", "scale": 1.0 / typical, "mirror": False}
+
+
+def log_range(center: float, decades: float = 3.0) -> tuple[float, float]:
+    """Slider bounds in log10 units, ``decades`` either side of ``center``."""
+    c = float(np.log10(center))
+    return float(np.floor(c - decades)), float(np.ceil(c + decades))
+
+
+def beta_range(dataset: gp.Dataset, factor: str) -> tuple[float, float]:
+    """log10 bounds for β: from a fraction of the point spacing to beyond the extent."""
+    where = factor_axis(dataset, factor)
+    if isinstance(where, gp.Axis):
+        extent = float(np.ptp(where.values)) or 1.0
+        return float(np.floor(np.log10(where.spacing / 4))), float(np.ceil(np.log10(extent * 2)))
+    return -1.0, float(np.ceil(np.log10(2 * max(where.shape))))
+
+
+def noise_range(dataset: gp.Dataset) -> tuple[float, float]:
+    """log10 bounds for the noise variance around the data's variance."""
+    return log_range(max(float(np.var(dataset.X)), 1e-12), decades=4.0)

@@ -1,0 +1,30 @@
+"""App tests: a fresh cache directory per test session, set before the app is imported."""
+
+import os
+import shutil
+import tempfile
+
+import pytest
+from selenium.webdriver.support.ui import WebDriverWait
+
+os.environ["GPPNMF_CACHE_DIR"] = tempfile.mkdtemp(prefix="gppnmf-test-")
+
+HAVE_BROWSER = bool(shutil.which("chromedriver") and (shutil.which("chromium") or shutil.which("google-chrome")))
+
+
+@pytest.fixture
+def studio(request):
+    """The app started in a real headless Chromium, page loaded and first figures drawn."""
+    if not HAVE_BROWSER:
+        if os.environ.get("GPPNMF_REQUIRE_BROWSER"):
+            pytest.fail("GPPNMF_REQUIRE_BROWSER is set but Chromium/chromedriver are missing")
+        pytest.skip("no Chromium/chromedriver installed (.ci/run installs them)")
+    from app import app
+
+    dash_duo = request.getfixturevalue("dash_duo")
+    dash_duo.start_server(app)
+    dash_duo.wait_for_element("#samples-D .main-svg", timeout=20)
+    has_samples = ("const g = document.querySelector('#samples-D .js-plotly-plot');"
+                   "return !!(g && g.data && g.data.length);")
+    WebDriverWait(dash_duo.driver, 20).until(lambda d: d.execute_script(has_samples), "no prior samples drawn")
+    return dash_duo

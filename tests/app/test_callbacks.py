@@ -1,0 +1,167 @@
+"""Callbacks called as plain functions, and the job runner without Dash."""
+
+import json
+
+import numpy as np
+import pytest
+
+import app  # noqa: F401 - binds the cache the callbacks use
+import gppnmf_core as gp
+from components import data_panel, jobs, prior_panel, results_panel, store
+from components.data_source import builtin_key, load_dataset
+from components.specs import factor_axis, prior_from_ui, ui_from_prior
+
+CSI = builtin_key("csi_phantom")
+TOY = builtin_key("paper_toy")
+
+
+def _paper_specs(key=CSI, preset="paper"):
+    p = load_dataset(key).presets[preset]
+    return {"dataset": key, "D": ui_from_prior(p.prior_D), "H": ui_from_prior(p.prior_H), "noise_var": p.noise_var}
+
+
+def test_select_dataset_returns_key_description_facts_and_heatmap():
+    key, description, facts, fig = data_panel.select_dataset("csi_phantom")
+    assert key == CSI
+    assert "31P" in description or "CSI" in description
+    texts = [li.children for li in facts]
+    assert any("8 × 8 × 8 voxel grid" in t for t in texts)
+    assert fig.data[0].type == "heatmap"
+
+
+def test_presets_round_trip_through_the_ui_spec():
+    for key, preset in ((CSI, "paper"), (TOY, "correct"), (TOY, "incorrect")):
+        dataset = load_dataset(key)
+        p = dataset.presets[preset]
+        for f, prior in (("D", p.prior_D), ("H", p.prior_H)):
+            again = prior_from_ui(ui_from_prior(prior), factor_axis(dataset, f), f)
+            assert again.to_spec() == prior.to_spec()
+
+
+def test_offer_presets_sets_ranges_in_the_data_units():
+    ids = [{"type": "param-slider", "factor": f, "name": n} for f, n in prior_panel.PARAMS]
+    mirror_ids = [{"type": "mirror", "factor": "D"}, {"type": "mirror", "factor": "H"}]
+    options, value, mins, maxs, marks, mirrors = prior_panel.offer_presets(CSI, ids, mirror_ids)
+    assert value == "paper" and {"label": "paper", "value": "paper"} in options
+    # β for spectra in ppm: 0.3 ppm inside the range; λ_H = 2e-4 inside its range.
+    assert mins[0] <= np.log10(0.3) <= maxs[0]
+    assert mins[3] <= np.log10(2e-4) <= maxs[3]
+    assert mirrors[0][0]["disabled"] and not mirrors[1][0]["disabled"]
+
+
+def test_slider_and_box_stay_in_step():
+    nothing = (prior_panel.no_update, prior_panel.no_update)
+    assert prior_panel.synced_values(True, np.log10(0.3), 0.3) == (prior_panel.no_update, 0.3)
+    assert prior_panel.synced_values(True, 1.23456, 10) == (prior_panel.no_update, 17.2)  # 3 significant digits
+    assert prior_panel.synced_values(False, 0, 100.0)[0] == pytest.approx(2.0)
+    assert prior_panel.synced_values(False, 0, 0) == nothing
+    assert prior_panel.synced_values(False, 0, None) == nothing
+
+
+def _collect(specs, **override):
+    kernel, link, mirror = [specs["D"]["kernel"], specs["H"]["kernel"]], [specs["D"]["link"], specs["H"]["link"]], \
+        [["mirror"] if specs["D"]["mirror"] else [], ["mirror"] if specs["H"]["mirror"] else []]
+    values = {"D-beta": specs["D"]["beta"], "D-scale": specs["D"]["scale"], "H-beta": specs["H"]["beta"],
+              "H-scale": specs["H"]["scale"], "noise-var": specs["noise_var"], **override}
+    param_ids = [{"type": "param-input", "factor": f, "name": n} for f, n in prior_panel.PARAMS]
+    factor_ids = [{"type": "kernel", "factor": "D"}, {"type": "kernel", "factor": "H"}]
+    params = [values[f"{i['factor']}-{i['name']}"] for i in param_ids]
+    return prior_panel.collect_prior_specs(specs["dataset"], kernel, link, mirror, params, factor_ids, param_ids)
+
+
+def test_collect_prior_specs_and_the_message_for_a_zero_beta():
+    specs = _paper_specs()
+    collected, message = _collect(specs)
+    assert message == "" and collected == specs
+    kept, message = _collect(specs, **{"H-beta": 0})
+    assert kept is prior_panel.no_update
+    assert "prior for H" in message and "beta" in message
+    kept, message = _collect(specs, **{"noise-var": -1})
+    assert "noise variance" in message
+
+
+def test_draw_prior_samples_for_the_csi_phantom():
+    figs = prior_panel.draw_prior_samples(_paper_specs(), 0)
+    samples_D, samples_H, hist_D, hist_H, simulated = figs
+    assert len(samples_D.data) == 3 and samples_D.layout.xaxis.title.text == "chemical shift (ppm)"
+    maps = samples_H.data[0].z
+    assert maps.shape == (2 * 9 - 1, 8 * 9 - 1)  # two samples × eight slices
+    tile = maps[:8, :8]
+    np.testing.assert_array_equal(tile, tile[:, ::-1])  # left-right symmetric (drawn across)
+    assert simulated.data[0].z.shape == (397, 512)
+    other_seed = prior_panel.draw_prior_samples(_paper_specs(), 1)[0]
+    assert not np.array_equal(other_seed.data[0].y, samples_D.data[0].y)
+
+
+def test_run_decomposition_aligns_and_scores_every_method():
+    dataset = load_dataset(TOY)
+    specs = _paper_specs(TOY, "correct")
+    priors = [prior_from_ui(specs[f], factor_axis(dataset, f), f) for f in ("D", "H")]
+    reports = []
+    settings = jobs.JobSettings(methods=("gppnmf", "cnmf", "ls_nmf"), rank=2, max_iter=500, tol=1e-6,
+                                n_replicates=1, noise_var=25.0)
+    results = jobs.run_decomposition(dataset, *priors, settings, report=lambda f, t: reports.append((f, t)))
+    assert list(results) == ["gppnmf", "cnmf", "ls_nmf"]
+    assert reports[0] == (0.0, "GPP-NMF (1/3): starting") and reports[-1] == (1.0, "done")
+    assert all(0 <= f <= 1 for f, _ in reports)
+    factors = jobs.aligned_factors(dataset, results)
+    scores = jobs.scores(dataset, factors)
+    assert scores["gppnmf"]["rmse_noise_free"] < scores["cnmf"]["rmse_noise_free"] < scores["ls_nmf"]["rmse_noise_free"]
+    for method, (D, H) in factors.items():
+        np.testing.assert_allclose(D @ H, results[method].D @ results[method].H, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (dict(rank=101), "rank must be a whole number from 1 to 100"),
+        (dict(rank=0), "rank"),
+        (dict(methods=()), "choose at least one method"),
+        (dict(max_iter=0), "iterations"),
+        (dict(n_replicates=50), "replicates"),
+        (dict(tol=float("nan")), "tolerance"),
+    ],
+)
+def test_bad_job_settings_are_explained(change, message):
+    settings = dict(methods=("gppnmf",), rank=2, max_iter=10, tol=1e-6, n_replicates=1, noise_var=25.0)
+    settings.update(change)
+    with pytest.raises(ValueError, match=message):
+        jobs.check_settings(load_dataset(TOY), jobs.JobSettings(**settings))
+
+
+def test_store_keeps_sessions_apart_and_refuses_bad_ids():
+    a, b = store.new_session_id(), store.new_session_id()
+    store.put(a, "results", {"x": np.arange(3.0)}, {"who": "a"})
+    assert store.get(b, "results") is None
+    arrays, meta = store.get(a, "results")
+    np.testing.assert_array_equal(arrays["x"], np.arange(3.0)) and meta == {"who": "a"}
+    with pytest.raises(ValueError, match="session id"):
+        store.get("../../etc", "results")
+
+
+def test_show_results_draws_columns_and_the_rmse_chart():
+    session = store.new_session_id()
+    dataset = load_dataset(CSI)
+    specs = _paper_specs()
+    priors = [prior_from_ui(specs[f], factor_axis(dataset, f), f) for f in ("D", "H")]
+    settings = jobs.JobSettings(methods=("gppnmf", "ls_nmf"), rank=2, max_iter=300, tol=1e-6, n_replicates=1,
+                                noise_var=1e8)
+    from components.decompose_panel import _store_results
+
+    _store_results(session, CSI, dataset, settings, jobs.run_decomposition(dataset, *priors, settings))
+    columns, rmse, rmse_style, placeholder_style, message = results_panel.show_results({"error": None}, 4, session)
+    assert len(columns) == 2 and rmse_style == results_panel.SHOWN and message == ""
+    assert [t.name for t in rmse.data] == ["GPP-NMF", "LS-NMF"]
+    maps = columns[0].children[3].figure
+    assert maps.data[0].z.shape == (8, 2 * 9 - 1)
+    error = results_panel.show_results({"error": "rank must be ..."}, 4, session)
+    assert error[0] == [] and error[-1] == "⚠ rank must be ..."
+    expired = results_panel.show_results({"error": None}, 4, store.new_session_id())
+    assert "expired" in expired[-1]
+
+
+def test_builtin_keys_only():
+    with pytest.raises(ValueError, match="unknown data set"):
+        load_dataset("file:/etc/passwd")
+    assert json.dumps(_paper_specs())  # specs are JSON-able as they travel through dcc.Store
+    assert isinstance(load_dataset(TOY), gp.Dataset)

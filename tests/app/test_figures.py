@@ -1,0 +1,94 @@
+"""Pure figure builders, checked on known inputs without a browser."""
+
+import numpy as np
+import pytest
+
+import gppnmf_core as gp
+from components import figures
+from components.theme import METHOD_COLORS, component_color
+
+
+def test_data_heatmap_draws_ppm_high_to_low_with_units():
+    csi = gp.datasets.csi_phantom(random_state=0)
+    fig = figures.data_heatmap(csi)
+    np.testing.assert_array_equal(fig.data[0].z, csi.X)
+    np.testing.assert_array_equal(fig.data[0].y, csi.rows.values)
+    assert fig.layout.yaxis.title.text == "chemical shift (ppm)"
+    assert fig.layout.yaxis.autorange is True  # values are stored high to low
+    assert "397 × 512" in fig.layout.title.text
+    assert fig.data[0].zmid == 0.0  # signed data: diverging scale centred at 0
+
+
+def test_unsigned_data_use_a_sequential_scale():
+    fig = figures.data_heatmap(gp.datasets.factories(random_state=0))
+    assert fig.data[0].zmid is None
+    assert fig.layout.yaxis.autorange == "reversed"  # a matrix reads top-down
+
+
+def test_factor_on_an_axis_is_lines_with_truth_dashed_in_the_same_colour():
+    axis = gp.Axis(np.linspace(10, -20, 50), label="chemical shift", unit="ppm", reversed=True)
+    F, truth = np.random.default_rng(0).random((2, 50)), np.random.default_rng(1).random((2, 50))
+    fig = figures.factor_figure(F, axis, title="signals", names=["brain", "muscle"], truth=truth)
+    assert [t.name for t in fig.data] == ["brain", "brain (true)", "muscle", "muscle (true)"]
+    assert fig.data[0].line.color == fig.data[1].line.color == component_color(0)
+    assert fig.data[1].line.dash == "dash" and fig.data[0].line.dash is None
+    np.testing.assert_array_equal(fig.data[2].y, F[1])
+    assert fig.layout.xaxis.autorange == "reversed"
+    assert fig.layout.xaxis.title.text == "chemical shift (ppm)"
+
+
+def test_3d_grid_factor_is_drawn_as_slices():
+    grid = gp.Grid((8, 8, 8), names=("left-right", "anterior-posterior", "inferior-superior"))
+    F = np.arange(2 * 512, dtype=float).reshape(2, 512)
+    fig = figures.factor_figure(F, grid, title="maps", names=["a", "b"])
+    image = fig.data[0].z
+    assert image.shape == (2 * 9 - 1, 8 * 9 - 1)  # 2 rows of 8 slices with one-pixel gaps
+    volume = F[1].reshape(8, 8, 8)
+    np.testing.assert_array_equal(image[9:17, 9 * 3: 9 * 3 + 8], volume[:, :, 3].T)
+    assert np.isnan(image[8]).all()
+    labels = [a.text for a in fig.layout.annotations]
+    assert "inferior-superior 1" in labels and "b" in labels
+
+
+def test_selected_slice_puts_components_side_by_side():
+    grid = gp.Grid((8, 8, 8))
+    F = np.random.default_rng(0).random((3, 512))
+    fig = figures.factor_figure(F, grid, title="maps", names=["c1", "c2", "c3"], slice_index=4)
+    image = fig.data[0].z
+    assert image.shape == (8, 3 * 9 - 1)
+    np.testing.assert_array_equal(image[:, 9:17], F[1].reshape(8, 8, 8)[:, :, 4].T)
+    assert [a.text for a in fig.layout.annotations] == ["c1", "c2", "c3"]
+
+
+def test_2d_grid_factor_is_one_image_each():
+    grid = gp.Grid((4, 6), names=("row", "column"), unit="pixel")
+    F = np.random.default_rng(0).random((2, 24))
+    image = figures.factor_figure(F, grid, title="footprints", names=["x", "y"]).data[0].z
+    assert image.shape == (4, 2 * 7 - 1)  # images as stored: grid rows down, columns across
+    np.testing.assert_array_equal(image[:, 7:], F[1].reshape(4, 6))
+
+
+def test_histogram_is_a_density_beside_the_target_pdf():
+    link = gp.ExponentialLink(lam=2.0)
+    values = np.random.default_rng(0).exponential(0.5, 20000)
+    fig = figures.histogram_figure(values, link, "H")
+    bars, curve = fig.data
+    assert np.sum(np.asarray(bars.y) * np.asarray(bars.width)) == pytest.approx(1.0)
+    np.testing.assert_allclose(curve.y, link.pdf(np.asarray(curve.x)))
+    np.testing.assert_allclose(bars.y[:10], link.pdf(np.asarray(bars.x[:10])), rtol=0.15)
+
+
+def test_rmse_chart_groups_like_figure_3_with_method_colours():
+    scores = {"gppnmf": {"rmse_noisy": 5.0, "rmse_noise_free": 0.3, "rmse_factors": 0.2},
+              "ls_nmf": {"rmse_noisy": 5.2, "rmse_noise_free": 1.6, "rmse_factors": 1.0}}
+    fig = figures.rmse_figure(scores)
+    assert [t.name for t in fig.data] == ["GPP-NMF", "LS-NMF"]
+    assert list(fig.data[0].x) == ["vs noisy data", "vs noise-free data", "vs underlying factors"]
+    assert fig.data[1].marker.color == METHOD_COLORS["ls_nmf"]
+    only_data = figures.rmse_figure({"cnmf": {"rmse_noisy": 1.0}})
+    assert list(only_data.data[0].x) == ["vs noisy data"]
+
+
+def test_trace_uses_a_log_scale_only_for_positive_objectives():
+    assert figures.trace_figure(np.array([10.0, 5.0, 4.0]), "gppnmf").layout.yaxis.type == "log"
+    assert figures.trace_figure(np.array([1.0, -2.0]), "cnmf").layout.yaxis.type == "linear"
