@@ -7,7 +7,7 @@ from dash import Input, Output, callback, dcc, html
 import gppnmf_core as gp
 
 from .data_source import builtin_key, load_dataset
-from .figures import axis_title, data_heatmap
+from .figures import GRAPH_CONFIG, axis_title, data_heatmap
 
 
 def layout() -> html.Div:
@@ -26,7 +26,7 @@ def layout() -> html.Div:
                 html.P(id="dataset-description", className="description"),
                 html.Ul(id="dataset-info", className="facts"),
             ]),
-            dcc.Graph(id="dataset-heatmap", config={"displaylogo": False}),
+            dcc.Graph(id="dataset-heatmap", config=GRAPH_CONFIG),
         ]),
         dcc.Store(id="dataset-key"),
     ])

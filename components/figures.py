@@ -20,15 +20,15 @@ _MARGIN = {"l": 60, "r": 20, "t": 44, "b": 48}
 
 
 def _layout(title: str, height: int, **extra) -> dict:
-    # A vertical mode bar at the right edge never covers the title.
+    # Titles sit left, the short mode bar right, both in the top margin.
     return {"title": {"text": title, "font": {"size": 14}, "x": 0.01, "xanchor": "left"}, "height": height,
-            "margin": _MARGIN, "font": FONT, "template": "plotly_white", "modebar": {"orientation": "v"}, **extra}
+            "margin": _MARGIN, "font": FONT, "template": "plotly_white", **extra}
 
 
 def axis_title(axis: Axis | Grid) -> str:
     """``"label (unit)"`` for an axis; the grid's shape for a grid."""
     if isinstance(axis, Axis):
-        return f"{axis.label} ({axis.unit})" if axis.unit else axis.label
+        return f"{axis.label} ({axis.unit})" if axis.unit and axis.unit != axis.label else axis.label
     return f"{' × '.join(str(n) for n in axis.shape)} grid ({axis.unit}s, flattened)"
 
 
@@ -61,32 +61,71 @@ def data_heatmap(dataset: Dataset) -> go.Figure:
     return matrix_heatmap(dataset.X, dataset.rows, dataset.cols, f"{dataset.title}: X is {K} × {L}")
 
 
-def _tile_grid(tiles: list[list[np.ndarray]]) -> np.ndarray:
-    """Tile 2-D arrays (all the same shape) into one image, one NaN line between tiles."""
+#: Factors on an Axis longer than this are drawn as a raster instead of overlapping lines.
+RASTER_POINTS = 500
+
+#: Slices per row when every slice of a 3-D grid is drawn (8 slices -> 2 rows of 4).
+SLICES_PER_ROW = 4
+
+#: Graph options for every dcc.Graph: a short mode bar (download, zoom, pan, reset), no logo.
+GRAPH_CONFIG = {
+    "displaylogo": False,
+    "modeBarButtonsToRemove": ["zoomIn2d", "zoomOut2d", "autoScale2d", "lasso2d", "select2d", "toggleSpikelines",
+                               "hoverClosestCartesian", "hoverCompareCartesian"],
+    "toImageButtonOptions": {"format": "png", "scale": 2},
+}
+
+
+def _tile(tiles: list[list[np.ndarray]], gap: int = 1) -> np.ndarray:
+    """Tile 2-D arrays (all the same shape) into one image, ``gap`` NaN lines between tiles."""
     h, w = tiles[0][0].shape
-    n_rows, n_cols = len(tiles), len(tiles[0])
-    out = np.full((n_rows * (h + 1) - 1, n_cols * (w + 1) - 1), np.nan)
+    n_rows, n_cols = len(tiles), max(len(row) for row in tiles)
+    out = np.full((n_rows * (h + gap) - gap, n_cols * (w + gap) - gap), np.nan)
     for i, row in enumerate(tiles):
         for j, tile in enumerate(row):
-            out[i * (h + 1): i * (h + 1) + h, j * (w + 1): j * (w + 1) + w] = tile
+            out[i * (h + gap): i * (h + gap) + h, j * (w + gap): j * (w + gap) + w] = tile
     return out
 
 
-def _grid_images(F: np.ndarray, grid: Grid, slice_index: int | None) -> tuple[list[list[np.ndarray]], list[str]]:
-    """Image tiles of factors on a grid: one row per factor; column labels.
+def _label(x, y, text, **extra) -> dict:
+    return {"x": x, "y": y, "text": text, "showarrow": False, "font": {"size": 11}, **extra}
 
-    A 2-D grid gives one image per factor. A 3-D grid gives slices across its
-    last axis (all of them, or the one at ``slice_index``), each drawn with the
-    first grid axis across and the second down.
+
+def _grid_layout(F: np.ndarray, grid: Grid, names, slice_index: int | None):
+    """Image, labels and title suffix for factors on a 2-D or 3-D grid.
+
+    Side by side, one tile per factor: a 2-D grid's image (grid rows down), or
+    the slice at ``slice_index`` of a 3-D grid. Without ``slice_index``, every
+    slice of a 3-D grid, in rows of :data:`SLICES_PER_ROW`, one block per
+    factor; slices are drawn with the first grid axis across.
     """
-    volumes = F.reshape((F.shape[0],) + tuple(grid.shape))
-    if grid.ndim == 2:
-        return [[v] for v in volumes], [""]
-    if grid.ndim != 3:
+    if grid.ndim not in (2, 3):
         raise ValueError(f"can only draw 2-D or 3-D grids, got shape {grid.shape}")
-    slices = range(grid.shape[2]) if slice_index is None else [slice_index]
+    volumes = F.reshape((F.shape[0],) + tuple(grid.shape))
+    if grid.ndim == 2 or slice_index is not None:
+        tiles = [[v if grid.ndim == 2 else v[:, :, slice_index].T for v in volumes]]
+        h, w = tiles[0][0].shape
+        labels = [_label(j * (w + 1) + (w - 1) / 2, -0.7, names[j], yanchor="bottom") for j in range(len(names))]
+        return _tile(tiles), labels, ""
+    n_slices, gap = grid.shape[2], 2
+    rows = []
+    for v in volumes:
+        slices = [v[:, :, k].T for k in range(n_slices)]
+        rows += [slices[k: k + SLICES_PER_ROW] for k in range(0, n_slices, SLICES_PER_ROW)]
+    h, w = rows[0][0].shape
+    rows_per_factor = -(-n_slices // SLICES_PER_ROW)
+    labels = []
+    for i in range(len(rows)):
+        top = i * (h + gap)
+        for j in range(len(rows[i])):
+            k = (i % rows_per_factor) * SLICES_PER_ROW + j
+            labels.append(_label(j * (w + gap), top - 0.6, str(k + 1), xanchor="left", yanchor="bottom",
+                                 font={"size": 9, "color": "#52606d"}))
+        if i % rows_per_factor == 0:
+            labels.append(_label(-0.8, top + (h * rows_per_factor) / 2, names[i // rows_per_factor],
+                                 xanchor="right", textangle=-90))
     name = grid.names[2] if len(grid.names) == 3 else "slice"
-    return [[v[:, :, k].T for k in slices] for v in volumes], [f"{name} {k + 1}" for k in slices]
+    return _tile(rows, gap), labels, f" — slices 1–{n_slices} along {name}"
 
 
 def factor_figure(F: np.ndarray, where: Axis | Grid, *, title: str, names, truth: np.ndarray | None = None,
@@ -95,44 +134,53 @@ def factor_figure(F: np.ndarray, where: Axis | Grid, *, title: str, names, truth
 
     On an Axis: one line per factor in its component colour, the truth (same
     shape) dashed. On a 2-D grid: one image per factor side by side. On a 3-D
-    grid: one row of slices per factor (every slice, or the one at
-    ``slice_index`` for each factor side by side).
+    grid: the slice at ``slice_index`` of each factor side by side, or, without
+    it, every slice of each factor (see :func:`_grid_layout`).
     """
     F = np.atleast_2d(F)
+    if isinstance(where, Axis) and where.size > RASTER_POINTS:
+        return _raster_figure(F, where, title=title, names=names, truth=truth, value_label=value_label,
+                              height=height)
     if isinstance(where, Axis):
         traces = []
         for m, row in enumerate(F):
-            traces.append(go.Scatter(x=where.values, y=row, mode="lines", name=names[m],
+            traces.append(go.Scatter(x=where.values, y=row, mode="lines", name=names[m], legendgroup=str(m),
                                      line={"color": component_color(m), "width": 1.8}))
-            if truth is not None:
+            if truth is not None:  # dashed, same colour, toggled with its component
                 traces.append(go.Scatter(x=where.values, y=truth[m], mode="lines", name=f"{names[m]} (true)",
+                                         legendgroup=str(m), showlegend=False,
                                          line={"color": component_color(m), "width": 1.2, "dash": "dash"}))
         return go.Figure(traces, _layout(
-            title, height, legend={"orientation": "h", "y": -0.25, "x": 0},
+            title + (" — dashed: truth" if truth is not None else ""), height,
+            legend={"orientation": "v", "x": 1.01, "y": 0.98, "font": {"size": 11}},
             xaxis={"title": {"text": axis_title(where)}, "autorange": "reversed" if where.reversed else True},
             yaxis={"title": {"text": value_label}},
         ))
-    tiles, labels = _grid_images(F, where, slice_index)
-    side_by_side = slice_index is not None or where.ndim == 2
-    if side_by_side:  # one tile per factor, in a row
-        tiles = [[row[0] for row in tiles]]
-        labels = list(names)
-    image = _tile_grid(tiles)
-    h, w = tiles[0][0].shape
-    annotations = [{"x": j * (w + 1) + (w - 1) / 2, "y": -1.2, "text": label, "showarrow": False,
-                    "font": {"size": 11}, "yanchor": "bottom"} for j, label in enumerate(labels)]
-    if not side_by_side:
-        annotations += [{"x": -1.2, "y": i * (h + 1) + (h - 1) / 2, "text": names[i], "showarrow": False,
-                         "xanchor": "right", "font": {"size": 11}} for i in range(len(tiles))]
+    image, labels, suffix = _grid_layout(F, where, names, slice_index)
     heat = go.Heatmap(z=image, colorscale="Viridis", colorbar={"title": {"text": value_label}, "thickness": 12},
                       hoverongaps=False, zmin=0)
     hidden = {"visible": False, "showgrid": False, "zeroline": False}
     return go.Figure(heat, _layout(
-        title, height, annotations=annotations,
+        title + suffix, height, annotations=labels,
         xaxis={**hidden, "constrain": "domain"},
-        yaxis={**hidden, "autorange": "reversed", "scaleanchor": "x"},
-        margin={**_MARGIN, "l": 20 if side_by_side else 80, "t": 60},
+        yaxis={**hidden, "autorange": "reversed", "scaleanchor": "x", "constrain": "domain"},
+        margin={**_MARGIN, "l": 30, "t": 56, "b": 10},
     ))
+
+
+def _raster_figure(F, where: Axis, *, title, names, truth, value_label, height) -> go.Figure:
+    """Factors on a long axis as an activity raster: one row per factor (and per true factor)."""
+    rows, labels = [], []
+    for m, row in enumerate(F):
+        rows.append(row)
+        labels.append(names[m])
+        if truth is not None:
+            rows.append(truth[m])
+            labels.append(f"{names[m]} (true)")
+    heat = go.Heatmap(z=np.vstack(rows), x=where.values, y=labels, colorscale="Viridis", zmin=0,
+                      colorbar={"title": {"text": value_label}, "thickness": 12})
+    return go.Figure(heat, _layout(title, height, xaxis={"title": {"text": axis_title(where)}},
+                                   yaxis={"autorange": "reversed", "automargin": True}))
 
 
 def histogram_figure(values: np.ndarray, link, title: str, height: int = 260) -> go.Figure:
@@ -161,7 +209,7 @@ def trace_figure(trace: np.ndarray, method: str, height: int = 240) -> go.Figure
     return go.Figure(
         go.Scatter(x=np.arange(trace.size), y=trace, mode="lines", name=METHOD_LABELS.get(method, method),
                    line={"color": METHOD_COLORS.get(method, "#333"), "width": 2}),
-        _layout(f"{METHOD_LABELS.get(method, method)}: convergence", height,
+        _layout(f"{METHOD_LABELS.get(method, method)} · convergence", height,
                 xaxis={"title": {"text": "iteration"}},
                 yaxis={"title": {"text": "objective"}, "type": "log" if positive else "linear"}),
     )
@@ -177,7 +225,7 @@ def rmse_figure(scores: dict[str, dict[str, float]], height: int = 300) -> go.Fi
     bars = [
         go.Bar(x=[RMSE_GROUPS[g] for g in groups if g in s], y=[s[g] for g in groups if g in s],
                name=METHOD_LABELS.get(method, method), marker={"color": METHOD_COLORS.get(method, "#333")},
-               text=[f"{s[g]:.3g}" for g in groups if g in s], textposition="outside")
+               texttemplate="%{y:.3s}", textposition="outside")
         for method, s in scores.items()
     ]
     return go.Figure(bars, _layout("RMSE by method (paper Figure 3)", height, barmode="group",

@@ -18,7 +18,7 @@ from dash import ALL, MATCH, Input, Output, State, callback, ctx, dcc, html, no_
 import gppnmf_core as gp
 
 from .data_source import load_dataset
-from .figures import factor_figure, histogram_figure, matrix_heatmap
+from .figures import GRAPH_CONFIG, factor_figure, histogram_figure, matrix_heatmap
 from .services import cache
 from .specs import (
     FACTORS,
@@ -74,7 +74,7 @@ def _factor_controls(factor: str) -> html.Fieldset:
 
 
 def _graph(graph_id: str) -> dcc.Graph:
-    return dcc.Graph(id=graph_id, config={"displaylogo": False}, className="graph")
+    return dcc.Graph(id=graph_id, config=GRAPH_CONFIG, className="graph")
 
 
 def layout() -> html.Section:
@@ -306,9 +306,11 @@ def draw_prior_samples(specs, seed):
     figures = []
     for f in ("D", "H"):
         where = factor_axis(dataset, f)
-        shown = draws[f][: 2 if isinstance(where, gp.Grid) and where.ndim == 3 else N_DRAWS]
-        figures.append(factor_figure(shown, where, title=f"Prior samples of {FACTORS[f]}",
-                                     names=[f"sample {i + 1}" for i in range(len(shown))]))
+        on_volume = isinstance(where, gp.Grid) and where.ndim == 3
+        shown = draws[f][: 2 if on_volume else N_DRAWS]
+        figures.append(factor_figure(shown, where, title=f"Prior samples of {f}",
+                                     names=[f"sample {i + 1}" for i in range(len(shown))],
+                                     height=420 if on_volume else 300))
     for f in ("D", "H"):
         link = prior_from_ui(specs[f], factor_axis(dataset, f), f).link
         figures.append(histogram_figure(draws[f], link, f"{f}: sampled values vs target density"))

@@ -12,7 +12,7 @@ import gppnmf_core as gp
 
 from . import store
 from .data_source import load_dataset
-from .figures import factor_figure, rmse_figure, trace_figure
+from .figures import GRAPH_CONFIG, factor_figure, rmse_figure, trace_figure
 from .theme import METHOD_COLORS, METHOD_LABELS
 
 HIDDEN, SHOWN = {"display": "none"}, {"display": "block"}
@@ -29,7 +29,7 @@ def layout() -> html.Section:
         html.P(id="results-placeholder", className="hint",
                children="Run a decomposition to compare the methods here."),
         html.Div(id="results-columns", className="results-grid"),
-        dcc.Graph(id="rmse-chart", style=HIDDEN, config={"displaylogo": False}),
+        dcc.Graph(id="rmse-chart", style=HIDDEN, config=GRAPH_CONFIG),
     ])
 
 
@@ -65,14 +65,14 @@ def method_column(method: str, fit: dict, D, H, trace, dataset: gp.Dataset, slic
     return html.Div(className="method-column", children=[
         html.H3(label, style={"borderColor": METHOD_COLORS[method]}),
         html.P(_fit_summary(fit), className="hint"),
-        dcc.Graph(id={"type": "result-signals", "method": method}, config={"displaylogo": False},
-                  figure=factor_figure(D.T, dataset.rows, title=f"{label}: signals (columns of D)", names=names,
+        dcc.Graph(id={"type": "result-signals", "method": method}, config=GRAPH_CONFIG,
+                  figure=factor_figure(D.T, dataset.rows, title=f"{label} · D, signals", names=names,
                                        truth=None if truth is None else truth.D.T, height=280)),
-        dcc.Graph(id={"type": "result-maps", "method": method}, config={"displaylogo": False},
-                  figure=factor_figure(H, dataset.cols, title=f"{label}: amplitudes (rows of H)", names=names,
+        dcc.Graph(id={"type": "result-maps", "method": method}, config=GRAPH_CONFIG,
+                  figure=factor_figure(H, dataset.cols, title=f"{label} · H, amplitudes", names=names,
                                        truth=None if truth is None or not cols_on_axis else truth.H,
                                        slice_index=slice_index, height=260)),
-        dcc.Graph(id={"type": "result-trace", "method": method}, config={"displaylogo": False},
+        dcc.Graph(id={"type": "result-trace", "method": method}, config=GRAPH_CONFIG,
                   figure=trace_figure(trace, method, height=220)),
     ])
 

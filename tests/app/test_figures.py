@@ -30,6 +30,8 @@ def test_factor_on_an_axis_is_lines_with_truth_dashed_in_the_same_colour():
     F, truth = np.random.default_rng(0).random((2, 50)), np.random.default_rng(1).random((2, 50))
     fig = figures.factor_figure(F, axis, title="signals", names=["brain", "muscle"], truth=truth)
     assert [t.name for t in fig.data] == ["brain", "brain (true)", "muscle", "muscle (true)"]
+    assert [t.showlegend for t in fig.data] == [None, False, None, False]  # truth grouped with its component
+    assert fig.data[0].legendgroup == fig.data[1].legendgroup
     assert fig.data[0].line.color == fig.data[1].line.color == component_color(0)
     assert fig.data[1].line.dash == "dash" and fig.data[0].line.dash is None
     np.testing.assert_array_equal(fig.data[2].y, F[1])
@@ -42,12 +44,15 @@ def test_3d_grid_factor_is_drawn_as_slices():
     F = np.arange(2 * 512, dtype=float).reshape(2, 512)
     fig = figures.factor_figure(F, grid, title="maps", names=["a", "b"])
     image = fig.data[0].z
-    assert image.shape == (2 * 9 - 1, 8 * 9 - 1)  # 2 rows of 8 slices with one-pixel gaps
+    # Two factors, each 8 slices in two rows of four, two NaN lines between tiles.
+    assert image.shape == (4 * 10 - 2, 4 * 10 - 2)
     volume = F[1].reshape(8, 8, 8)
-    np.testing.assert_array_equal(image[9:17, 9 * 3: 9 * 3 + 8], volume[:, :, 3].T)
-    assert np.isnan(image[8]).all()
+    np.testing.assert_array_equal(image[20:28, 30:38], volume[:, :, 3].T)  # factor b, slice 4
+    np.testing.assert_array_equal(image[30:38, 0:8], volume[:, :, 4].T)  # factor b, slice 5
+    assert np.isnan(image[8:10]).all()
     labels = [a.text for a in fig.layout.annotations]
-    assert "inferior-superior 1" in labels and "b" in labels
+    assert labels.count("8") == 2 and "b" in labels
+    assert fig.layout.title.text.endswith("slices 1–8 along inferior-superior")
 
 
 def test_selected_slice_puts_components_side_by_side():
@@ -92,3 +97,13 @@ def test_rmse_chart_groups_like_figure_3_with_method_colours():
 def test_trace_uses_a_log_scale_only_for_positive_objectives():
     assert figures.trace_figure(np.array([10.0, 5.0, 4.0]), "gppnmf").layout.yaxis.type == "log"
     assert figures.trace_figure(np.array([1.0, -2.0]), "cnmf").layout.yaxis.type == "linear"
+
+
+def test_long_axes_become_an_activity_raster_with_truth_rows():
+    days = gp.Axis(np.arange(1000.0), label="day", unit="day")
+    F, truth = np.random.default_rng(0).random((3, 1000)), np.random.default_rng(1).random((3, 1000))
+    fig = figures.factor_figure(F, days, title="activity", names=["f1", "f2", "f3"], truth=truth)
+    assert fig.data[0].type == "heatmap"
+    assert list(fig.data[0].y) == ["f1", "f1 (true)", "f2", "f2 (true)", "f3", "f3 (true)"]
+    np.testing.assert_array_equal(fig.data[0].z[3], truth[1])
+    assert fig.layout.xaxis.title.text == "day"  # no unit repeated when it equals the label
