@@ -18,8 +18,7 @@ def layout() -> html.Div:
                 html.Label("Built-in data set", htmlFor="dataset-picker"),
                 dcc.Dropdown(
                     id="dataset-picker",
-                    options=[{"label": gp.datasets.load(n, random_state=0).title, "value": n}
-                             for n in gp.datasets.NAMES],
+                    options=[{"label": load_dataset(builtin_key(n)).title, "value": n} for n in gp.datasets.NAMES],
                     value="paper_toy",
                     clearable=False,
                 ),

@@ -11,7 +11,7 @@ from components.theme import METHOD_COLORS, component_color
 def test_data_heatmap_draws_ppm_high_to_low_with_units():
     csi = gp.datasets.csi_phantom(random_state=0)
     fig = figures.data_heatmap(csi)
-    np.testing.assert_array_equal(fig.data[0].z, csi.X)
+    np.testing.assert_allclose(fig.data[0].z, csi.X, rtol=1e-6)  # sent as float32
     np.testing.assert_array_equal(fig.data[0].y, csi.rows.values)
     assert fig.layout.yaxis.title.text == "chemical shift (ppm)"
     assert fig.layout.yaxis.autorange is True  # values are stored high to low
