@@ -14,12 +14,15 @@ from dash import Dash, dcc, html
 
 from components import data_panel, decompose_panel, prior_panel, results_panel, store
 from components.services import background_manager, init_cache
+from components.upload_panel import MAX_UPLOAD_BYTES
 
 app = Dash(__name__, title="GPP-NMF Studio", background_callback_manager=background_manager())
 server = app.server
 # Dash signs background-job handles with the secret key: every worker of one deployment needs the same one.
 server.secret_key = os.environ.get("SECRET_KEY") or os.urandom(32).hex()
 init_cache(server)
+# An upload arrives base64-encoded (4/3 of its size) inside a callback request: refuse anything larger.
+server.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD_BYTES * 4 // 3 + 2**20
 
 
 def serve_layout() -> html.Div:

@@ -1,13 +1,22 @@
-"""Data panel: pick a built-in data set, read what it shows, see its data matrix and layout."""
+"""Data panel: a built-in data set or the user's own file; what it is, how it looks, which voxels count.
+
+The picker and the upload both set the session's ``dataset-key``; one callback
+draws whatever that key points to: description, facts, the data matrix, and a
+preview (the strongest observation's signal, the signal energy of every
+observation with the voxel mask applied).
+"""
 
 from __future__ import annotations
 
-from dash import Input, Output, callback, dcc, html
+import numpy as np
+from dash import Input, Output, State, callback, dcc, html, no_update
 
 import gppnmf_core as gp
 
+from . import upload_panel
 from .data_source import builtin_key, load_dataset
-from .figures import GRAPH_CONFIG, axis_title, data_heatmap
+from .figures import GRAPH_CONFIG, axis_title, data_heatmap, factor_figure
+from .jobs import included_observations, signal_strength
 
 
 def layout() -> html.Div:
@@ -20,12 +29,25 @@ def layout() -> html.Div:
                     id="dataset-picker",
                     options=[{"label": load_dataset(builtin_key(n)).title, "value": n} for n in gp.datasets.NAMES],
                     value="paper_toy",
-                    clearable=False,
+                    placeholder="your uploaded file",
                 ),
+                html.Label("… or your own file"),
+                upload_panel.layout(),
                 html.P(id="dataset-description", className="description"),
                 html.Ul(id="dataset-info", className="facts"),
+                html.Label("voxel mask: leave out observations whose signal (projection on the mean "
+                           "signal) is below", htmlFor="mask-threshold"),
+                dcc.Slider(id="mask-threshold", min=0, max=50, step=1, value=0, allow_direct_input=False,
+                           marks={v: f"{v} %" for v in (0, 10, 20, 30, 40, 50)}),
+                html.P(id="mask-summary", className="hint"),
             ]),
-            dcc.Graph(id="dataset-heatmap", config=GRAPH_CONFIG),
+            html.Div(children=[
+                dcc.Graph(id="dataset-heatmap", config=GRAPH_CONFIG),
+                html.Div(className="preview-grid", children=[
+                    dcc.Graph(id="preview-signal", config=GRAPH_CONFIG),
+                    dcc.Graph(id="preview-strength", config=GRAPH_CONFIG),
+                ]),
+            ]),
         ]),
         dcc.Store(id="dataset-key"),
     ])
@@ -48,14 +70,47 @@ def dataset_facts(dataset: gp.Dataset) -> list:
     return [html.Li(text) for text in items]
 
 
+def preview_figures(dataset: gp.Dataset, threshold_percent):
+    """The strongest observation's signal and the signal strength of every observation (left-out ones blank)."""
+    strength = signal_strength(dataset.X)
+    strongest = int(np.argmax(strength))
+    signal = factor_figure(dataset.X[:, strongest][None, :], dataset.rows, names=[f"observation {strongest + 1}"],
+                           title=f"Strongest observation ({strongest + 1})", height=260)
+    shown = np.where(included_observations(dataset.X, threshold_percent), strength, np.nan)
+    strength_fig = factor_figure(shown[None, :], dataset.cols, names=["signal"], value_label="signal",
+                                 title="Signal strength per observation (masked: blank)", height=260)
+    return signal, strength_fig
+
+
+@callback(Output("dataset-key", "data"), Input("dataset-picker", "value"))
+def pick_builtin(name):
+    """A built-in choice selects it; clearing the picker (an upload took over) changes nothing."""
+    return builtin_key(name) if name else no_update
+
+
 @callback(
-    Output("dataset-key", "data"),
     Output("dataset-description", "children"),
     Output("dataset-info", "children"),
     Output("dataset-heatmap", "figure"),
-    Input("dataset-picker", "value"),
+    Input("dataset-key", "data"),
+    State("session-id", "data"),
 )
-def select_dataset(name: str):
-    key = builtin_key(name)
-    dataset = load_dataset(key)
-    return key, dataset.description, dataset_facts(dataset), data_heatmap(dataset)
+def show_dataset(key, session_id):
+    dataset = load_dataset(key, session_id)
+    return dataset.description, dataset_facts(dataset), data_heatmap(dataset)
+
+
+@callback(
+    Output("preview-signal", "figure"),
+    Output("preview-strength", "figure"),
+    Output("mask-summary", "children"),
+    Input("dataset-key", "data"),
+    Input("mask-threshold", "value"),
+    State("session-id", "data"),
+)
+def show_preview(key, threshold, session_id):
+    dataset = load_dataset(key, session_id)
+    kept = int(included_observations(dataset.X, threshold).sum())
+    L = dataset.X.shape[1]
+    summary = f"{kept} of {L} observations take part in the fit" + ("" if kept < L else " (no mask)")
+    return (*preview_figures(dataset, threshold), summary)

@@ -7,6 +7,7 @@ session's server-side store; the page receives only a small status record.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from dash import Input, Output, State, callback, dcc, html
@@ -64,7 +65,7 @@ def _as_int(value):
     return int(value) if isinstance(value, (int, float)) and float(value).is_integer() else value
 
 
-def _store_results(session_id, dataset_key, dataset, settings, results) -> None:
+def _store_results(session_id, dataset_key, dataset, settings, results, prior_specs=None) -> None:
     factors = aligned_factors(dataset, results)
     arrays, fits = {}, {}
     for method, result in results.items():
@@ -75,6 +76,7 @@ def _store_results(session_id, dataset_key, dataset, settings, results) -> None:
     store.put(session_id, "results", arrays, {
         "dataset": dataset_key, "methods": list(results), "rank": settings.rank, "fits": fits,
         "scores": scores(dataset, factors),
+        "settings": {"data": dataset.title, "job": dataclasses.asdict(settings), "priors": prior_specs},
     })
 
 
@@ -88,6 +90,7 @@ def _store_results(session_id, dataset_key, dataset, settings, results) -> None:
     State("iter-input", "value"),
     State("tol-input", "value"),
     State("replicates-input", "value"),
+    State("mask-threshold", "value"),
     background=True,
     running=[
         (Output("run-button", "disabled"), True, False),
@@ -97,23 +100,24 @@ def _store_results(session_id, dataset_key, dataset, settings, results) -> None:
     progress=[Output("job-progress", "value"), Output("job-status", "children")],
     prevent_initial_call=True,
 )
-def run_job(set_progress, n_clicks, session_id, specs, rank, methods, max_iter, tol, replicates):
+def run_job(set_progress, n_clicks, session_id, specs, rank, methods, max_iter, tol, replicates, mask_threshold):
     """Fit the chosen methods with the current priors; store the results for this session."""
     store.delete(session_id, "results")  # a job abandoned mid-run must not leave stale results
     set_progress(("0", "starting"))
     try:
         if not specs:
             raise ValueError("fix the prior settings first (see the message in the prior designer)")
-        dataset = load_dataset(specs["dataset"])
+        dataset = load_dataset(specs["dataset"], session_id)
         settings = JobSettings(
             methods=tuple(m for m in METHODS if m in (methods or [])), rank=_as_int(rank),
             max_iter=_as_int(max_iter), tol=tol if isinstance(tol, (int, float)) else float("nan"),
             n_replicates=_as_int(replicates), noise_var=specs["noise_var"],
+            mask_threshold=float(mask_threshold or 0.0),
         )
         priors = [prior_from_ui(specs[f], factor_axis(dataset, f), f) for f in ("D", "H")]
         results = run_decomposition(dataset, *priors, settings,
                                     report=lambda fraction, text: set_progress((f"{fraction:.3f}", text)))
-        _store_results(session_id, specs["dataset"], dataset, settings, results)
+        _store_results(session_id, specs["dataset"], dataset, settings, results, specs)
     except ValueError as exc:
         set_progress(("0", "not started"))
         return {"run": n_clicks, "error": str(exc)}

@@ -6,6 +6,7 @@ test, without Dash.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -26,6 +27,24 @@ class JobSettings:
     tol: float
     n_replicates: int
     noise_var: float
+    mask_threshold: float = 0.0
+
+
+def signal_strength(X: np.ndarray) -> np.ndarray:
+    """How much of the mean signal each observation holds: its projection on the mean column, shape (L,).
+
+    Noise averages out of the mean, so noise-only voxels project to about 0
+    while their plain energy (dominated by noise) would look like everyone else's.
+    """
+    mean = X.mean(axis=1)
+    norm = np.linalg.norm(mean)
+    return np.maximum(X.T @ mean / norm, 0.0) if norm > 0 else np.zeros(X.shape[1])
+
+
+def included_observations(X: np.ndarray, threshold_percent) -> np.ndarray:
+    """The voxel mask: columns whose signal strength reaches ``threshold_percent`` of the largest; (L,) bool."""
+    strength = signal_strength(X)
+    return strength >= (float(threshold_percent or 0) / 100.0) * strength.max()
 
 
 def check_settings(dataset: gp.Dataset, settings: JobSettings) -> None:
@@ -45,16 +64,32 @@ def check_settings(dataset: gp.Dataset, settings: JobSettings) -> None:
         raise ValueError(f"tolerance must be ≥ 0, got {settings.tol}")
     if not settings.noise_var > 0:
         raise ValueError(f"noise variance σ² must be > 0, got {settings.noise_var}")
+    kept = int(included_observations(dataset.X, settings.mask_threshold).sum())
+    if kept < settings.rank:
+        raise ValueError(f"the voxel mask keeps {kept} observations, fewer than the rank {settings.rank}; "
+                         "lower the mask threshold")
 
 
 def fit_method(method, dataset, prior_D, prior_H, settings: JobSettings, callback) -> gp.FitResult:
-    """One method's fit with the job's settings."""
+    """One method's fit with the job's settings and voxel mask.
+
+    GPP-NMF takes the mask as weights (left-out voxels still get smooth,
+    symmetric maps from the prior); the baselines fit the kept columns only and
+    report zero amplitude elsewhere.
+    """
     common = dict(max_iter=settings.max_iter, n_replicates=settings.n_replicates, callback=callback,
                   random_state=0)
+    include = included_observations(dataset.X, settings.mask_threshold)
     if method == "gppnmf":
-        return gp.fit_gppnmf(dataset.X, settings.rank, prior_D, prior_H, settings.noise_var, **common)
+        mask = None if include.all() else np.broadcast_to(include, dataset.X.shape).astype(float)
+        return gp.fit_gppnmf(dataset.X, settings.rank, prior_D, prior_H, settings.noise_var, mask=mask, **common)
     fit = gp.cnmf if method == "cnmf" else gp.ls_nmf
-    return fit(dataset.X, settings.rank, tol=settings.tol, **common)
+    result = fit(dataset.X[:, include], settings.rank, tol=settings.tol, **common)
+    if include.all():
+        return result
+    H = np.zeros((settings.rank, dataset.X.shape[1]))
+    H[:, include] = result.H
+    return dataclasses.replace(result, H=H)
 
 
 def run_decomposition(dataset, prior_D, prior_H, settings: JobSettings, report=None) -> dict[str, gp.FitResult]:

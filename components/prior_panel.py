@@ -9,6 +9,8 @@ pair in step.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import math
 
@@ -17,6 +19,7 @@ from dash import ALL, MATCH, Input, Output, State, callback, ctx, dcc, html, no_
 
 import gppnmf_core as gp
 
+from . import exports
 from .data_source import load_dataset
 from .figures import GRAPH_CONFIG, factor_figure, histogram_figure, matrix_heatmap
 from .services import cache
@@ -90,6 +93,13 @@ def layout() -> html.Section:
                     dcc.Input(id="prior-seed", type="number", value=0, min=0, step=1, debounce=True,
                               className="number"),
                     html.Button("Resample", id="resample-button", className="button secondary"),
+                ]),
+                html.Div(className="seed-row", children=[
+                    html.Button("Save settings", id="save-prior", className="button secondary",
+                                title="Download the prior settings as JSON, to share or to load later"),
+                    dcc.Upload(id="load-prior", max_size=exports.MAX_PRIOR_BYTES, accept=".json,application/json",
+                               children=html.Button("Load settings", className="button secondary")),
+                    dcc.Download(id="download-prior"),
                 ]),
                 _factor_controls("D"),
                 _factor_controls("H"),
@@ -320,3 +330,40 @@ def draw_prior_samples(specs, seed):
                                   f"Simulated data D H + noise from the prior (rank {dataset.rank}) — compare with X",
                                   height=300))
     return tuple(figures)
+
+
+@callback(Output("download-prior", "data"), Input("save-prior", "n_clicks"), State("prior-specs", "data"),
+          prevent_initial_call=True)
+def save_prior_settings(_, specs):
+    if not specs:
+        return no_update
+    return dcc.send_string(exports.prior_settings_json(specs), "gppnmf-prior.json")
+
+
+@callback(
+    Output({"type": "kernel", "factor": ALL}, "value", allow_duplicate=True),
+    Output({"type": "link", "factor": ALL}, "value", allow_duplicate=True),
+    Output({"type": "mirror", "factor": ALL}, "value", allow_duplicate=True),
+    Output({"type": "param-input", "factor": ALL, "name": ALL}, "value", allow_duplicate=True),
+    Output("prior-message", "children", allow_duplicate=True),
+    Input("load-prior", "contents"),
+    State("load-prior", "filename"),
+    State({"type": "kernel", "factor": ALL}, "id"),
+    State({"type": "param-input", "factor": ALL, "name": ALL}, "id"),
+    prevent_initial_call=True,
+)
+def load_prior_settings(contents, filename, factor_ids, param_ids):
+    """Set every control from an uploaded settings file, or say why it cannot be used."""
+    try:
+        data = base64.b64decode(str(contents).split(",", 1)[1], validate=True)
+        settings = exports.parse_prior_settings(data)
+    except (ValueError, IndexError, binascii.Error) as exc:
+        return no_update, no_update, no_update, no_update, f"⚠ {filename}: {exc}"
+    factors = [i["factor"] for i in factor_ids]
+    return (
+        [settings[f]["kernel"] for f in factors],
+        [settings[f]["link"] for f in factors],
+        [["mirror"] if settings[f]["mirror"] else [] for f in factors],
+        [_format(_param_value(settings, i["factor"], i["name"])) for i in param_ids],
+        f"Loaded {filename}.",
+    )

@@ -6,11 +6,11 @@ the first method's result), so columns can be compared component by component.
 
 from __future__ import annotations
 
-from dash import Input, Output, State, callback, dcc, html, no_update
+from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
 import gppnmf_core as gp
 
-from . import store
+from . import exports, store
 from .data_source import load_dataset
 from .figures import GRAPH_CONFIG, factor_figure, rmse_figure, trace_figure
 from .theme import METHOD_COLORS, METHOD_LABELS
@@ -30,6 +30,13 @@ def layout() -> html.Section:
                children="Run a decomposition to compare the methods here."),
         html.Div(id="results-columns", className="results-grid"),
         dcc.Graph(id="rmse-chart", style=HIDDEN, config=GRAPH_CONFIG),
+        html.Div(id="download-row", className="download-row", style=HIDDEN, children=[
+            html.Span("Take the results home:", className="hint"),
+            html.Button("D, H, settings, metrics (.npz)", id="download-npz", className="button secondary"),
+            html.Button("CSV files (.zip)", id="download-zip", className="button secondary"),
+            html.Span("Figures: the camera button on each chart saves a PNG.", className="hint"),
+        ]),
+        dcc.Download(id="download-results"),
     ])
 
 
@@ -82,6 +89,7 @@ def method_column(method: str, fit: dict, D, H, trace, dataset: gp.Dataset, slic
     Output("rmse-chart", "figure"),
     Output("rmse-chart", "style"),
     Output("results-placeholder", "style"),
+    Output("download-row", "style"),
     Output("job-message", "children", allow_duplicate=True),
     Input("job-result", "data"),
     Input("slice-slider", "value"),
@@ -91,17 +99,36 @@ def method_column(method: str, fit: dict, D, H, trace, dataset: gp.Dataset, slic
 def show_results(job, slice_index, session_id):
     """Draw the session's latest results, or the job's error."""
     if not job:
-        return no_update, no_update, no_update, no_update, no_update
+        return (no_update,) * 6
     if job.get("error"):
-        return [], {}, HIDDEN, SHOWN, f"⚠ {job['error']}"
+        return [], {}, HIDDEN, SHOWN, HIDDEN, f"⚠ {job['error']}"
     stored = store.get(session_id, "results")
     if stored is None:
-        return [], {}, HIDDEN, SHOWN, "The results have expired; run the decomposition again."
+        return [], {}, HIDDEN, SHOWN, HIDDEN, "The results have expired; run the decomposition again."
     arrays, meta = stored
-    dataset = load_dataset(meta["dataset"])  # the data the results were computed on
+    dataset = load_dataset(meta["dataset"], session_id)  # the data the results were computed on
     columns = [
         method_column(m, meta["fits"][m], arrays[f"{m}.D"], arrays[f"{m}.H"], arrays[f"{m}.trace"], dataset,
                       slice_index or 0)
         for m in meta["methods"]
     ]
-    return columns, rmse_figure(meta["scores"]), SHOWN, HIDDEN, ""
+    return columns, rmse_figure(meta["scores"]), SHOWN, HIDDEN, SHOWN, ""
+
+
+@callback(
+    Output("download-results", "data"),
+    Input("download-npz", "n_clicks"),
+    Input("download-zip", "n_clicks"),
+    State("session-id", "data"),
+    prevent_initial_call=True,
+)
+def download_results(_npz, _zip, session_id):
+    """The session's latest results as .npz or as CSV files in a .zip."""
+    stored = store.get(session_id, "results")
+    if stored is None:
+        return no_update
+    arrays, meta = stored
+    dataset = load_dataset(meta["dataset"], session_id)
+    if ctx.triggered_id == "download-npz":
+        return dcc.send_bytes(exports.results_npz(arrays, meta, dataset), "gppnmf-results.npz")
+    return dcc.send_bytes(exports.results_zip(arrays, meta, dataset), "gppnmf-results.zip")

@@ -28,3 +28,19 @@ def studio(request):
                    "return !!(g && g.data && g.data.length);")
     WebDriverWait(dash_duo.driver, 20).until(lambda d: d.execute_script(has_samples), "no prior samples drawn")
     return dash_duo
+
+
+@pytest.fixture
+def second_browser():
+    """Another, independent headless Chromium: a second user with a session of their own."""
+    if not HAVE_BROWSER:
+        pytest.skip("no Chromium/chromedriver installed (.ci/run installs them)")
+    from selenium import webdriver
+
+    options = webdriver.ChromeOptions()
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--window-size=1400,900",
+                 "--disable-background-networking", "--disable-component-update", "--no-first-run"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options)
+    yield driver
+    driver.quit()

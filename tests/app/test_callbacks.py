@@ -20,9 +20,10 @@ def _paper_specs(key=CSI, preset="paper"):
     return {"dataset": key, "D": ui_from_prior(p.prior_D), "H": ui_from_prior(p.prior_H), "noise_var": p.noise_var}
 
 
-def test_select_dataset_returns_key_description_facts_and_heatmap():
-    key, description, facts, fig = data_panel.select_dataset("csi_phantom")
-    assert key == CSI
+def test_picking_a_builtin_selects_it_and_shows_description_facts_and_heatmap():
+    key = data_panel.pick_builtin("csi_phantom")
+    assert key == CSI and data_panel.pick_builtin(None) is data_panel.no_update
+    description, facts, fig = data_panel.show_dataset(key, store.new_session_id())
     assert "31P" in description or "CSI" in description
     texts = [li.children for li in facts]
     assert any("8 × 8 × 8 voxel grid" in t for t in texts)
@@ -149,8 +150,9 @@ def test_show_results_draws_columns_and_the_rmse_chart():
     from components.decompose_panel import _store_results
 
     _store_results(session, CSI, dataset, settings, jobs.run_decomposition(dataset, *priors, settings))
-    columns, rmse, rmse_style, placeholder_style, message = results_panel.show_results({"error": None}, 4, session)
-    assert len(columns) == 2 and rmse_style == results_panel.SHOWN and message == ""
+    columns, rmse, rmse_style, placeholder_style, downloads, message = results_panel.show_results(
+        {"error": None}, 4, session)
+    assert len(columns) == 2 and rmse_style == results_panel.SHOWN == downloads and message == ""
     assert [t.name for t in rmse.data] == ["GPP-NMF", "LS-NMF"]
     maps = columns[0].children[3].figure
     assert maps.data[0].z.shape == (8, 2 * 9 - 1)
@@ -165,3 +167,40 @@ def test_builtin_keys_only():
         load_dataset("file:/etc/passwd")
     assert json.dumps(_paper_specs())  # specs are JSON-able as they travel through dcc.Store
     assert isinstance(load_dataset(TOY), gp.Dataset)
+
+
+def test_voxel_mask_leaves_low_energy_observations_out_of_the_fit():
+    dataset = load_dataset(CSI)
+    include = jobs.included_observations(dataset.X, 20)
+    noise_only = dataset.truth.H.sum(axis=0) == 0
+    assert not include[noise_only].any()  # every noise-only voxel outside the head is left out
+    assert include.sum() > 150
+    specs = _paper_specs()
+    priors = [prior_from_ui(specs[f], factor_axis(dataset, f), f) for f in ("D", "H")]
+    settings = jobs.JobSettings(methods=("gppnmf", "cnmf"), rank=2, max_iter=300, tol=1e-6, n_replicates=1,
+                                noise_var=1e8, mask_threshold=20)
+    results = jobs.run_decomposition(dataset, *priors, settings)
+    assert np.all(results["cnmf"].H[:, ~include] == 0)
+    maps = results["gppnmf"].H.reshape(2, 8, 8, 8)
+    np.testing.assert_array_equal(maps, maps[:, ::-1])  # the prior still fills left-out voxels symmetrically
+    with pytest.raises(ValueError, match="the voxel mask keeps"):
+        jobs.check_settings(dataset, jobs.JobSettings(methods=("cnmf",), rank=2, max_iter=10, tol=0,
+                                                      n_replicates=1, noise_var=1.0, mask_threshold=100.5))
+
+
+def test_an_upload_key_only_opens_for_its_own_session():
+    from components.data_source import put_upload
+
+    alice, bob = store.new_session_id(), store.new_session_id()
+    key = put_upload(alice, load_dataset(TOY), "abc123")
+    assert load_dataset(key, alice).X.shape == (100, 200)
+    with pytest.raises(ValueError, match="another session"):
+        load_dataset(key, bob)
+    assert store.get(bob, "dataset:abc123") is None
+
+
+def test_preview_shows_the_strongest_signal_and_blanks_masked_voxels():
+    description, facts, fig = data_panel.show_dataset(CSI, None)
+    signal, strength, summary = data_panel.show_preview(CSI, 20, None)
+    assert signal.layout.xaxis.title.text == "chemical shift (ppm)"
+    assert np.isnan(strength.data[0].z).any() and "of 512 observations take part" in summary

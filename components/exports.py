@@ -1,0 +1,135 @@
+"""What users take home: results as .npz or as CSV files in a .zip, prior settings as JSON.
+
+Pure functions from stored results to bytes, and a strict parser for prior
+settings coming back (a JSON file a user uploads is untrusted input).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import zipfile
+
+import numpy as np
+
+import gppnmf_core as gp
+
+from .specs import KERNEL_OPTIONS, LINK_OPTIONS
+from .theme import METHOD_LABELS, RMSE_GROUPS
+
+PRIOR_FORMAT = "gppnmf-studio-prior"
+MAX_PRIOR_BYTES = 64 * 1024
+
+
+def prior_settings_json(specs: dict) -> str:
+    """The current prior settings as a JSON document that :func:`parse_prior_settings` reads back."""
+    return json.dumps({"format": PRIOR_FORMAT, "version": 1, "D": specs["D"], "H": specs["H"],
+                       "noise_var": specs["noise_var"]}, indent=2, sort_keys=True)
+
+
+def _positive(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    return float(value)
+
+
+def _factor_settings(spec, factor: str) -> dict:
+    if not isinstance(spec, dict):
+        raise ValueError(f"{factor}: expected an object with kernel, beta, link, scale and mirror")
+    kernel, link = spec.get("kernel"), spec.get("link")
+    if kernel not in KERNEL_OPTIONS:
+        raise ValueError(f"{factor}.kernel must be one of {sorted(KERNEL_OPTIONS)}, got {kernel!r}")
+    if link not in LINK_OPTIONS:
+        raise ValueError(f"{factor}.link must be one of {sorted(LINK_OPTIONS)}, got {link!r}")
+    mirror = spec.get("mirror", False)
+    if not isinstance(mirror, bool):
+        raise ValueError(f"{factor}.mirror must be true or false, got {mirror!r}")
+    return {"kernel": kernel, "beta": _positive(spec.get("beta"), f"{factor}.beta"), "link": link,
+            "scale": _positive(spec.get("scale"), f"{factor}.scale"), "mirror": mirror}
+
+
+def parse_prior_settings(data: bytes) -> dict:
+    """Validate an uploaded settings file; returns {"D": ..., "H": ..., "noise_var": ...}.
+
+    Raises ValueError with a message for the page when the file is too large,
+    not JSON, not a settings file of this tool, or holds an invalid value.
+    """
+    if len(data) > MAX_PRIOR_BYTES:
+        raise ValueError(f"a settings file is a few hundred bytes; this one has {len(data):,}")
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"not a JSON file ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("format") != PRIOR_FORMAT:
+        raise ValueError(f"not a prior settings file of GPP-NMF Studio (expected \"format\": \"{PRIOR_FORMAT}\")")
+    if doc.get("version") != 1:
+        raise ValueError(f"unsupported settings version {doc.get('version')!r}")
+    return {"D": _factor_settings(doc.get("D"), "D"), "H": _factor_settings(doc.get("H"), "H"),
+            "noise_var": _positive(doc.get("noise_var"), "noise_var")}
+
+
+def _axis_values(where) -> np.ndarray:
+    return where.values if isinstance(where, gp.Axis) else np.arange(where.size, dtype=float)
+
+
+def _axis_name(where) -> str:
+    if isinstance(where, gp.Axis):
+        return f"{where.label} ({where.unit})" if where.unit and where.unit != where.label else where.label
+    return "grid index (C order: " + " × ".join(map(str, where.shape)) + ")"
+
+
+def results_npz(arrays: dict, meta: dict, dataset: gp.Dataset) -> bytes:
+    """All results in one .npz: D_<method>, H_<method>, objective_<method>, axes, settings and metrics as JSON."""
+    out = {"feature_axis": _axis_values(dataset.rows), "observation_axis": _axis_values(dataset.cols)}
+    if isinstance(dataset.cols, gp.Grid):
+        out["grid_shape"] = np.asarray(dataset.cols.shape)
+    for method in meta["methods"]:
+        out[f"D_{method}"] = arrays[f"{method}.D"]
+        out[f"H_{method}"] = arrays[f"{method}.H"]
+        out[f"objective_{method}"] = arrays[f"{method}.trace"]
+    out["settings_json"] = np.asarray(json.dumps(meta.get("settings", {}), sort_keys=True))
+    out["metrics_json"] = np.asarray(json.dumps({"scores": meta["scores"], "fits": meta["fits"]}, sort_keys=True))
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **out)
+    return buffer.getvalue()
+
+
+def _csv(header: list, rows) -> str:
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return text.getvalue()
+
+
+def results_zip(arrays: dict, meta: dict, dataset: gp.Dataset) -> bytes:
+    """The results as CSV files (one D and one H per method, metrics, convergence) plus settings.json."""
+    rank = meta["rank"]
+    components = [f"component_{m + 1}" for m in range(rank)]
+    rows_axis, cols_axis = _axis_values(dataset.rows), _axis_values(dataset.cols)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("README.txt", (
+            "GPP-NMF Studio results: X (K x L) ~ D (K x M) H (M x L).\n"
+            f"Rows of <method>_D.csv: {_axis_name(dataset.rows)}; columns: components.\n"
+            f"Rows of <method>_H.csv: components; columns: {_axis_name(dataset.cols)}.\n"
+            "Components are matched and scaled across methods (to the truth when it is known).\n"))
+        archive.writestr("settings.json", json.dumps(meta.get("settings", {}), indent=2, sort_keys=True))
+        metric_rows = [[METHOD_LABELS.get(m, m)] + [meta["scores"][m].get(g, "") for g in RMSE_GROUPS]
+                       + [meta["fits"][m]["objective"], meta["fits"][m]["n_iter"], meta["fits"][m]["converged"],
+                          meta["fits"][m]["runtime"]] for m in meta["methods"]]
+        archive.writestr("metrics.csv", _csv(["method", *RMSE_GROUPS, "objective", "iterations", "converged",
+                                              "runtime_s"], metric_rows))
+        for method in meta["methods"]:
+            D, H = arrays[f"{method}.D"], arrays[f"{method}.H"]
+            archive.writestr(f"{method}_D.csv", _csv([_axis_name(dataset.rows), *components],
+                                                    np.column_stack([rows_axis, D]).tolist()))
+            archive.writestr(f"{method}_H.csv", _csv(["component", *[f"{v:g}" for v in cols_axis]],
+                                                    [[c, *row] for c, row in zip(components, H.tolist(),
+                                                                                  strict=True)]))
+            trace = arrays[f"{method}.trace"]
+            archive.writestr(f"{method}_objective.csv", _csv(["iteration", "objective"],
+                                                            [[i, v] for i, v in enumerate(trace.tolist())]))
+    return buffer.getvalue()

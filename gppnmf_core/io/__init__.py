@@ -1,0 +1,22 @@
+"""Readers of uploaded data files, and a NIfTI-MRS writer.
+
+>>> from gppnmf_core.io import read_dataset, ReadOptions
+>>> ds = read_dataset(open("csi.nii.gz", "rb").read(), "csi.nii.gz",
+...                   ReadOptions(ppm_range=(-20, 10)))  # doctest: +SKIP
+
+Every problem with a file raises :class:`DataFormatError` (a ``ValueError``)
+with a message meant for the person who uploaded it. Decoded sizes are capped
+by :data:`MAX_BYTES` (override with the environment variable
+``GPPNMF_MAX_DATA_BYTES``).
+"""
+
+from .errors import DataFormatError
+from .limits import MAX_BYTES, MAX_BYTES_ENV, max_bytes
+from .options import ReadOptions
+from .reader import SUPPORTED_FORMATS, read_dataset
+from .writer import write_nifti_mrs
+
+__all__ = [
+    "DataFormatError", "MAX_BYTES", "MAX_BYTES_ENV", "ReadOptions", "SUPPORTED_FORMATS", "max_bytes",
+    "read_dataset", "write_nifti_mrs",
+]

@@ -1,0 +1,114 @@
+"""Read a MATLAB MAT-file (v4 or v5/v7) with scipy.io, which never executes code from the file."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.io
+
+from .errors import DataFormatError
+from .limits import check_budget, format_shape, prod
+from .meta import DATA_NAMES, META_NAMES, ArrayMeta, meta_from_arrays
+from .npy import check_numeric_dtype
+from .sniff import HDF5_MAGIC, MAT73_TEXT, UNKNOWN_BINARY, describe_content, wrong_content
+
+__all__ = ["read_mat", "MatContent"]
+
+#: Bytes per element of each MATLAB numeric class (complex data take twice as many).
+_CLASS_BYTES = {
+    "double": 8, "single": 4, "int8": 1, "uint8": 1, "int16": 2, "uint16": 2, "int32": 4, "uint32": 4,
+    "int64": 8, "uint64": 8, "logical": 1,
+}
+
+
+@dataclass
+class MatContent:
+    """The data array of a MAT-file, its variable name, the metadata found and all variables."""
+
+    array: np.ndarray
+    name: str
+    meta: ArrayMeta
+    names: tuple[str, ...]
+
+
+def _check_header(data, filename: str) -> None:
+    head = bytes(data[:128])
+    if head.startswith(MAT73_TEXT) or bytes(data[512:520]) == HDF5_MAGIC:
+        raise DataFormatError(
+            f"{filename} is a MATLAB v7.3 (HDF5) file, which is not supported; save it with "
+            f"save(..., '-v7') in MATLAB, or export to .npz/.csv"
+        )
+    if head.startswith(b"MATLAB"):
+        return
+    if describe_content(data)[0] != UNKNOWN_BINARY:
+        raise wrong_content(filename, "a MATLAB MAT-file", data)
+    # No text header: possibly a MATLAB v4 file, which scipy recognises by its binary layout.
+
+
+def _choose(numeric: dict[str, tuple], others: dict[str, str], filename: str) -> str:
+    for name in DATA_NAMES:
+        if name in numeric:
+            return name
+    candidates = [n for n, shape in numeric.items() if n not in META_NAMES and prod(shape) > 1]
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        listed = ", ".join(f"{n} ({c})" for n, c in others.items()) or "none"
+        raise DataFormatError(f"{filename} holds no numeric array to read (variables: {listed}); "
+                              f"save the data as a numeric matrix, e.g. save('file.mat', 'X')")
+    raise DataFormatError(
+        f"{filename} holds several numeric arrays ({', '.join(candidates)}) and none is named "
+        f"{', '.join(repr(n) for n in DATA_NAMES)}; name the data variable 'X'"
+    )
+
+
+def read_mat(data, filename: str) -> MatContent:
+    """Read the data array and optional metadata of a MAT-file.
+
+    The variables are listed first (``scipy.io.whosmat``, which reads no
+    data); the declared size of the chosen one is checked against the limit
+    before it is loaded. The data variable is 'X', 'data', 'spectra' or 'fid'
+    (in that order), else the only numeric array with more than one element
+    that is not metadata. Optional variables as in .npz: 'ppm', 'grid_shape',
+    'spectrometer_mhz', 'dwell_time', 'reference_ppm'. Strings, cells,
+    structs, objects and sparse matrices are never used as data.
+    v7.3 files (HDF5) are refused with advice.
+
+    Parameters
+    ----------
+    data : bytes
+        The file's content.
+    filename : str
+        Name used in messages.
+
+    Returns
+    -------
+    MatContent
+    """
+    if len(data) == 0:
+        raise DataFormatError(f"{filename} is empty (0 bytes)")
+    _check_header(data, filename)
+    try:
+        listing = scipy.io.whosmat(io.BytesIO(data))
+    except Exception as exc:  # scipy raises many types for damaged files
+        raise DataFormatError(f"{filename} is not a MAT-file that can be read, or it is damaged ({exc})") from None
+    numeric = {name: shape for name, shape, cls in listing if cls in _CLASS_BYTES}
+    others = {name: cls for name, shape, cls in listing if cls not in _CLASS_BYTES}
+    name = _choose(numeric, others, filename)
+    cls = dict((n, c) for n, _, c in listing)[name]
+    # Complex data take twice the bytes of the class; count them so without knowing.
+    check_budget(2 * prod(numeric[name]) * _CLASS_BYTES[cls], filename,
+                 f"variable '{name}' ({format_shape(numeric[name])} {cls}) would take up to")
+    wanted = [name] + [m for m in META_NAMES if m in numeric and m != name]
+    try:
+        loaded = scipy.io.loadmat(io.BytesIO(data), variable_names=wanted, squeeze_me=False)
+    except Exception as exc:
+        raise DataFormatError(f"{filename}: variable '{name}' could not be read; the file may be damaged ({exc})") \
+            from None
+    array = np.asarray(loaded[name])
+    check_numeric_dtype(array.dtype, f"{filename}: variable '{name}'")
+    found = {m: loaded[m] for m in wanted[1:] if m in loaded}
+    meta = meta_from_arrays(found, filename, "variable")
+    return MatContent(array=array, name=name, meta=meta, names=tuple(n for n, _, _ in listing))

@@ -1,0 +1,286 @@
+"""Read NIfTI-MRS (``.nii``, ``.nii.gz``) with nibabel: header, MRS JSON extension, FIDs without copying.
+
+The header and its extensions are parsed by nibabel; the FIDs are then a
+zero-copy view of the file's bytes (``numpy.frombuffer`` at ``vox_offset``),
+after the declared data size has been checked against the bytes present and
+the size limit. NIfTI stores arrays in Fortran order (x fastest), so the view
+is transposed, never copied, to (time, x, y, z); the FID pipeline reads it
+once. Dimensions 5-7 (coils, dynamics, indirect dimensions) must be singleton,
+except repeated acquisitions tagged ``DIM_DYN`` or ``DIM_MEAS`` (``dim_6``
+defaults to ``DIM_DYN``), which are averaged.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import warnings
+from dataclasses import dataclass, field
+
+import nibabel as nib
+import numpy as np
+
+from .errors import DataFormatError
+from .limits import check_budget, format_bytes, format_shape, prod
+from .sniff import describe_content, nifti_version, wrong_content
+
+__all__ = ["NiftiMRS", "read_nifti_mrs", "peek_nifti_gz", "MRS_ECODE"]
+
+#: NIfTI extension code of the NIfTI-MRS JSON header extension.
+MRS_ECODE = 44
+_DEFAULT_DIM_TAGS = {5: "DIM_COIL", 6: "DIM_DYN", 7: "DIM_INDIRECT_0"}
+_AVERAGED_TAGS = ("DIM_DYN", "DIM_MEAS")
+_TIME_UNITS = {"sec": 1.0, "msec": 1e-3, "usec": 1e-6}
+
+
+@dataclass
+class NiftiMRS:
+    """What a NIfTI-MRS file holds.
+
+    Attributes
+    ----------
+    fids : complex ndarray of shape (n_t, nx, ny, nz)
+        The stored FIDs, usually a view of the file's bytes (do not keep it
+        beyond the read).
+    grid : tuple of int
+        (nx, ny, nz).
+    dwell : float
+        Dwell time in seconds.
+    sf : float or None
+        Spectrometer frequency in MHz from the header.
+    nucleus : str or None
+        Resonant nucleus from the header, e.g. ``"31P"``.
+    reference : float or None
+        Chemical shift of the receiver frequency from the header (``ChemicalShiftReference``).
+    scale : float
+        ``scl_slope`` when set, else 1.
+    notes : list of str
+        Sentences for the description.
+    """
+
+    fids: np.ndarray
+    grid: tuple[int, int, int]
+    dwell: float
+    sf: float | None
+    nucleus: str | None
+    reference: float | None
+    scale: float = 1.0
+    notes: list[str] = field(default_factory=list)
+
+
+def _header_classes(version: int):
+    return (nib.Nifti1Header, 348, 352) if version == 1 else (nib.Nifti2Header, 540, 544)
+
+
+def _basic_header(data, filename: str):
+    """Header without extensions, its version and ``vox_offset``; checks that this is a single-file NIfTI."""
+    found = nifti_version(data)
+    if found is None:
+        head = bytes(data[:4])
+        sizes = {348: 348, 540: 540}
+        for order in ("<", ">"):
+            size = int.from_bytes(head, "little" if order == "<" else "big") if len(head) == 4 else 0
+            if size in sizes and len(data) < sizes[size]:
+                raise DataFormatError(f"{filename} is too short ({len(data)} bytes) to hold the NIfTI header it "
+                                      f"starts ({size} bytes); the file is truncated")
+        raise wrong_content(filename, "a NIfTI file", data)
+    version, order = found
+    klass, size, minimum_offset = _header_classes(version)
+    magic = bytes(data[344:347]) if version == 1 else bytes(data[4:7])
+    if magic in (b"ni1", b"ni2"):
+        raise DataFormatError(f"{filename} is the header of a NIfTI .hdr/.img pair; upload a single-file .nii")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            basic = klass(bytes(data[:size]), endianness=order, check=False)
+            vox_offset = float(basic["vox_offset"])
+    except Exception as exc:  # nibabel raises several types for damaged headers
+        raise DataFormatError(f"{filename}: the NIfTI header is damaged ({exc})") from None
+    if not math.isfinite(vox_offset) or vox_offset != int(vox_offset) or vox_offset < minimum_offset:
+        raise DataFormatError(f"{filename}: the NIfTI header gives an invalid data offset (vox_offset = {vox_offset})")
+    return klass, version, order, basic, int(vox_offset)
+
+
+def _declared(basic, filename: str) -> tuple[tuple[int, ...], np.dtype]:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            shape = tuple(int(n) for n in basic.get_data_shape())
+            dtype = basic.get_data_dtype()
+    except Exception as exc:
+        raise DataFormatError(f"{filename}: the NIfTI header has invalid dimensions or data type ({exc})") from None
+    if not shape or any(n < 1 for n in shape):
+        raise DataFormatError(f"{filename}: the NIfTI header declares an empty array of shape {shape}")
+    return shape, dtype
+
+
+def peek_nifti_gz(buffer: bytearray, filename: str) -> None:
+    """Check the start of a decompressing .nii.gz: it must be NIfTI and declare no more than the limit."""
+    if nifti_version(buffer) is None:
+        what, _ = describe_content(buffer)
+        raise DataFormatError(f"{filename} is gzip-compressed but does not contain a NIfTI file "
+                              f"(the decompressed content looks like {what})")
+    _, _, _, basic, vox_offset = _basic_header(buffer, filename)
+    shape, dtype = _declared(basic, filename)
+    check_budget(vox_offset + prod(shape) * dtype.itemsize, filename,
+                 f"its header declares {format_shape(shape)} {dtype.name} values")
+
+
+def _extension_json(header, filename: str) -> dict | None:
+    for ext in header.extensions:
+        if int(ext.get_code()) != MRS_ECODE:
+            continue
+        raw = ext.content if hasattr(ext, "content") else ext.get_content()
+        try:
+            meta = json.loads(bytes(raw).rstrip(b"\x00").decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise DataFormatError(f"{filename}: the NIfTI-MRS header extension is not valid JSON ({exc})") from None
+        if not isinstance(meta, dict):
+            raise DataFormatError(f"{filename}: the NIfTI-MRS header extension is not a JSON object")
+        return meta
+    return None
+
+
+def _first(value):
+    """First element of a JSON list, or the value itself."""
+    if isinstance(value, list):
+        return value[0] if value else None
+    return value
+
+
+def _number(value) -> float | None:
+    value = _first(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _not_mrs(filename: str, why: str, shape, dtype) -> DataFormatError:
+    return DataFormatError(
+        f"{filename} is a NIfTI image but not NIfTI-MRS ({why}): it holds a {len(shape)}-D {dtype.name} array of "
+        f"shape {format_shape(shape)}. Convert scanner MRS data with spec2nii, or upload spectra as .npy, .npz or .csv"
+    )
+
+
+def _dwell_time(header, filename: str, notes: list[str]) -> float:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dwell = float(header["pixdim"][4])
+        units = header.get_xyzt_units()[1]
+    if units in ("hz", "ppm", "rads"):
+        raise DataFormatError(f"{filename}: its 4th dimension is in {units}, but NIfTI-MRS stores time-domain "
+                              f"FIDs with the dwell time in pixdim[4]")
+    if not math.isfinite(dwell) or dwell <= 0:
+        raise DataFormatError(f"{filename}: the dwell time (pixdim[4]) is {dwell:g}; NIfTI-MRS needs it > 0 "
+                              f"(give dwell_time_s to override)")
+    if units not in _TIME_UNITS:
+        notes.append(f"The time unit of pixdim[4] is not set; the dwell time {dwell:g} was taken as seconds.")
+        return dwell
+    return dwell * _TIME_UNITS[units]
+
+
+def _frames(shape, meta: dict, filename: str, notes: list[str]) -> list[int]:
+    """Axes (of the reversed-order view) to average over, after checking dims 5-7."""
+    averaged = []
+    n_extra = len(shape) - 4
+    for i, n in enumerate(shape[4:]):
+        dim = 5 + i
+        if n == 1:
+            continue
+        tag = str(meta.get(f"dim_{dim}", _DEFAULT_DIM_TAGS[dim]))
+        if tag not in _AVERAGED_TAGS:
+            raise DataFormatError(
+                f"{filename}: dimension {dim} ({tag}, {n} entries) is not supported; only x, y, z and time are read "
+                f"(repeated acquisitions tagged DIM_DYN or DIM_MEAS are averaged). Combine coils or select one "
+                f"entry first, e.g. with the NIfTI-MRS tools"
+            )
+        averaged.append(n_extra - 1 - i)
+        notes.append(f"Dimension {dim} ({tag}, {n} acquisitions) was averaged.")
+    return averaged
+
+
+def read_nifti_mrs(data, filename: str, spectrometer_mhz: float | None = None,
+                   dwell_time_s: float | None = None) -> NiftiMRS:
+    """Parse a single-file NIfTI-MRS image (already decompressed) and view its FIDs.
+
+    Parameters
+    ----------
+    data : bytes or bytearray
+        The uncompressed file; the returned FIDs view it.
+    filename : str
+        Name used in messages.
+    spectrometer_mhz, dwell_time_s : float or None
+        Values that override (or stand in for) the header's.
+
+    Returns
+    -------
+    NiftiMRS
+    """
+    if len(data) == 0:
+        raise DataFormatError(f"{filename} is empty (0 bytes)")
+    klass, version, order, basic, vox_offset = _basic_header(data, filename)
+    if vox_offset > len(data):
+        raise DataFormatError(f"{filename} is truncated: its data should start at byte {vox_offset} but the file has "
+                              f"{len(data)} bytes")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            header = klass.from_fileobj(io.BytesIO(bytes(data[:vox_offset])), endianness=order, check=False)
+    except Exception as exc:
+        raise DataFormatError(f"{filename}: the NIfTI header or its extensions are damaged ({exc})") from None
+    shape, dtype = _declared(header, filename)
+    meta = _extension_json(header, filename)
+    intent = bytes(header["intent_name"].item()).split(b"\x00")[0].decode("latin-1", "replace")
+    notes = [f"NIfTI-MRS file (NIfTI-{version}{', intent ' + intent if intent else ''}) with "
+             f"{format_shape(shape)} {dtype.name} values."]
+    if dtype.kind != "c":
+        if meta is not None or intent.startswith("mrs_v"):
+            raise DataFormatError(f"{filename} is labelled NIfTI-MRS but stores real {dtype.name} values; NIfTI-MRS "
+                                  f"stores complex FIDs (complex64 or complex128)")
+        raise _not_mrs(filename, "no complex FIDs, no MRS header extension", shape, dtype)
+    if len(shape) < 4:
+        raise _not_mrs(filename, "fewer than 4 dimensions: NIfTI-MRS has x, y, z and time", shape, dtype)
+    if meta is None and spectrometer_mhz is None:
+        raise _not_mrs(filename, f"no MRS header extension (ecode {MRS_ECODE}) with the spectrometer frequency; if it "
+                                 f"holds FIDs, give the spectrometer frequency", shape, dtype)
+    meta = meta or {}
+    if not intent.startswith("mrs_v"):
+        notes.append(f"Its intent name is {intent!r}, not mrs_vM_m; it was read as NIfTI-MRS all the same.")
+    averaged = _frames(shape, meta, filename, notes)
+
+    nbytes = prod(shape) * dtype.itemsize
+    check_budget(nbytes, filename, f"its header declares {format_shape(shape)} {dtype.name} values")
+    present = len(data) - vox_offset
+    if nbytes > present:
+        raise DataFormatError(
+            f"{filename} is truncated or damaged: its header declares {format_shape(shape)} {dtype.name} values "
+            f"({format_bytes(nbytes)}) but it holds only {format_bytes(present)} of data"
+        )
+    raw = np.frombuffer(data, dtype=dtype, count=prod(shape), offset=vox_offset).reshape(shape[::-1])
+    n_extra = len(shape) - 4
+    if averaged:
+        raw = raw.mean(axis=tuple(range(n_extra)), dtype=np.complex64)
+    else:
+        raw = raw.reshape(raw.shape[n_extra:])
+    fids = raw.transpose(0, 3, 2, 1)  # (t, z, y, x) in memory -> (t, x, y, z)
+
+    sf = _number(meta.get("SpectrometerFrequency"))
+    if meta and sf is None and spectrometer_mhz is None:
+        raise DataFormatError(f"{filename}: the NIfTI-MRS header has no valid SpectrometerFrequency (MHz); "
+                              f"give the spectrometer frequency")
+    if sf is not None and sf <= 0:
+        raise DataFormatError(f"{filename}: SpectrometerFrequency is {sf:g} MHz; it must be positive")
+    nucleus = _first(meta.get("ResonantNucleus"))
+    reference = _number(meta.get("ChemicalShiftReference"))
+    dwell = dwell_time_s if dwell_time_s is not None else _dwell_time(header, filename, notes)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        slope = float(header["scl_slope"])
+    scale = slope if math.isfinite(slope) and slope not in (0.0, 1.0) else 1.0
+    if scale != 1.0:
+        notes.append(f"Values scaled by scl_slope = {scale:g}.")
+    return NiftiMRS(fids=fids, grid=tuple(shape[:3]), dwell=dwell, sf=sf,
+                    nucleus=str(nucleus) if nucleus is not None else None, reference=reference, scale=scale,
+                    notes=notes)
+
