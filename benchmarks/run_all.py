@@ -5,7 +5,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["bench_gppnmf.py", "bench_baselines.py", "bench_datasets.py", "bench_dashboard.py", "paper_figure3.py"]
+SCRIPTS = ["bench_gppnmf.py", "bench_baselines.py", "bench_datasets.py", "bench_dashboard.py", "bench_io.py",
+           "paper_figure3.py"]
 
 if __name__ == "__main__":
     for script in SCRIPTS:

@@ -78,7 +78,7 @@ def preview_figures(dataset: gp.Dataset, threshold_percent):
                            title=f"Strongest observation ({strongest + 1})", height=260)
     shown = np.where(included_observations(dataset.X, threshold_percent), strength, np.nan)
     strength_fig = factor_figure(shown[None, :], dataset.cols, names=["signal"], value_label="signal",
-                                 title="Signal strength per observation (masked: blank)", height=260)
+                                 title="Signal per voxel", height=260)
     return signal, strength_fig
 
 

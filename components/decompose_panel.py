@@ -15,6 +15,7 @@ from dash import Input, Output, State, callback, dcc, html
 from . import store
 from .data_source import load_dataset
 from .jobs import JobSettings, aligned_factors, run_decomposition, scores
+from .messages import notice
 from .specs import factor_axis, prior_from_ui
 from .theme import METHOD_LABELS, METHODS
 
@@ -135,5 +136,5 @@ def run_job(set_progress, n_clicks, session_id, specs, rank, methods, max_iter, 
     prevent_initial_call=True,
 )
 def report_cancel(_):
-    return "Cancelled. Press Run to start again.", "cancelled"
+    return notice("Cancelled. Press Run to start again."), "cancelled"
 

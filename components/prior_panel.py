@@ -22,6 +22,7 @@ import gppnmf_core as gp
 from . import exports
 from .data_source import load_dataset
 from .figures import GRAPH_CONFIG, factor_figure, histogram_figure, matrix_heatmap
+from .messages import notice, problem
 from .services import cache
 from .specs import (
     FACTORS,
@@ -272,7 +273,7 @@ def collect_prior_specs(dataset_key, kernels, links, mirrors, params, factor_ids
         if not isinstance(noise_var, (int, float)) or not noise_var > 0:
             raise ValueError(f"noise variance σ² must be a number > 0, got {noise_var}")
     except ValueError as exc:
-        return no_update, f"⚠ {exc}. The figures keep the last valid settings."
+        return no_update, problem(f"{exc}. The figures keep the last valid settings.")
     return {"dataset": dataset_key, "D": specs["D"], "H": specs["H"], "noise_var": float(noise_var)}, ""
 
 
@@ -358,12 +359,12 @@ def load_prior_settings(contents, filename, factor_ids, param_ids):
         data = base64.b64decode(str(contents).split(",", 1)[1], validate=True)
         settings = exports.parse_prior_settings(data)
     except (ValueError, IndexError, binascii.Error) as exc:
-        return no_update, no_update, no_update, no_update, f"⚠ {filename}: {exc}"
+        return no_update, no_update, no_update, no_update, problem(f"{filename}: {exc}")
     factors = [i["factor"] for i in factor_ids]
     return (
         [settings[f]["kernel"] for f in factors],
         [settings[f]["link"] for f in factors],
         [["mirror"] if settings[f]["mirror"] else [] for f in factors],
         [_format(_param_value(settings, i["factor"], i["name"])) for i in param_ids],
-        f"Loaded {filename}.",
+        notice(f"Loaded {filename}."),
     )

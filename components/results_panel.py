@@ -13,6 +13,7 @@ import gppnmf_core as gp
 from . import exports, store
 from .data_source import load_dataset
 from .figures import GRAPH_CONFIG, factor_figure, rmse_figure, trace_figure
+from .messages import problem
 from .theme import METHOD_COLORS, METHOD_LABELS
 
 HIDDEN, SHOWN = {"display": "none"}, {"display": "block"}
@@ -101,10 +102,10 @@ def show_results(job, slice_index, session_id):
     if not job:
         return (no_update,) * 6
     if job.get("error"):
-        return [], {}, HIDDEN, SHOWN, HIDDEN, f"⚠ {job['error']}"
+        return [], {}, HIDDEN, SHOWN, HIDDEN, problem(job["error"])
     stored = store.get(session_id, "results")
     if stored is None:
-        return [], {}, HIDDEN, SHOWN, HIDDEN, "The results have expired; run the decomposition again."
+        return [], {}, HIDDEN, SHOWN, HIDDEN, problem("The results have expired; run the decomposition again.")
     arrays, meta = stored
     dataset = load_dataset(meta["dataset"], session_id)  # the data the results were computed on
     columns = [

@@ -15,10 +15,12 @@ import os
 
 import numpy as np
 from dash import Input, Output, State, callback, dcc, html, no_update
+
 from gppnmf_core.io import DataFormatError, ReadOptions, read_dataset
 
 from . import store
 from .data_source import digest_of, put_upload
+from .messages import notice, problem
 
 #: Largest file accepted, from GPPNMF_MAX_UPLOAD_MB (default 64 MiB).
 MAX_UPLOAD_BYTES = int(float(os.environ.get("GPPNMF_MAX_UPLOAD_MB", "64")) * 2**20)
@@ -128,9 +130,10 @@ def receive_upload(contents, filename, session_id):
     try:
         data = decode_upload(contents, filename)
     except DataFormatError as exc:
-        return no_update, None, f"⚠ {exc}"
+        return no_update, None, problem(exc)
     store.put(session_id, "upload-raw", {"bytes": np.frombuffer(data, dtype=np.uint8)}, {"filename": filename})
-    return {"filename": filename, "digest": digest_of(data, "")}, None, f"Received {filename} ({len(data):,} bytes)."
+    return {"filename": filename, "digest": digest_of(data, "")}, None, notice(
+        f"Received {filename} ({len(data):,} bytes).")
 
 
 @callback(
@@ -151,14 +154,15 @@ def read_upload(token, orientation, kind, grid_text, ppm_low, ppm_high, line_bro
     """Read the session's uploaded file with the chosen options; select it, or explain what is wrong."""
     stored = store.get(session_id, "upload-raw") if token else None
     if stored is None:
-        return no_update, no_update, no_update if not token else "The uploaded file has expired; upload it again."
+        return no_update, no_update, no_update if not token else problem("The uploaded file has expired; upload "
+                                                                          "it again.")
     arrays, meta = stored
     data, filename = arrays["bytes"].tobytes(), meta["filename"]
     try:
         options = read_options(orientation, kind, grid_text, ppm_low, ppm_high, line_broadening)
         dataset = read_dataset(data, filename, options)
     except (DataFormatError, ValueError) as exc:
-        return no_update, no_update, f"⚠ {exc}"
+        return no_update, no_update, problem(exc)
     key = put_upload(session_id, dataset, digest_of(data, json.dumps(options.__dict__, sort_keys=True, default=str)))
     K, L = dataset.X.shape
-    return key, None, f"Read {filename}: {K} × {L}."
+    return key, None, notice(f"Read {filename}: {K} × {L}.")

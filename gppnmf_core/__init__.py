@@ -11,10 +11,11 @@ CNMF (Sajda et al.).
 >>> res = gp.fit_gppnmf(toy.X, rank=2, prior_D=pD, prior_H=pH, noise_var=25.0, random_state=0)
 """
 
-from . import datasets, metrics
+from . import datasets, io, metrics
 from .baselines import cnmf, ls_nmf
 from .dataset import Axis, Dataset, Grid, Truth
 from .gppnmf import fit_gppnmf
+from .io import DataFormatError, ReadOptions, read_dataset, write_nifti_mrs
 from .kernels import RBF, Exponential, Kernel, Matern32, Matern52, Periodic, White, kernel_from_spec
 from .links import ExponentialLink, GammaLink, Link, RectifiedGaussianLink, link_from_spec
 from .metrics import align_to_truth, evaluate, match_components, normalize_for_display, rmse
@@ -33,10 +34,11 @@ from .structure import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "Axis", "BoundPrior", "Dataset", "DenseSquareRoot", "Exponential", "ExponentialLink",
-    "FitResult", "GPPNMFObjective", "GPPrior", "GammaLink", "Grid", "IdentitySquareRoot", "Kernel",
-    "KroneckerSquareRoot", "Link", "Matern32", "Matern52", "Periodic", "Preset", "Progress", "RBF",
-    "RectifiedGaussianLink", "SquareRoot", "Truth", "White", "align_to_truth", "cnmf", "datasets",
-    "evaluate", "fit_gppnmf", "kernel_from_spec", "link_from_spec", "ls_nmf", "match_components",
-    "metrics", "mirror_factor", "normalize_for_display", "rmse", "sqrt_factor",
+    "Axis", "BoundPrior", "DataFormatError", "Dataset", "DenseSquareRoot", "Exponential",
+    "ExponentialLink", "FitResult", "GPPNMFObjective", "GPPrior", "GammaLink", "Grid",
+    "IdentitySquareRoot", "Kernel", "KroneckerSquareRoot", "Link", "Matern32", "Matern52",
+    "Periodic", "Preset", "Progress", "RBF", "ReadOptions", "RectifiedGaussianLink", "SquareRoot",
+    "Truth", "White", "align_to_truth", "cnmf", "datasets", "evaluate", "fit_gppnmf", "io",
+    "kernel_from_spec", "link_from_spec", "ls_nmf", "match_components", "metrics", "mirror_factor",
+    "normalize_for_display", "read_dataset", "rmse", "sqrt_factor", "write_nifti_mrs",
 ]

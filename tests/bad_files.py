@@ -27,6 +27,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import scipy.io
+import scipy.sparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -495,6 +496,21 @@ def nifti_declares_more_than_present(tmp: Path) -> BadCase:
     return BadCase("claims.nii", buffer.getvalue(),
                    r"claims\.nii is truncated or damaged: its header declares 16×16×16×1024 complex64 values "
                    r"\(32 MiB\) but it holds only 1 KiB of data")
+
+
+@case
+def nifti_nan_fids(tmp: Path) -> BadCase:
+    fids = small_fids()
+    fids[0, 1, 0, 5] = np.nan
+    return BadCase("nan.nii", nifti_bytes(fids, MRS_META), r"nan\.nii contains 1 NaN or Inf value\(s\) in its FIDs")
+
+
+@case
+def matlab_sparse_only(tmp: Path) -> BadCase:
+    buffer = io.BytesIO()
+    scipy.io.savemat(buffer, {"X": scipy.sparse.eye(5, format="csc")})
+    return BadCase("sparse.mat", buffer.getvalue(), r"sparse\.mat holds no numeric array to read \(variables: "
+                                                    r"X \(sparse\)\); .*convert sparse matrices with full\(\)")
 
 
 @case

@@ -176,6 +176,8 @@ def test_line_broadening_widens_the_lines(round_trip):
     assert 14.0 <= broad_width <= 24.0  # 10 Hz + 10 Hz of broadening
     assert broad.X[_index(ppm, 0.0), 0] < 0.7 * ds.X[_index(ppm, 0.0), 0]
     assert "10 Hz exponential line broadening" in broad.description
+    cropped = read_dataset(content, "csi.nii", ReadOptions(ppm_range=(-20, 10)))
+    assert "FFT, cropped to -20 to 10 ppm, zero-order phase" in cropped.description
 
 
 def test_description_says_what_was_read_and_done(round_trip):
@@ -448,7 +450,7 @@ def test_size_limit_from_the_environment(monkeypatch):
     assert MAX_BYTES == 512 * 2**20
     content = npy_bytes(np.ones((64, 64)))
     monkeypatch.setenv("GPPNMF_MAX_DATA_BYTES", "4096")
-    with pytest.raises(DataFormatError, match=r"ones\.npy: the file is \(32\.1 KiB\), more than the 4 KiB"):
+    with pytest.raises(DataFormatError, match=r"ones\.npy: the file is too large \(32\.1 KiB\), more than the 4 KiB"):
         read_dataset(content, "ones.npy")
     monkeypatch.setenv("GPPNMF_MAX_DATA_BYTES", "lots")
     with pytest.raises(ValueError, match="GPPNMF_MAX_DATA_BYTES"):

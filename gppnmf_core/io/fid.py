@@ -175,6 +175,8 @@ def fids_to_spectra(
     spectra = scipy.fft.fft(work, axis=0, overwrite_x=True)
     del work
     steps.append("FFT")
+    if ppm_range is not None:
+        steps.append(f"cropped to {ppm_range[0]:g} to {ppm_range[1]:g} ppm")
     kept = spectra[keep]
     del spectra
     if phase == "auto":

@@ -56,8 +56,9 @@ def _choose(numeric: dict[str, tuple], others: dict[str, str], filename: str) ->
         return candidates[0]
     if not candidates:
         listed = ", ".join(f"{n} ({c})" for n, c in others.items()) or "none"
+        hint = " (convert sparse matrices with full())" if "sparse" in others.values() else ""
         raise DataFormatError(f"{filename} holds no numeric array to read (variables: {listed}); "
-                              f"save the data as a numeric matrix, e.g. save('file.mat', 'X')")
+                              f"save the data as a numeric matrix{hint}, e.g. save('file.mat', 'X')")
     raise DataFormatError(
         f"{filename} holds several numeric arrays ({', '.join(candidates)}) and none is named "
         f"{', '.join(repr(n) for n in DATA_NAMES)}; name the data variable 'X'"

@@ -128,6 +128,8 @@ def _read_array(array: np.ndarray, meta: ArrayMeta, options: ReadOptions, name: 
     else:
         rows = Axis(np.arange(K), label="feature index")
     X, rows = crop_rows(arranged.X, rows, options.ppm_range, name)
+    if options.ppm_range is not None:
+        notes.append(f"Cropped to {options.ppm_range[0]:g} to {options.ppm_range[1]:g} ppm.")
     if options.line_broadening_hz > 0:
         notes.append("Line broadening applies to FIDs only; it was not applied to these spectra.")
     return make_dataset(X, rows, arranged.cols, name, notes)
@@ -192,7 +194,7 @@ def read_dataset(data: bytes, filename: str, options: ReadOptions | None = None)
         raise DataFormatError(f"{name}: {what} are not supported; upload one of {SUPPORTED_FORMATS}")
     if len(data) == 0:
         raise DataFormatError(f"{name} is empty (0 bytes)")
-    check_budget(len(data), name, "the file is")
+    check_budget(len(data), name, "the file is too large")
     if ext in (".nii", ".nii.gz"):
         return _read_nifti(data, name, ext == ".nii.gz", options)
     if ext == ".npy":
