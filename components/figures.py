@@ -67,13 +67,18 @@ RASTER_POINTS = 500
 #: Slices per row when every slice of a 3-D grid is drawn (8 slices -> 2 rows of 4).
 SLICES_PER_ROW = 4
 
-#: Graph options for every dcc.Graph: a short mode bar (download, zoom, pan, reset), no logo.
-GRAPH_CONFIG = {
-    "displaylogo": False,
-    "modeBarButtonsToRemove": ["zoomIn2d", "zoomOut2d", "autoScale2d", "lasso2d", "select2d", "toggleSpikelines",
-                               "hoverClosestCartesian", "hoverCompareCartesian"],
-    "toImageButtonOptions": {"format": "png", "scale": 2},
-}
+def graph_config(image_format: str = "png") -> dict:
+    """Options for every dcc.Graph: a short mode bar (download, zoom, pan, reset), no logo, and
+    the camera button saving ``image_format`` ("png" or "svg")."""
+    return {
+        "displaylogo": False,
+        "modeBarButtonsToRemove": ["zoomIn2d", "zoomOut2d", "autoScale2d", "lasso2d", "select2d",
+                                   "toggleSpikelines", "hoverClosestCartesian", "hoverCompareCartesian"],
+        "toImageButtonOptions": {"format": image_format if image_format in ("png", "svg") else "png", "scale": 2},
+    }
+
+
+GRAPH_CONFIG = graph_config()
 
 
 def _tile(tiles: list[list[np.ndarray]], gap: int = 1) -> np.ndarray:

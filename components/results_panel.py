@@ -6,13 +6,13 @@ the first method's result), so columns can be compared component by component.
 
 from __future__ import annotations
 
-from dash import Input, Output, State, callback, ctx, dcc, html, no_update
+from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 
 import gppnmf_core as gp
 
 from . import exports, store
 from .data_source import load_dataset
-from .figures import GRAPH_CONFIG, factor_figure, rmse_figure, trace_figure
+from .figures import GRAPH_CONFIG, factor_figure, graph_config, rmse_figure, trace_figure
 from .messages import problem
 from .theme import METHOD_COLORS, METHOD_LABELS
 
@@ -22,6 +22,11 @@ HIDDEN, SHOWN = {"display": "none"}, {"display": "block"}
 def layout() -> html.Section:
     return html.Section(className="card", children=[
         html.H2("4 · Results"),
+        html.Div(className="format-row", children=[
+            html.Span("Camera buttons save figures as", className="hint"),
+            dcc.RadioItems(id="figure-format", value="png", inline=True, className="choices",
+                           options=[{"label": " PNG", "value": "png"}, {"label": " SVG (vector)", "value": "svg"}]),
+        ]),
         html.Div(id="slice-control", className="slice-control", style=HIDDEN, children=[
             html.Label("axial slice (inferior → superior)", htmlFor="slice-slider"),
             dcc.Slider(id="slice-slider", min=0, max=7, step=1, value=4,
@@ -62,7 +67,8 @@ def _fit_summary(fit: dict) -> str:
     return f"{fit['n_iter']} iterations, {state}, {1e3 * fit['runtime']:.0f} ms"
 
 
-def method_column(method: str, fit: dict, D, H, trace, dataset: gp.Dataset, slice_index: int) -> html.Div:
+def method_column(method: str, fit: dict, D, H, trace, dataset: gp.Dataset, slice_index: int,
+                  config: dict = GRAPH_CONFIG) -> html.Div:
     """One method's column: signals, maps and convergence trace."""
     truth = dataset.truth if dataset.truth is not None and dataset.truth.D.shape[1] == D.shape[1] else None
     names = [f"component {m + 1}" for m in range(D.shape[1])]
@@ -73,14 +79,14 @@ def method_column(method: str, fit: dict, D, H, trace, dataset: gp.Dataset, slic
     return html.Div(className="method-column", children=[
         html.H3(label, style={"borderColor": METHOD_COLORS[method]}),
         html.P(_fit_summary(fit), className="hint"),
-        dcc.Graph(id={"type": "result-signals", "method": method}, config=GRAPH_CONFIG,
+        dcc.Graph(id={"type": "result-signals", "method": method}, config=config,
                   figure=factor_figure(D.T, dataset.rows, title=f"{label} · D, signals", names=names,
                                        truth=None if truth is None else truth.D.T, height=280)),
-        dcc.Graph(id={"type": "result-maps", "method": method}, config=GRAPH_CONFIG,
+        dcc.Graph(id={"type": "result-maps", "method": method}, config=config,
                   figure=factor_figure(H, dataset.cols, title=f"{label} · H, amplitudes", names=names,
                                        truth=None if truth is None or not cols_on_axis else truth.H,
                                        slice_index=slice_index, height=260)),
-        dcc.Graph(id={"type": "result-trace", "method": method}, config=GRAPH_CONFIG,
+        dcc.Graph(id={"type": "result-trace", "method": method}, config=config,
                   figure=trace_figure(trace, method, height=220)),
     ])
 
@@ -95,9 +101,10 @@ def method_column(method: str, fit: dict, D, H, trace, dataset: gp.Dataset, slic
     Input("job-result", "data"),
     Input("slice-slider", "value"),
     State("session-id", "data"),
+    State("figure-format", "value"),
     prevent_initial_call=True,
 )
-def show_results(job, slice_index, session_id):
+def show_results(job, slice_index, session_id, image_format="png"):
     """Draw the session's latest results, or the job's error."""
     if not job:
         return (no_update,) * 6
@@ -110,7 +117,7 @@ def show_results(job, slice_index, session_id):
     dataset = load_dataset(meta["dataset"], session_id)  # the data the results were computed on
     columns = [
         method_column(m, meta["fits"][m], arrays[f"{m}.D"], arrays[f"{m}.H"], arrays[f"{m}.trace"], dataset,
-                      slice_index or 0)
+                      slice_index or 0, graph_config(image_format))
         for m in meta["methods"]
     ]
     return columns, rmse_figure(meta["scores"]), SHOWN, HIDDEN, SHOWN, ""
@@ -133,3 +140,22 @@ def download_results(_npz, _zip, session_id):
     if ctx.triggered_id == "download-npz":
         return dcc.send_bytes(exports.results_npz(arrays, meta, dataset), "gppnmf-results.npz")
     return dcc.send_bytes(exports.results_zip(arrays, meta, dataset), "gppnmf-results.zip")
+
+
+#: Graphs that exist from the first page load (the result columns are built with the current format).
+STATIC_GRAPHS = ("dataset-heatmap", "preview-signal", "preview-strength", "samples-D", "samples-H", "hist-D",
+                 "hist-H", "simulated-data", "rmse-chart")
+RESULT_GRAPHS = ("result-signals", "result-maps", "result-trace")
+
+
+@callback(
+    [Output(graph, "config") for graph in STATIC_GRAPHS],
+    [Output({"type": kind, "method": ALL}, "config") for kind in RESULT_GRAPHS],
+    Input("figure-format", "value"),
+    [State({"type": kind, "method": ALL}, "id") for kind in RESULT_GRAPHS],
+    prevent_initial_call=True,
+)
+def set_figure_format(image_format, *result_ids):
+    """Every camera button saves in the chosen format."""
+    config = graph_config(image_format)
+    return [config] * len(STATIC_GRAPHS), [[config] * len(ids) for ids in result_ids]

@@ -204,3 +204,9 @@ def test_preview_shows_the_strongest_signal_and_blanks_masked_voxels():
     signal, strength, summary = data_panel.show_preview(CSI, 20, None)
     assert signal.layout.xaxis.title.text == "chemical shift (ppm)"
     assert np.isnan(strength.data[0].z).any() and "of 512 observations take part" in summary
+
+
+def test_figure_format_reaches_every_camera_button():
+    static, results = results_panel.set_figure_format("svg", [{"type": "result-signals", "method": "cnmf"}], [], [])
+    assert all(c["toImageButtonOptions"]["format"] == "svg" for c in static)
+    assert len(static) == len(results_panel.STATIC_GRAPHS) and len(results[0]) == 1 and results[1] == []
