@@ -1,8 +1,9 @@
 """GPP-NMF Studio: the Dash app. `python app.py` serves it on http://127.0.0.1:8050.
 
-Embedded defaults only: background jobs on DiskcacheManager and flask-caching on
-FileSystemCache, both in explicit directories (``GPPNMF_CACHE_DIR``). `server`
-is exposed for gunicorn.
+Embedded defaults: background jobs on DiskcacheManager and flask-caching on
+FileSystemCache, both in explicit directories (``GPPNMF_CACHE_DIR``). With
+``REDIS_URL`` set, jobs run on Celery workers and the cache lives on Redis.
+`server` is exposed for gunicorn, `celery_app` for the worker.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ import os
 from dash import Dash, dcc, html
 
 from components import data_panel, decompose_panel, prior_panel, results_panel, store
-from components.services import background_manager, init_cache
+from components.services import background_manager, init_cache, make_celery_app
 from components.upload_panel import MAX_UPLOAD_BYTES
 
-app = Dash(__name__, title="GPP-NMF Studio", background_callback_manager=background_manager())
+#: Celery app when REDIS_URL is set (`celery -A app:celery_app worker`), else None.
+celery_app = make_celery_app()
+app = Dash(__name__, title="GPP-NMF Studio", background_callback_manager=background_manager(celery_app))
 server = app.server
-# Dash signs background-job handles with the secret key: every worker of one deployment needs the same one.
+# Sessions and signed job handles must verify in every worker of one deployment: set SECRET_KEY there.
 server.secret_key = os.environ.get("SECRET_KEY") or os.urandom(32).hex()
 init_cache(server)
 # An upload arrives base64-encoded (4/3 of its size) inside a callback request: refuse anything larger.

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from contextlib import nullcontext
 
-from dash import Input, Output, State, callback, dcc, html
+from dash import Input, Output, State, callback, dcc, html, no_update
 
 from . import store
 from .data_source import load_dataset
-from .jobs import JobSettings, aligned_factors, run_decomposition, scores
-from .messages import notice
+from .job_slots import job_slot
+from .jobs import JobSettings, JobTimeout, aligned_factors, run_decomposition, scores
+from .messages import notice, problem
+from .services import REDIS_URL
 from .specs import factor_axis, prior_from_ui
 from .theme import METHOD_LABELS, METHODS
 
@@ -104,6 +107,7 @@ def _store_results(session_id, dataset_key, dataset, settings, results, prior_sp
 def run_job(set_progress, n_clicks, session_id, specs, rank, methods, max_iter, tol, replicates, mask_threshold):
     """Fit the chosen methods with the current priors; store the results for this session."""
     store.delete(session_id, "results")  # a job abandoned mid-run must not leave stale results
+    set_job_state(session_id, n_clicks, "running")
     set_progress(("0", "starting"))
     try:
         if not specs:
@@ -116,25 +120,63 @@ def run_job(set_progress, n_clicks, session_id, specs, rank, methods, max_iter, 
             mask_threshold=float(mask_threshold or 0.0),
         )
         priors = [prior_from_ui(specs[f], factor_axis(dataset, f), f) for f in ("D", "H")]
-        results = run_decomposition(dataset, *priors, settings,
-                                    report=lambda fraction, text: set_progress((f"{fraction:.3f}", text)))
+        with _slot(set_progress):
+            results = run_decomposition(dataset, *priors, settings,
+                                        report=lambda fraction, text: set_progress((f"{fraction:.3f}", text)))
         _store_results(session_id, specs["dataset"], dataset, settings, results, specs)
-    except ValueError as exc:
-        set_progress(("0", "not started"))
+    except (ValueError, JobTimeout) as exc:
+        set_progress(("0", "stopped" if isinstance(exc, JobTimeout) else "not started"))
+        set_job_state(session_id, n_clicks, "error")
         return {"run": n_clicks, "error": str(exc)}
     except Exception as exc:  # shown on the page; the server keeps serving
         log.exception("decomposition job failed")
         set_progress(("0", "failed"))
+        set_job_state(session_id, n_clicks, "error")
         return {"run": n_clicks, "error": f"The job failed: {type(exc).__name__}: {exc}"}
+    set_job_state(session_id, n_clicks, "done")
     return {"run": n_clicks, "error": None}
+
+
+def _slot(set_progress):
+    """A job slot on the embedded default; Celery workers cap concurrency themselves."""
+    if REDIS_URL:
+        return nullcontext()
+    return job_slot(on_wait=lambda n: set_progress(("0", f"waiting: {n} jobs are running, yours starts next")))
+
+
+def set_job_state(session_id: str, run, state: str) -> None:
+    """Record how this session's latest job stands: running, done, error or cancelled."""
+    store.put(session_id, "job", {}, {"run": run, "state": state})
+
+
+@callback(
+    Output("job-message", "children", allow_duplicate=True),
+    Output("job-status", "children", allow_duplicate=True),
+    Input("run-button", "disabled"),
+    State("session-id", "data"),
+    prevent_initial_call=True,
+)
+def notice_lost_job(run_disabled, session_id):
+    """When a run ends without a result (its worker died), tell the user instead of saying nothing."""
+    if run_disabled:
+        return no_update, no_update
+    stored = store.get(session_id, "job")
+    if stored is None or stored[1]["state"] != "running":
+        return no_update, no_update
+    set_job_state(session_id, stored[1]["run"], "lost")
+    return problem("The job stopped unexpectedly (its worker was lost). Press Run to try again."), "failed"
 
 
 @callback(
     Output("job-message", "children", allow_duplicate=True),
     Output("job-status", "children", allow_duplicate=True),
     Input("cancel-button", "n_clicks"),
+    State("session-id", "data"),
     prevent_initial_call=True,
 )
-def report_cancel(_):
+def report_cancel(_, session_id):
+    stored = store.get(session_id, "job")
+    if stored is not None:
+        set_job_state(session_id, stored[1]["run"], "cancelled")
     return notice("Cancelled. Press Run to start again."), "cancelled"
 

@@ -14,7 +14,12 @@ import numpy as np
 
 import gppnmf_core as gp
 
+from . import services
 from .theme import METHOD_LABELS, METHODS
+
+
+class JobTimeout(RuntimeError):
+    """The job ran past its time limit."""
 
 
 @dataclass(frozen=True)
@@ -53,9 +58,15 @@ def check_settings(dataset: gp.Dataset, settings: JobSettings) -> None:
     if not settings.methods or unknown:
         raise ValueError("choose at least one method (GPP-NMF, CNMF, LS-NMF)")
     K, L = dataset.X.shape
-    if not isinstance(settings.rank, int) or not 1 <= settings.rank <= min(K, L):
-        raise ValueError(f"rank must be a whole number from 1 to {min(K, L)} for data of size {K} × {L}; "
-                         f"got {settings.rank}")
+    if K * L > services.MAX_JOB_ENTRIES:
+        raise ValueError(f"the data ({K} × {L} = {K * L:,} values) exceed this server's limit of "
+                         f"{services.MAX_JOB_ENTRIES:,} values per job (GPPNMF_MAX_JOB_ENTRIES)")
+    allowed = min(K, L, services.MAX_RANK)
+    if not isinstance(settings.rank, int) or not 1 <= settings.rank <= allowed:
+        why = f"for data of size {K} × {L}"
+        if services.MAX_RANK < min(K, L):
+            why += f" on this server (GPPNMF_MAX_RANK = {services.MAX_RANK})"
+        raise ValueError(f"rank must be a whole number from 1 to {allowed} {why}; got {settings.rank}")
     if not isinstance(settings.max_iter, int) or settings.max_iter < 1:
         raise ValueError(f"iterations must be a whole number ≥ 1, got {settings.max_iter}")
     if not isinstance(settings.n_replicates, int) or not 1 <= settings.n_replicates <= 20:
@@ -92,19 +103,26 @@ def fit_method(method, dataset, prior_D, prior_H, settings: JobSettings, callbac
     return dataclasses.replace(result, H=H)
 
 
-def run_decomposition(dataset, prior_D, prior_H, settings: JobSettings, report=None) -> dict[str, gp.FitResult]:
+def run_decomposition(dataset, prior_D, prior_H, settings: JobSettings, report=None,
+                      timeout_s: float | None = None) -> dict[str, gp.FitResult]:
     """Run every chosen method in turn; ``report(fraction, text)`` hears about progress.
 
-    Reports are throttled to about ten a second. The callback's return value
-    is ignored: a job is cancelled by stopping its process.
+    Reports are throttled to about ten a second. A job is cancelled by stopping
+    its process; one that runs past ``timeout_s`` (default: the server's
+    ``GPPNMF_JOB_TIMEOUT_S``) raises :class:`JobTimeout`.
     """
     check_settings(dataset, settings)
+    timeout_s = services.JOB_TIMEOUT_S if timeout_s is None else timeout_s
     results, last = {}, [0.0]
     n = len(settings.methods)
+    deadline = time.monotonic() + timeout_s
 
     for i, method in enumerate(settings.methods):
         def callback(progress, i=i, method=method):
             now = time.monotonic()
+            if now > deadline:
+                raise JobTimeout(f"stopped after {timeout_s:g} s, this server's time limit for a job "
+                                 "(GPPNMF_JOB_TIMEOUT_S); try fewer iterations or replicates")
             if report is not None and now - last[0] > 0.1:
                 last[0] = now
                 report((i + progress.fraction) / n,

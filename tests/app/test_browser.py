@@ -112,7 +112,7 @@ def test_bad_settings_give_messages_and_the_app_keeps_working(studio):
     _wait(studio, lambda: studio.find_element("#prior-message").text == "", timeout=10)
     _set_input(studio, "rank-input", 500)
     studio.find_element("#run-button").click()
-    studio.wait_for_contains_text("#job-message", "rank must be a whole number from 1 to 100", timeout=30)
+    studio.wait_for_contains_text("#job-message", "rank must be a whole number from 1 to 20", timeout=30)
     _set_input(studio, "rank-input", 2)
     studio.find_element("#run-button").click()
     _wait(studio, lambda: len(studio.driver.find_elements(By.CSS_SELECTOR, "#results-columns .method-column")) == 3,

@@ -115,7 +115,7 @@ def test_run_decomposition_aligns_and_scores_every_method():
 @pytest.mark.parametrize(
     "change, message",
     [
-        (dict(rank=101), "rank must be a whole number from 1 to 100"),
+        (dict(rank=101), "rank must be a whole number from 1 to 20 for data of size 100 × 200 on this server"),
         (dict(rank=0), "rank"),
         (dict(methods=()), "choose at least one method"),
         (dict(max_iter=0), "iterations"),
