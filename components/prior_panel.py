@@ -190,14 +190,19 @@ def apply_preset(preset_name, dataset_key, factor_ids, param_ids):
     """Set every control to the chosen preset."""
     dataset = load_dataset(dataset_key)
     values = _ui_values(dataset, preset_name if preset_name in dataset.presets else None)
-    factors = [i["factor"] for i in factor_ids]
     preset = dataset.presets.get(preset_name)
+    description = preset.description if preset is not None else "Settings derived from the data's scale."
+    return (*_control_values(values, factor_ids, param_ids), description)
+
+
+def _control_values(values: dict, factor_ids, param_ids) -> tuple[list, list, list, list]:
+    """Kernel, link, mirror and number-box values for every control, from {"D", "H", "noise_var"}."""
+    factors = [i["factor"] for i in factor_ids]
     return (
         [values[f]["kernel"] for f in factors],
         [values[f]["link"] for f in factors],
         [["mirror"] if values[f]["mirror"] else [] for f in factors],
         [_format(_param_value(values, i["factor"], i["name"])) for i in param_ids],
-        preset.description if preset is not None else "Settings derived from the data's scale.",
     )
 
 
@@ -360,11 +365,4 @@ def load_prior_settings(contents, filename, factor_ids, param_ids):
         settings = exports.parse_prior_settings(data)
     except (ValueError, IndexError, binascii.Error) as exc:
         return no_update, no_update, no_update, no_update, problem(f"{filename}: {exc}")
-    factors = [i["factor"] for i in factor_ids]
-    return (
-        [settings[f]["kernel"] for f in factors],
-        [settings[f]["link"] for f in factors],
-        [["mirror"] if settings[f]["mirror"] else [] for f in factors],
-        [_format(_param_value(settings, i["factor"], i["name"])) for i in param_ids],
-        notice(f"Loaded {filename}."),
-    )
+    return (*_control_values(settings, factor_ids, param_ids), notice(f"Loaded {filename}."))

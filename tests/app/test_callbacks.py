@@ -210,3 +210,20 @@ def test_figure_format_reaches_every_camera_button():
     static, results = results_panel.set_figure_format("svg", [{"type": "result-signals", "method": "cnmf"}], [], [])
     assert all(c["toImageButtonOptions"]["format"] == "svg" for c in static)
     assert len(static) == len(results_panel.STATIC_GRAPHS) and len(results[0]) == 1 and results[1] == []
+
+
+def test_loading_a_settings_file_sets_every_control():
+    import base64
+
+    from components import exports
+
+    specs = _paper_specs()
+    payload = "data:application/json;base64," + base64.b64encode(exports.prior_settings_json(specs).encode()).decode()
+    factor_ids = [{"type": "kernel", "factor": "D"}, {"type": "kernel", "factor": "H"}]
+    param_ids = [{"type": "param-input", "factor": f, "name": n} for f, n in prior_panel.PARAMS]
+    kernels, links, mirrors, params, message = prior_panel.load_prior_settings(payload, "p.json", factor_ids,
+                                                                               param_ids)
+    assert kernels == ["rbf", "rbf"] and mirrors == [[], ["mirror"]] and params == [0.3, 1.0, 2.0, 0.0002, 1e8]
+    assert message.children == "Loaded p.json."
+    bad = prior_panel.load_prior_settings("data:,bm90IGpzb24=", "x.json", factor_ids, param_ids)
+    assert "x.json" in bad[-1].children and bad[-1].className == "error"
