@@ -11,7 +11,7 @@ import dataclasses
 import logging
 from contextlib import nullcontext
 
-from dash import Input, Output, State, callback, dcc, html, no_update
+from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
 from . import store
 from .data_source import load_dataset
@@ -147,6 +147,17 @@ def _slot(set_progress):
 def set_job_state(session_id: str, run, state: str) -> None:
     """Record how this session's latest job stands: running, done, error or cancelled."""
     store.put(session_id, "job", {}, {"run": run, "state": state})
+
+
+# Until a worker or a slot picks the job up, say it is queued (in the browser: no round trip).
+clientside_callback(
+    "function(n) { return ['0', 'queued: waiting for a free worker', '']; }",
+    Output("job-progress", "value", allow_duplicate=True),
+    Output("job-status", "children", allow_duplicate=True),
+    Output("job-message", "children", allow_duplicate=True),
+    Input("run-button", "n_clicks"),
+    prevent_initial_call=True,
+)
 
 
 @callback(

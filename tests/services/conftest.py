@@ -1,0 +1,62 @@
+"""Fixtures for tests against real services: Redis, a Celery worker and gunicorn on loopback.
+
+Skipped (with the reason) when ``redis-server``, the Python packages celery, redis and gunicorn, or
+Chromium is missing, unless
+``GPPNMF_REQUIRE_SERVICES`` (or, for the browser, ``GPPNMF_REQUIRE_BROWSER``) is
+set: then a missing piece fails the tests instead.
+"""
+
+import os
+
+import pytest
+
+from tests.services.stack import Stack, StackError, chrome, have_browser, have_redis, missing_packages, open_page
+
+
+def _missing(what: str, variable: str, hint: str) -> None:
+    if os.environ.get(variable):
+        pytest.fail(f"{variable} is set but {what} is missing ({hint})")
+    pytest.skip(f"{what} is not installed ({hint}); set {variable}=1 to make this a failure")
+
+
+def _need_browser() -> None:
+    if not have_browser():
+        _missing("Chromium/chromedriver", "GPPNMF_REQUIRE_BROWSER", "apt-get install chromium chromium-driver")
+
+
+@pytest.fixture(scope="session")
+def celery_stack(tmp_path_factory):
+    """Redis + one Celery worker (prefork, concurrency 2) + ``gunicorn -w 2 app:server``, all on 127.0.0.1.
+
+    Yields the started :class:`Stack` (``base_url``, ``services``, Celery inspection).
+    Teardown stops every process group and fails if a process or a port is left.
+    """
+    if not have_redis():
+        _missing("redis-server", "GPPNMF_REQUIRE_SERVICES", "apt-get install redis-server")
+    if missing_packages():
+        _missing(f"Python package(s) {', '.join(missing_packages())}", "GPPNMF_REQUIRE_SERVICES",
+                 "pip install celery redis gunicorn")
+    _need_browser()  # every test here drives a browser: start no services for tests that would skip anyway
+    stack = Stack(tmp_path_factory.mktemp("scale-out"), backend="celery")
+    try:
+        stack.start()
+    except StackError as exc:
+        pytest.fail(f"the Celery stack did not start: {exc}")
+    try:
+        yield stack
+    finally:
+        problems = stack.stop()
+        assert not problems, f"left running after teardown: {problems}"
+
+
+@pytest.fixture
+def browser(request):
+    """A headless Chromium on the gunicorn URL, page loaded and prior samples drawn; a fresh session each test."""
+    _need_browser()
+    celery_stack = request.getfixturevalue("celery_stack")
+    driver = chrome()
+    try:
+        open_page(driver, celery_stack.base_url)
+        yield driver
+    finally:
+        driver.quit()
