@@ -92,7 +92,7 @@ def fit_method(method, dataset, prior_D, prior_H, settings: JobSettings, callbac
                   random_state=0)
     include = included_observations(dataset.X, settings.mask_threshold)
     if method == "gppnmf":
-        mask = None if include.all() else np.broadcast_to(include, dataset.X.shape).astype(float)
+        mask = None if include.all() else include.astype(float)  # one weight per column: no K × L mask
         return gp.fit_gppnmf(dataset.X, settings.rank, prior_D, prior_H, settings.noise_var, mask=mask, **common)
     fit = gp.cnmf if method == "cnmf" else gp.ls_nmf
     result = fit(dataset.X[:, include], settings.rank, tol=settings.tol, **common)

@@ -61,12 +61,26 @@ def check_matrix(X, name: str = "X") -> np.ndarray:
 
 
 def check_mask(mask, shape: tuple[int, int], name: str = "mask") -> np.ndarray | None:
-    """Return the squared weights ``mask**2`` as float64, or None when no mask is given."""
+    """Return the squared weights ``mask**2`` as float64, or None when no mask is given.
+
+    ``mask`` has the shape of X (K, L), or (L,) for one weight per column of X
+    (whole observations, e.g. voxels outside the head).
+    """
     if mask is None:
         return None
-    mask = check_matrix(mask, name)
-    if mask.shape != tuple(shape):
-        raise ValueError(f"{name} must have the shape of X {tuple(shape)}, got {mask.shape}")
+    if np.ndim(mask) == 1:
+        try:
+            mask = np.asarray(mask, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{name} must be a real array of numbers: {exc}") from None
+        if mask.shape != (shape[1],):
+            raise ValueError(f"a 1-D {name} must hold one weight per column of X ({shape[1]}), got {mask.size}")
+        if not np.all(np.isfinite(mask)):
+            raise ValueError(f"{name} contains non-finite value(s) (NaN or Inf)")
+    else:
+        mask = check_matrix(mask, name)
+        if mask.shape != tuple(shape):
+            raise ValueError(f"{name} must have the shape of X {tuple(shape)}, got {mask.shape}")
     if np.any(mask < 0):
         raise ValueError(f"{name} must be non-negative (0/1 or weights)")
     if not np.any(mask > 0):

@@ -65,8 +65,12 @@ def fit_gppnmf(
         Prior of each row of H (L points); for a grid, ``H[m].reshape(grid)`` is map m.
     noise_var : float
         Noise variance sigma^2 (> 0).
-    mask : array_like of shape (K, L), optional
-        Nonnegative weights W (0/1 to leave entries out); default all ones.
+    mask : array_like of shape (K, L) or (L,), optional
+        Nonnegative weights W (0/1 to leave entries out); default all ones. A
+        1-D mask weights whole columns (observations, e.g. voxels outside the
+        head), as does a (K, L) mask whose rows are all equal: such a mask
+        costs no (K, L) array during the fit (see :mod:`gppnmf_core.objective`),
+        and H at a left-out voxel is the prior's continuation from the others.
     method : {"lbfgs", "alternating_cg"}
         ``"lbfgs"``: joint L-BFGS over (delta, eta). ``"alternating_cg"``: the
         reference code's scheme, one conjugate-gradient step on delta then on
@@ -84,8 +88,10 @@ def fit_gppnmf(
         Standard deviation of the initial whitened variables (the reference
         code draws them from N(0, 1e-6), i.e. ``init_std = 1e-3``).
     n_threads : int, optional
-        BLAS threads for the fit; by default one thread for small problems,
-        see :mod:`gppnmf_core.threads`.
+        BLAS threads for the fit; by default the policy of
+        :mod:`gppnmf_core.threads` applied to the objective's largest product
+        with the data, which works on cache-sized column blocks: in practice
+        one thread (measured faster than two at every size, see there).
     callback : callable, optional
         Called as ``callback(Progress)`` after every iteration; returning True
         stops the fit, which then returns the best point so far (``stopped=True``).
@@ -133,9 +139,10 @@ def fit_gppnmf(
     bound_D = prior_D.bind(K, name=f"prior_D (rows of X, shape {X.shape})")
     bound_H = prior_H.bind(L, name=f"prior_H (columns of X, shape {X.shape})")
     objective = GPPNMFObjective(X, rank, bound_D, bound_H, noise_var, weights_sq)
+    del weights_sq  # the objective keeps what it needs (column weights, or W)
     rng = check_random_state(random_state)
 
-    with blas_threads(n_threads, K * L * rank):
+    with blas_threads(n_threads, objective.product_work):
         best, finals, stopped = _run_replicates(objective, method, n_replicates, max_iter, tol, gtol, init_std,
                                        callback, rng)
     D, H = objective.factors(best.theta)

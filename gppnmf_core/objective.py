@@ -16,6 +16,30 @@ r"""The GPP-NMF MAP objective over the whitened variables, with its gradient.
 and likewise for ``eta`` with ``G_H = sigma^-2 D^T (W^2 ⊙ (DH - X))``.
 The variables are packed into one flat float64 vector ``theta = [vec(delta), vec(eta)]``
 (SciPy's ``jac=True`` convention: one call returns value and gradient).
+
+Memory and masks
+----------------
+The data-fit term is evaluated in one of two ways, chosen once when the
+objective is built, so that a fit needs at most about one extra copy of the
+data and no (K, L) temporaries per evaluation:
+
+* **Column weights** (no mask, a 1-D mask, or a (K, L) mask that is constant
+  down every column: whole observations / voxels left out or weighted, the
+  common case) — :class:`ColumnWeightedFit`. The kept columns, scaled by
+  their weights, are copied once in column-major order (no copy at all
+  without a mask), and the squared error is expanded,
+  ``||X - DH||² = ||X||² - 2 <X H^T, D> + <D^T D, H H^T>``, which needs only
+  (K, M) and (L, M) arrays per evaluation. Only the kept columns of H go
+  through the link; the left-out voxels' values follow from the prior alone
+  (their gradient from the data is zero).
+* **Element-wise weights** (any other mask) — :class:`ElementwiseWeightedFit`.
+  The residual is formed explicitly, one column block at a time in a buffer
+  of about :data:`BLOCK_BYTES`; a 0/1 mask is used as it is (no copy), other
+  weights are square-rooted once (one (K, L) array).
+
+Both walk X in column blocks of about :data:`BLOCK_BYTES` (1 MiB, within the
+L2 cache), so that the two products with X of one evaluation read X from
+memory once instead of twice, and the only accumulator is (K, M).
 """
 
 from __future__ import annotations
@@ -26,6 +50,150 @@ from .priors import BoundPrior
 
 #: Use the expanded squared error only while it keeps more than ten of sixteen digits.
 CANCELLATION_LIMIT = 1e-6
+
+#: Bytes of X per column block: the products with a block run while it sits in the L2 cache.
+BLOCK_BYTES = 1 << 20
+
+
+def column_blocks(n_rows: int, n_columns: int, block_bytes: int = BLOCK_BYTES) -> list[slice]:
+    """Consecutive column slices of a (n_rows, n_columns) float64 array, about ``block_bytes`` each."""
+    step = max(1, block_bytes // (8 * max(n_rows, 1)))
+    return [slice(start, min(start + step, n_columns)) for start in range(0, max(n_columns, 1), step)]
+
+
+def column_weights(weights_sq: np.ndarray) -> np.ndarray | None:
+    """The row of ``weights_sq`` (K, L) when every row equals it, else None.
+
+    Compared row by row, so no (K, L) temporary is formed.
+    """
+    first = weights_sq[0]
+    for row in weights_sq[1:]:
+        if not np.array_equal(row, first):
+            return None
+    return first
+
+
+def _residual_fit(X, W, D, Ht, blocks):
+    """``||W ⊙ (D H - X)||²``, ``(W² ⊙ (DH - X)) H^T`` and its transpose product, block by block.
+
+    ``W`` may be None (all ones). Each column block of the residual is formed
+    in one buffer of a block's size, so no (K, L) array is allocated.
+    """
+    squared_error = 0.0
+    grad_D = np.zeros_like(D)
+    grad_Ht = np.empty_like(Ht)
+    update = np.empty_like(D)
+    buffer = np.empty((X.shape[0], blocks[0].stop - blocks[0].start))
+    for columns in blocks:
+        R = buffer[:, : columns.stop - columns.start]
+        H_block = Ht[columns]
+        np.matmul(D, H_block.T, out=R)
+        R -= X[:, columns]
+        if W is not None:
+            R *= W[:, columns]
+        squared_error += float(np.vdot(R, R))
+        if W is not None:
+            R *= W[:, columns]
+        grad_D += np.matmul(R, H_block, out=update)
+        np.matmul(R.T, D, out=grad_Ht[columns])
+    return squared_error, grad_D, grad_Ht
+
+
+class ColumnWeightedFit:
+    r"""``||(X - D H) diag(w)||²`` and its gradients for column weights ``w² >= 0``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (K, L)
+    weights_sq : ndarray of shape (L,), optional
+        Squared weight of each column; None (or all ones) means no weighting.
+
+    Attributes
+    ----------
+    keep : ndarray of int or None
+        The columns of nonzero weight (None: all). :meth:`__call__` takes and
+        returns H only on these columns: the others do not enter the data fit.
+
+    Notes
+    -----
+    Columns of weight zero are dropped once and for all: only
+    ``X_k = X[:, keep] * w[keep]`` is kept, in column-major order (a copy of
+    the kept part of the data; without a mask ``X`` itself, no copy).
+    Each evaluation uses the expanded form
+    ``||X_k - D H_k||² = ||X_k||² - 2 <X_k H_k^T, D> + <D^T D, H_k H_k^T>``:
+    ``X_k H_k^T`` and ``X_k^T D`` are computed together, one cache-sized
+    column block of ``X_k`` at a time, so ``X_k`` is read from memory once;
+    the other temporaries are (K, M) and (L, M).
+    """
+
+    def __init__(self, X: np.ndarray, weights_sq: np.ndarray | None = None):
+        self.keep, self.scale = None, None
+        if weights_sq is not None and not np.all(weights_sq == 1.0):
+            keep = np.flatnonzero(weights_sq > 0)
+            scale = np.sqrt(weights_sq[keep])
+            X = np.asfortranarray(X[:, keep])  # column blocks of the copy are contiguous
+            if not np.all(scale == 1.0):
+                X *= scale
+                self.scale = scale[:, None]
+            self.keep = keep
+        self.X = X
+        self.blocks = column_blocks(*X.shape)
+        self.x_sq = sum(float(np.einsum("ij,ij->", X[:, c], X[:, c])) for c in self.blocks)
+
+    def __call__(self, D: np.ndarray, Ht: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        """The squared error and the gradients of half of it w.r.t. D (K, M) and H^T.
+
+        ``Ht`` holds the rows of H^T for the kept columns only, shape (len(keep), M).
+        """
+        Hk = Ht if self.scale is None else Ht * self.scale
+        XHt = np.zeros_like(D)
+        XtD = np.empty_like(Hk)
+        update = np.empty_like(D)
+        for columns in self.blocks:
+            block = self.X[:, columns]
+            XHt += np.matmul(block, Hk[columns], out=update)
+            np.matmul(block.T, D, out=XtD[columns])
+        DtD, HHt = D.T @ D, Hk.T @ Hk
+        squared_error = self.x_sq - 2.0 * np.vdot(XHt, D) + np.vdot(DtD, HHt)
+        if squared_error > CANCELLATION_LIMIT * self.x_sq:
+            grad_D = D @ HHt - XHt
+            grad_Hk = Hk @ DtD - XtD
+        else:  # so close a fit that the expansion would cancel: form the residual, block by block
+            squared_error, grad_D, grad_Hk = _residual_fit(self.X, None, D, Hk, self.blocks)
+        if self.scale is not None:
+            grad_Hk *= self.scale
+        return squared_error, grad_D, grad_Hk
+
+
+class ElementwiseWeightedFit:
+    r"""``||W ⊙ (X - D H)||²`` and its gradients for a general weight matrix.
+
+    Parameters
+    ----------
+    X : ndarray of shape (K, L)
+    weights_sq : ndarray of shape (K, L)
+        Squared weights ``W²``; a 0/1 mask is kept as it is (no copy), other
+        weights are square-rooted once.
+
+    Notes
+    -----
+    Per evaluation, for one cache-sized column block of X at a time:
+    ``R = W ⊙ (D H - X)`` in a block-sized buffer, the squared error
+    ``<R, R>``, then ``R *= W`` in place and the block's share of the two
+    gradient products. No (K, L) array is allocated after construction, and
+    X and W are read from memory once per evaluation.
+    """
+
+    def __init__(self, X: np.ndarray, weights_sq: np.ndarray):
+        self.X = X
+        binary = all(np.all((row == 0.0) | (row == 1.0)) for row in weights_sq)
+        self.W = weights_sq if binary else np.sqrt(weights_sq)
+        self.blocks = column_blocks(*X.shape)
+        self.keep = None
+
+    def __call__(self, D: np.ndarray, Ht: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        """The squared error and the gradients of half of it w.r.t. D (K, M) and H^T (L, M)."""
+        return _residual_fit(self.X, self.W, D, Ht, self.blocks)
 
 
 class GPPNMFObjective:
@@ -43,8 +211,10 @@ class GPPNMFObjective:
         Prior for the rows of H, bound to L points.
     noise_var : float
         Noise variance sigma^2 (> 0).
-    weights_sq : ndarray of shape (K, L), optional
-        Squared mask ``W**2``; None means every entry counts once.
+    weights_sq : ndarray of shape (K, L) or (L,), optional
+        Squared mask ``W**2``; a 1-D array weights whole columns. None means
+        every entry counts once. A (K, L) mask whose rows are all equal is
+        handled as column weights (see the module notes on memory).
 
     Notes
     -----
@@ -58,8 +228,18 @@ class GPPNMFObjective:
         self.prior_D = prior_D
         self.prior_H = prior_H
         self.inv_noise_var = 1.0 / noise_var
-        self.weights_sq = weights_sq
-        self.x_sq = float(np.vdot(X, X))
+        if weights_sq is not None:
+            weights_sq = np.asarray(weights_sq, dtype=np.float64)
+            if weights_sq.ndim == 2:
+                columns = column_weights(weights_sq)
+                weights_sq = weights_sq if columns is None else columns
+        if weights_sq is None or weights_sq.ndim == 1:
+            self.data_fit = ColumnWeightedFit(X, weights_sq)
+        else:
+            self.data_fit = ElementwiseWeightedFit(X, weights_sq)
+        block = self.data_fit.blocks[0]
+        #: Multiply-adds of the largest product with the data (one column block), for the thread policy.
+        self.product_work = self.data_fit.X.shape[0] * (block.stop - block.start) * rank
         self.n_delta = prior_D.n_latent * rank
         self.size = self.n_delta + prior_H.n_latent * rank
         #: Slices of theta holding delta and eta, in that order.
@@ -84,30 +264,17 @@ class GPPNMFObjective:
     def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         """Objective value and gradient of shape (size,) at ``theta``."""
         delta, eta = self.unpack(theta)
+        keep = self.data_fit.keep  # columns left out by a column mask skip the link
         D, dD = self.prior_D.forward(delta)
-        Ht, dHt = self.prior_H.forward(eta)
-        squared_error, grad_D, grad_Ht = self._data_fit(D, Ht)
+        Ht, dHt = self.prior_H.forward(eta, keep)
+        squared_error, grad_D, grad_Ht = self.data_fit(D, Ht)
         value = 0.5 * self.inv_noise_var * squared_error + 0.5 * (np.vdot(delta, delta) + np.vdot(eta, eta))
-        grad_delta = self.prior_D.pullback(dD, self.inv_noise_var * grad_D) + delta
-        grad_eta = self.prior_H.pullback(dHt, self.inv_noise_var * grad_Ht) + eta
-        return float(value), self.pack(grad_delta, grad_eta)
-
-    def _data_fit(self, D, Ht):
-        """``||W ⊙ (X - D H)||²`` and its gradients (times sigma²) w.r.t. D (K, M) and H^T (L, M).
-
-        Without a mask the products are expanded,
-        ``||X - DH||² = ||X||² - 2 <X H^T, D> + <D^T D, H H^T>``, so that no
-        (K, L) temporary is formed: three passes over X become two reads. When
-        the fit is so close that the expansion would cancel more than
-        ``CANCELLATION_LIMIT`` of ``||X||²``, the residual is formed explicitly.
-        """
-        if self.weights_sq is None:
-            XHt, XtD = self.X @ Ht, self.X.T @ D
-            DtD, HHt = D.T @ D, Ht.T @ Ht
-            squared_error = self.x_sq - 2.0 * np.vdot(XHt, D) + np.vdot(DtD, HHt)
-            if squared_error > CANCELLATION_LIMIT * self.x_sq:
-                return squared_error, D @ HHt - XHt, Ht @ DtD - XtD
-        residual = D @ Ht.T
-        residual -= self.X
-        weighted = residual if self.weights_sq is None else self.weights_sq * residual
-        return np.vdot(residual, weighted), weighted @ Ht, weighted.T @ D
+        grad = np.empty(self.size)
+        grad_delta, grad_eta = self.unpack(grad)
+        grad_D *= self.inv_noise_var
+        grad_Ht *= self.inv_noise_var
+        grad_delta[...] = self.prior_D.pullback(dD, grad_D)
+        grad_delta += delta
+        grad_eta[...] = self.prior_H.pullback(dHt, grad_Ht, keep)
+        grad_eta += eta
+        return float(value), grad

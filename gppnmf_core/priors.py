@@ -69,28 +69,38 @@ class BoundPrior:
     def n_latent(self) -> int:
         return self.sqrt.n_latent
 
-    def forward(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def forward(self, Z: np.ndarray, points: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Factor values and link derivatives for whitened variables.
 
         Parameters
         ----------
         Z : ndarray of shape (n_latent, m)
+        points : ndarray of int, optional
+            Only these points go through the link (e.g. the voxels a mask
+            keeps); default all.
 
         Returns
         -------
-        F : ndarray of shape (n_points, m)
+        F : ndarray of shape (n_points, m), or (len(points), m)
             ``f^{-1}(C Z)``.
-        dF : ndarray of shape (n_points, m)
+        dF : ndarray of the shape of F
             ``f^{-1}'(C Z)``, to hand to :meth:`pullback`.
         """
-        return self.link.value_and_derivative(self.sqrt.apply(Z))
+        G = self.sqrt.apply(Z)
+        return self.link.value_and_derivative(G if points is None else G[points])
 
-    def pullback(self, dF: np.ndarray, grad_F: np.ndarray) -> np.ndarray:
+    def pullback(self, dF: np.ndarray, grad_F: np.ndarray, points: np.ndarray | None = None) -> np.ndarray:
         """Gradient with respect to ``Z`` from the gradient with respect to ``F``.
 
-        Returns ``C^T (dF * grad_F)`` of shape (n_latent, m).
+        Returns ``C^T (dF * grad_F)`` of shape (n_latent, m); with ``points``
+        (as given to :meth:`forward`) the gradient is zero at the other points.
         """
-        return self.sqrt.apply_transpose(dF * grad_F)
+        G = dF * grad_F
+        if points is not None:
+            full = np.zeros((self.n_points, G.shape[1]))
+            full[points] = G
+            G = full
+        return self.sqrt.apply_transpose(G)
 
 
 class GPPrior:
