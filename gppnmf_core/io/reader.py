@@ -50,6 +50,13 @@ def _pipeline_notes(steps: list[str], dwell, sf, reference: float, reference_sou
     return notes
 
 
+def _container_note(kind: str, content) -> str:
+    """What was taken from a file holding several arrays, and what else it held."""
+    others = [n for n in content.names if n != content.name]
+    return (f"{kind} '{content.name}' of shape {format_shape(content.array.shape)} ({content.array.dtype.name})"
+            + (f"; also {', '.join(others)}." if others else "."))
+
+
 def _read_nifti(data, name: str, compressed: bool, options: ReadOptions) -> Dataset:
     notes = []
     if compressed:
@@ -201,18 +208,10 @@ def read_dataset(data: bytes, filename: str, options: ReadOptions | None = None)
         array = read_npy(data, name)
         return _read_array(array, ArrayMeta(), options, name,
                            [f"NumPy .npy array of shape {format_shape(array.shape)} ({array.dtype.name})."])
-    if ext == ".npz":
-        content = read_npz(data, name)
-        found = [n for n in content.names if n != content.name]
-        notes = [f"NumPy .npz archive; data array '{content.name}' of shape {format_shape(content.array.shape)} "
-                 f"({content.array.dtype.name})" + (f"; also {', '.join(found)}." if found else ".")]
-        return _read_array(content.array, content.meta, options, name, notes)
-    if ext == ".mat":
-        content = read_mat(data, name)
-        found = [n for n in content.names if n != content.name]
-        notes = [f"MATLAB file; variable '{content.name}' of shape {format_shape(content.array.shape)} "
-                 f"({content.array.dtype.name})" + (f"; also {', '.join(found)}." if found else ".")]
-        return _read_array(content.array, content.meta, options, name, notes)
+    if ext in (".npz", ".mat"):
+        content = read_npz(data, name) if ext == ".npz" else read_mat(data, name)
+        kind = "NumPy .npz archive; data array" if ext == ".npz" else "MATLAB file; variable"
+        return _read_array(content.array, content.meta, options, name, [_container_note(kind, content)])
     table = read_text(data, name, rows_are_features=options.orientation != "observations_first")
     meta = ArrayMeta(axis_values=table.axis_values, axis_label=table.axis_label, axis_unit=table.axis_unit)
     return _read_array(table.values, meta, options, name, list(table.notes))

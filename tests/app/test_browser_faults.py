@@ -5,37 +5,21 @@ import signal
 import time
 
 import psutil
-from selenium.webdriver.common.by import By
+from page import result_columns, set_input, start_long_run, wait
 from selenium.webdriver.support.ui import WebDriverWait
 
 from components import services
 
 
-def _set(dash_duo, element_id, value):
-    box = dash_duo.driver.find_element(By.ID, element_id)
-    box.clear()
-    box.send_keys(str(value))
-    box.send_keys("\n")
-
-
-def _long_run(dash_duo):
-    _set(dash_duo, "iter-input", 1000000)
-    _set(dash_duo, "tol-input", 0)
-    _set(dash_duo, "replicates-input", 20)
-    dash_duo.find_element("#run-button").click()
-    dash_duo.wait_for_contains_text("#job-status", "CNMF", timeout=30)
-
-
 def _short_run(dash_duo):
-    WebDriverWait(dash_duo.driver, 10).until(lambda _: dash_duo.find_element("#run-button").is_enabled(),
-                                             "Run did not come back")
-    _set(dash_duo, "iter-input", 1000)
-    _set(dash_duo, "tol-input", 0.000001)
-    _set(dash_duo, "replicates-input", 1)
+    wait(dash_duo.driver, lambda: dash_duo.find_element("#run-button").is_enabled(), timeout=10,
+         message="Run did not come back")
+    set_input(dash_duo, "iter-input", 1000)
+    set_input(dash_duo, "tol-input", 0.000001)
+    set_input(dash_duo, "replicates-input", 1)
     dash_duo.find_element("#run-button").click()
-    WebDriverWait(dash_duo.driver, 60).until(
-        lambda d: len(d.find_elements(By.CSS_SELECTOR, "#results-columns .method-column")) == 3,
-        "a new run did not complete")
+    wait(dash_duo.driver, lambda: result_columns(dash_duo.driver) == 3, timeout=60,
+         message="a new run did not complete")
 
 
 def _job_processes():
@@ -46,7 +30,7 @@ def _job_processes():
 
 def test_a_killed_job_is_reported_and_a_new_run_succeeds(studio):
     before = {p.pid for p in _job_processes()}
-    _long_run(studio)
+    start_long_run(studio)
     victims = [p for p in _job_processes() if p.pid not in before]
     assert victims, "no job process found"
     for process in victims:
@@ -58,14 +42,14 @@ def test_a_killed_job_is_reported_and_a_new_run_succeeds(studio):
 
 def test_a_job_over_the_time_limit_is_stopped_and_reported(studio, monkeypatch):
     monkeypatch.setattr(services, "JOB_TIMEOUT_S", 2.0)  # the job process is forked after this
-    _long_run(studio)
+    start_long_run(studio)
     studio.wait_for_contains_text("#job-message", "stopped after 2 s, this server's time limit", timeout=30)
     assert studio.find_element("#run-button").is_enabled()
 
 
 def test_cancel_frees_the_only_job_slot(studio, monkeypatch):
     monkeypatch.setattr(services, "MAX_JOBS", 1)
-    _long_run(studio)
+    start_long_run(studio)
     studio.find_element("#cancel-button").click()
     cancelled = time.perf_counter()
     _short_run(studio)  # would wait forever for the slot if cancel had not freed it

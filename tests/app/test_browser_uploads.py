@@ -6,8 +6,8 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+from page import result_columns, wait
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
 
 import gppnmf_core as gp
 
@@ -26,25 +26,21 @@ def _text(driver, selector: str) -> str:
     return driver.find_element(By.CSS_SELECTOR, selector).text
 
 
-def _wait(driver, condition, timeout=30, message=""):
-    WebDriverWait(driver, timeout).until(lambda _: condition(), message)
-
-
 def test_upload_decompose_and_download_the_results(studio, tmp_path):
     driver = studio.driver
     _upload(driver, _csi_npz(tmp_path / "my_csi.npz"))
-    _wait(driver, lambda: "Read my_csi.npz: 397 × 512" in _text(driver, "#upload-message"),
+    wait(driver, lambda: "Read my_csi.npz: 397 × 512" in _text(driver, "#upload-message"),
           message="the upload was not read")
     studio.wait_for_contains_text("#dataset-heatmap", "397 × 512", timeout=20)
     assert "chemical shift (ppm)" in _text(driver, "#dataset-info")
     assert "8 × 8 × 8 voxel grid" in _text(driver, "#dataset-info")
     time.sleep(1.0)  # the prior controls settle on the new data
     studio.find_element("#run-button").click()
-    _wait(driver, lambda: len(driver.find_elements(By.CSS_SELECTOR, "#results-columns .method-column")) == 3,
+    wait(driver, lambda: result_columns(driver) == 3,
           timeout=60, message="no results for the uploaded data")
     studio.find_element("#download-zip").click()
     target = Path(studio.download_path) / "gppnmf-results.zip"
-    _wait(driver, target.exists, timeout=20, message="the results were not downloaded")
+    wait(driver, target.exists, timeout=20, message="the results were not downloaded")
     time.sleep(0.5)
     with zipfile.ZipFile(io.BytesIO(target.read_bytes())) as archive:
         assert "gppnmf_D.csv" in archive.namelist()
@@ -57,26 +53,26 @@ def test_a_bad_file_gets_a_message_and_the_app_keeps_working(studio, tmp_path):
     bad = tmp_path / "broken.npy"
     bad.write_bytes(b"\x93NUMPY this is not really an array")
     _upload(studio.driver, bad)
-    _wait(studio.driver, lambda: "broken.npy" in _text(studio.driver, "#upload-message")
+    wait(studio.driver, lambda: "broken.npy" in _text(studio.driver, "#upload-message")
           and "⚠" in _text(studio.driver, "#upload-message"), message="no message for a bad file")
     studio.find_element("#run-button").click()  # the built-in data set is still selected and runs
-    _wait(studio.driver, lambda: len(studio.driver.find_elements(By.CSS_SELECTOR, "#results-columns .method-column"))
-          == 3, timeout=60, message="the app stopped working after a bad upload")
+    wait(studio.driver, lambda: result_columns(studio.driver) == 3, timeout=60,
+         message="the app stopped working after a bad upload")
 
 
 def test_two_sessions_see_only_their_own_data(studio, second_browser, tmp_path):
     first, second = studio.driver, second_browser
     second.get(studio.server_url)
-    _wait(second, lambda: second.find_elements(By.CSS_SELECTOR, "#samples-D .main-svg"), message="second page")
+    wait(second, lambda: second.find_elements(By.CSS_SELECTOR, "#samples-D .main-svg"), message="second page")
     _upload(first, _csi_npz(tmp_path / "alice.npz"))
     _upload(second, _csi_npz(tmp_path / "bob.npz", scale=3.0))
     for driver, name in ((first, "alice.npz"), (second, "bob.npz")):
-        _wait(driver, lambda d=driver, n=name: f"Read {n}" in _text(d, "#upload-message"), message=name)
+        wait(driver, lambda d=driver, n=name: f"Read {n}" in _text(d, "#upload-message"), message=name)
     time.sleep(1.0)
     for driver in (first, second):
         driver.find_element(By.CSS_SELECTOR, "#run-button").click()
     for driver in (first, second):
-        _wait(driver, lambda d=driver: len(d.find_elements(By.CSS_SELECTOR, "#results-columns .method-column")) == 3,
+        wait(driver, lambda d=driver: result_columns(d) == 3,
               timeout=90, message="results")
     titles = [_text(d, "#dataset-heatmap .gtitle") for d in (first, second)]
     assert "alice" in titles[0] and "bob" not in titles[0]

@@ -1,0 +1,54 @@
+"""Helpers the real-browser tests share: find, type, wait, and the long run that Cancel and faults need."""
+
+import json
+
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+
+def dom_id(**pattern) -> str:
+    """The DOM id Dash gives a pattern-matching component id."""
+    return json.dumps(pattern, sort_keys=True, separators=(",", ":"))
+
+
+def by_id(dash_duo, element_id: str):
+    """Find by DOM id; XPath, because Selenium's By.ID does not escape the quotes in pattern ids."""
+    return dash_duo.driver.find_element(By.XPATH, f"//*[@id='{element_id}']")
+
+
+def figure_y(dash_duo, graph_id: str):
+    """The y data of every trace, serialised (plotly ships numpy arrays base64-encoded)."""
+    return dash_duo.driver.execute_script(
+        f"const g = document.querySelector('#{graph_id} .js-plotly-plot');"
+        "return g && g.data && g.data.length ? g.data.map(t => JSON.stringify(t.y)) : null;"
+    )
+
+
+def wait(driver, condition, timeout=20, message=""):
+    WebDriverWait(driver, timeout).until(lambda _: condition(), message)
+
+
+def set_input(dash_duo, element_id: str, value) -> None:
+    box = by_id(dash_duo, element_id)
+    box.clear()
+    box.send_keys(str(value))
+    box.send_keys("\n")  # debounced inputs commit on Enter
+
+
+def pick_dataset(dash_duo, title_fragment: str) -> None:
+    dash_duo.find_element("#dataset-picker").click()
+    option = dash_duo.driver.find_element(By.XPATH, f"//*[@role='option'][contains(., '{title_fragment}')]")
+    option.click()
+
+
+def result_columns(driver) -> int:
+    return len(driver.find_elements(By.CSS_SELECTOR, "#results-columns .method-column"))
+
+
+def start_long_run(dash_duo) -> None:
+    """A run that takes minutes (a million iterations, no tolerance, 20 replicates), seen reaching CNMF."""
+    set_input(dash_duo, "iter-input", 1000000)
+    set_input(dash_duo, "tol-input", 0)
+    set_input(dash_duo, "replicates-input", 20)
+    dash_duo.find_element("#run-button").click()
+    dash_duo.wait_for_contains_text("#job-status", "CNMF", timeout=30)
