@@ -25,4 +25,8 @@ bench: install-test
 lint: install-test
 	$(BIN)/ruff check .
 
-.PHONY: install install-test run test bench lint
+# Fuzz every upload reader for FUZZ_SECONDS (default 180) with FUZZ_SEED (default 0); see tests/fuzz/.
+fuzz: install-test
+	$(BIN)/python -m tests.fuzz.fuzz_readers
+
+.PHONY: install install-test run test bench lint fuzz

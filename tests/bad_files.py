@@ -32,6 +32,7 @@ import scipy.sparse
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gppnmf_core.io import ReadOptions  # noqa: E402
+from tests.fuzz.seeds import zip_stored  # noqa: E402
 
 MIB = 2**20
 
@@ -564,6 +565,34 @@ def gzip_header_declares_too_much(tmp: Path) -> BadCase:
     return BadCase("huge.nii.gz", zeros_gzip(buffer.getvalue(), 4 * MIB),
                    r"huge\.nii\.gz: its header declares 64×64×64×2048 complex64 values \(4 GiB\), more than the "
                    r"512 MiB")
+
+
+# ------------------------------------------------------------------- found by the security review / fuzzing
+
+
+@case
+def nifti_unknown_time_unit(tmp: Path) -> BadCase:
+    image = nib.Nifti2Image(small_fids(), np.eye(4))
+    image.header.set_zooms((10.0, 10.0, 10.0, 5e-4))
+    image.header["xyzt_units"] = 80 + 2  # mm, and a time code that NIfTI does not define (nibabel: KeyError)
+    image.header["intent_name"] = b"mrs_v0_3"
+    image.header.extensions.append(nib.nifti1.Nifti1Extension(44, json.dumps(MRS_META).encode()))
+    return BadCase("units.nii", image.to_bytes(), r"units\.nii: the NIfTI header's units field \(xyzt_units = 82\) "
+                                                  r"holds the time unit code 80, which NIfTI does not define")
+
+
+@case
+def npz_empty_member_name(tmp: Path) -> BadCase:
+    data = zip_stored([(b"", npy_bytes(np.ones((4, 4))))])  # zipfile's ZipInfo.is_dir() raises IndexError on it
+    return BadCase("nameless.npz", data, r"nameless\.npz is a ZIP archive without NumPy arrays \(members: ''\)")
+
+
+@case
+def matlab_same_name_twice(tmp: Path) -> BadCase:
+    buffer = io.BytesIO()
+    scipy.io.savemat(buffer, {"X": np.ones((3, 3)), "Y": scipy.sparse.eye(3, format="csc")})
+    data = buffer.getvalue().replace(b"Y\x00\x00\x00", b"X\x00\x00\x00")  # whosmat: X double and X sparse
+    return BadCase("twice.mat", data, r"twice\.mat holds two variables named 'X' \(double and sparse\)")
 
 
 def build_all(tmp: Path) -> list[tuple[str, BadCase]]:

@@ -1,8 +1,11 @@
-"""Every file of the bad-file corpus (tests/bad_files.py) raises DataFormatError with a specific message, fast."""
+"""Every file of the bad-file corpus (tests/bad_files.py) raises DataFormatError with a specific message.
+
+No test here asserts on time (the suite must pass on a loaded machine); how long reads take is bounded
+from outside by the fuzzer (tests/fuzz), whose child process times out reads after 5 s.
+"""
 
 import io
 import re
-import time
 
 import numpy as np
 import pytest
@@ -21,15 +24,12 @@ def test_bad_file_raises_a_clear_data_format_error(make_case, tmp_path, monkeypa
     bad = make_case(tmp_path)
     for key, value in (bad.env or {}).items():
         monkeypatch.setenv(key, value)
-    start = time.perf_counter()
     with pytest.raises(DataFormatError) as info:
         read_dataset(bad.data, bad.filename, bad.options)
-    elapsed = time.perf_counter() - start
     assert type(info.value) is DataFormatError
     message = str(info.value)
     assert re.search(bad.match, message), f"message {message!r} does not match {bad.match!r}"
     assert message.startswith(bad.filename), message
-    assert elapsed < 2.0, f"reading took {elapsed:.2f} s"
     if bad.marker is not None:
         assert not bad.marker.exists(), "the pickle payload ran"
 

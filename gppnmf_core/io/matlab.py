@@ -47,6 +47,17 @@ def _check_header(data, filename: str) -> None:
     # No text header: possibly a MATLAB v4 file, which scipy recognises by its binary layout.
 
 
+def _classes(listing: list[tuple], filename: str) -> dict[str, str]:
+    """Variable name -> MATLAB class; a name listed twice (only a crafted file has that) is refused."""
+    classes: dict[str, str] = {}
+    for name, _, cls in listing:
+        if name in classes:
+            raise DataFormatError(f"{filename} holds two variables named '{name}' ({classes[name]} and {cls}); "
+                                  f"a MAT-file saved by MATLAB never does, so the file is damaged")
+        classes[name] = cls
+    return classes
+
+
 def _choose(numeric: dict[str, tuple], others: dict[str, str], filename: str) -> str:
     for name in DATA_NAMES:
         if name in numeric:
@@ -95,10 +106,11 @@ def read_mat(data, filename: str) -> MatContent:
         listing = scipy.io.whosmat(io.BytesIO(data))
     except Exception as exc:  # scipy raises many types for damaged files
         raise DataFormatError(f"{filename} is not a MAT-file that can be read, or it is damaged ({exc})") from None
+    classes = _classes(listing, filename)
     numeric = {name: shape for name, shape, cls in listing if cls in _CLASS_BYTES}
-    others = {name: cls for name, shape, cls in listing if cls not in _CLASS_BYTES}
+    others = {name: cls for name, cls in classes.items() if cls not in _CLASS_BYTES}
     name = _choose(numeric, others, filename)
-    cls = dict((n, c) for n, _, c in listing)[name]
+    cls = classes[name]
     # Complex data take twice the bytes of the class; count them so without knowing.
     check_budget(2 * prod(numeric[name]) * _CLASS_BYTES[cls], filename,
                  f"variable '{name}' ({format_shape(numeric[name])} {cls}) would take up to")
@@ -108,6 +120,9 @@ def read_mat(data, filename: str) -> MatContent:
     except Exception as exc:
         raise DataFormatError(f"{filename}: variable '{name}' could not be read; the file may be damaged ({exc})") \
             from None
+    if name not in loaded:
+        raise DataFormatError(f"{filename}: variable '{name}' is listed in the file but could not be read; "
+                              f"the file is damaged")
     array = np.asarray(loaded[name])
     check_numeric_dtype(array.dtype, f"{filename}: variable '{name}'")
     found = {m: loaded[m] for m in wanted[1:] if m in loaded}

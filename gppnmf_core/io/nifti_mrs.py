@@ -32,6 +32,8 @@ MRS_ECODE = 44
 _DEFAULT_DIM_TAGS = {5: "DIM_COIL", 6: "DIM_DYN", 7: "DIM_INDIRECT_0"}
 _AVERAGED_TAGS = ("DIM_DYN", "DIM_MEAS")
 _TIME_UNITS = {"sec": 1.0, "msec": 1e-3, "usec": 1e-6}
+#: NIfTI time-unit codes (``xyzt_units`` minus its spatial part, as nibabel splits it).
+_TIME_CODES = {0: "unknown", 8: "sec", 16: "msec", 24: "usec", 32: "hz", 40: "ppm", 48: "rads"}
 
 
 @dataclass
@@ -163,11 +165,21 @@ def _not_mrs(filename: str, why: str, shape, dtype) -> DataFormatError:
     )
 
 
+def _time_unit(header, filename: str) -> str:
+    """The time unit of ``xyzt_units``; an unknown code is a damaged header (nibabel would raise KeyError)."""
+    code = int(header["xyzt_units"])
+    time_code = code - code % 8
+    if time_code not in _TIME_CODES:
+        raise DataFormatError(f"{filename}: the NIfTI header's units field (xyzt_units = {code}) holds the time unit "
+                              f"code {time_code}, which NIfTI does not define; the header is damaged")
+    return _TIME_CODES[time_code]
+
+
 def _dwell_time(header, filename: str, notes: list[str]) -> float:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         dwell = float(header["pixdim"][4])
-        units = header.get_xyzt_units()[1]
+    units = _time_unit(header, filename)
     if units in ("hz", "ppm", "rads"):
         raise DataFormatError(f"{filename}: its 4th dimension is in {units}, but NIfTI-MRS stores time-domain "
                               f"FIDs with the dwell time in pixdim[4]")

@@ -130,11 +130,12 @@ def read_npz(data, filename: str) -> NpzContent:
     NpzContent
     """
     with _open_zip(data, filename) as zf:
-        infos = [info for info in zf.infolist() if not info.is_dir()]
+        # ZipInfo.is_dir() raises IndexError on an empty member name, which a crafted archive can hold.
+        infos = [info for info in zf.infolist() if not info.filename.endswith("/")]
         _check_declared(infos, filename)
         arrays = {info.filename[:-4]: info for info in infos if info.filename.endswith(".npy")}
         if not arrays:
-            listed = ", ".join(info.filename for info in infos[:10]) or "none"
+            listed = ", ".join(f"'{info.filename}'" for info in infos[:10]) or "none"
             raise DataFormatError(f"{filename} is a ZIP archive without NumPy arrays (members: {listed}); "
                                   f"save it with np.savez")
         names = list(arrays)
