@@ -11,25 +11,48 @@ from __future__ import annotations
 import argparse
 import os
 
+import flask
 from dash import Dash, dcc, html
 
-from components import data_panel, decompose_panel, prior_panel, results_panel, store
-from components.services import background_manager, init_cache, make_celery_app
+from components import data_panel, decompose_panel, prior_panel, results_panel, sessions
+from components.errors import report_callback_error
+from components.services import background_manager, make_celery_app
 from components.upload_panel import MAX_UPLOAD_BYTES
 
 #: Celery app when REDIS_URL is set (`celery -A app:celery_app worker`), else None.
 celery_app = make_celery_app()
-app = Dash(__name__, title="GPP-NMF Studio", background_callback_manager=background_manager(celery_app))
+app = Dash(__name__, title="GPP-NMF Studio", background_callback_manager=background_manager(celery_app),
+           on_error=report_callback_error)
 server = app.server
 # Sessions and signed job handles must verify in every worker of one deployment: set SECRET_KEY there.
 server.secret_key = os.environ.get("SECRET_KEY") or os.urandom(32).hex()
-init_cache(server)
+sessions.configure(server.secret_key)
 # An upload arrives base64-encoded (4/3 of its size) inside a callback request: refuse anything larger.
 server.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD_BYTES * 4 // 3 + 2**20
 
 
+def page_session() -> str:
+    """The browser's session token from its cookie, or a new one (set as the cookie with this response)."""
+    if not flask.has_request_context():  # Dash checks the layout once when it is set
+        return sessions.issue()
+    token = flask.request.cookies.get(sessions.COOKIE)
+    if not sessions.is_valid(token):
+        token = sessions.issue()
+        flask.g.new_session = token
+    return token
+
+
+@server.after_request
+def set_session_cookie(response):
+    token = flask.g.pop("new_session", None)
+    if token is not None:
+        response.set_cookie(sessions.COOKIE, token, httponly=True, samesite="Strict",
+                            secure=flask.request.is_secure)
+    return response
+
+
 def serve_layout() -> html.Div:
-    """A fresh page: a new session id for every page load."""
+    """The page, with the browser's session (kept across reloads by a cookie)."""
     return html.Div(className="page", children=[
         html.Header(children=[
             html.H1("GPP-NMF Studio"),
@@ -37,7 +60,8 @@ def serve_layout() -> html.Div:
                    "design priors for the factors of X ≈ D H, then compare GPP-NMF with LS-NMF and CNMF.",
                    className="subtitle"),
         ]),
-        dcc.Store(id="session-id", data=store.new_session_id()),
+        dcc.Store(id="session-id", data=page_session()),
+        html.Div(id="app-message", className="message", role="alert"),
         data_panel.layout(),
         prior_panel.layout(),
         decompose_panel.layout(),

@@ -2,15 +2,16 @@
 
 * ``"builtin:<name>"`` — a built-in demo, generated deterministically and shared
   by everyone (no user data).
-* ``"upload:<session id>:<digest>"`` — a file a user uploaded, read by the core
-  and stored server-side in that session only. The key is a capability: only
-  the session that uploaded the file knows its (random, 128-bit) session id,
-  and callbacks that know the caller's session check that it matches.
+* ``"upload:<digest>"`` — a file a user uploaded, read by the core and stored
+  server-side in the uploading session only. The key names no session: it is
+  looked up in the caller's own session, so it means nothing anywhere else
+  (and can be shown or exported without giving anything away).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from functools import lru_cache
 
 import numpy as np
@@ -21,6 +22,7 @@ from . import store
 
 BUILTIN_PREFIX = "builtin:"
 UPLOAD_PREFIX = "upload:"
+_DIGEST = re.compile(r"^[0-9a-f]{24}\Z")
 
 
 def builtin_key(name: str) -> str:
@@ -45,15 +47,15 @@ def _axis_from_json(spec: dict, values: np.ndarray):
 
 
 def put_upload(session_id: str, dataset: gp.Dataset, digest: str) -> str:
-    """Store an uploaded data set for this session; returns its key."""
+    """Store an uploaded data set for this session; returns its key (StoreError when it cannot be kept)."""
     arrays = {"X": dataset.X}
     for part in ("rows", "cols"):
         where = getattr(dataset, part)
         arrays[part] = where.values if isinstance(where, gp.Axis) else np.empty(0)
     meta = {"rows": _axis_to_json(dataset.rows), "cols": _axis_to_json(dataset.cols), "title": dataset.title,
             "description": dataset.description, "noise_var": dataset.noise_var, "rank": dataset.rank}
-    store.put(session_id, f"dataset:{digest}", arrays, meta)
-    return f"{UPLOAD_PREFIX}{session_id}:{digest}"
+    store.put(session_id, f"dataset-{digest}", arrays, meta)
+    return f"{UPLOAD_PREFIX}{digest}"
 
 
 def digest_of(data: bytes, options_key: str) -> str:
@@ -61,9 +63,8 @@ def digest_of(data: bytes, options_key: str) -> str:
     return hashlib.sha256(data + options_key.encode()).hexdigest()[:24]
 
 
-def _load_upload(key: str) -> gp.Dataset:
-    _, session_id, digest = key.split(":", 2)
-    stored = store.get(session_id, f"dataset:{digest}")
+def _load_upload(digest: str, session_id: str) -> gp.Dataset:
+    stored = store.get(session_id, f"dataset-{digest}")
     if stored is None:
         raise ValueError("the uploaded data set has expired; upload the file again")
     arrays, meta = stored
@@ -73,19 +74,21 @@ def _load_upload(key: str) -> gp.Dataset:
                       noise_var=meta["noise_var"], rank=meta["rank"], description=meta["description"])
 
 
-def owner(key: str) -> str | None:
-    """The session an upload key belongs to (None for built-ins)."""
-    return key.split(":", 2)[1] if isinstance(key, str) and key.startswith(UPLOAD_PREFIX) else None
+def is_upload(key) -> bool:
+    return isinstance(key, str) and key.startswith(UPLOAD_PREFIX)
 
 
 def load_dataset(key: str, session_id: str | None = None) -> gp.Dataset:
-    """The data set behind ``key``; ValueError for an unknown key or another session's upload."""
+    """The data set behind ``key``, uploads from ``session_id``'s own store.
+
+    ValueError for an unknown key, an upload without a session, or one this session does not hold.
+    """
     if isinstance(key, str) and key.startswith(BUILTIN_PREFIX):
         name = key[len(BUILTIN_PREFIX):]
         if name in gp.datasets.NAMES:
             return _builtin(name)
-    if isinstance(key, str) and key.startswith(UPLOAD_PREFIX) and key.count(":") == 2:
-        if session_id is not None and owner(key) != session_id:
-            raise ValueError("this data set belongs to another session")
-        return _load_upload(key)  # from the session store each time: no user data kept in this process
-    raise ValueError(f"unknown data set {key!r}")
+    if is_upload(key) and _DIGEST.match(key[len(UPLOAD_PREFIX):]):
+        if session_id is None:
+            raise ValueError("an uploaded data set can only be read in its own session")
+        return _load_upload(key[len(UPLOAD_PREFIX):], session_id)  # from the store: no user data kept here
+    raise ValueError(f"unknown data set {str(key)[:80]!r}")

@@ -59,9 +59,10 @@ def layout() -> html.Section:
     ])
 
 
-@callback(Output("rank-input", "value"), Output("rank-input", "max"), Input("dataset-key", "data"))
-def suggest_rank(dataset_key):
-    dataset = load_dataset(dataset_key)
+@callback(Output("rank-input", "value"), Output("rank-input", "max"), Input("dataset-key", "data"),
+          State("session-id", "data"))
+def suggest_rank(dataset_key, session_id=None):
+    dataset = load_dataset(dataset_key, session_id)
     return dataset.rank, min(dataset.X.shape)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import math
 
 import numpy as np
@@ -23,7 +22,6 @@ from . import exports
 from .data_source import load_dataset
 from .figures import GRAPH_CONFIG, factor_figure, histogram_figure, matrix_heatmap
 from .messages import notice, problem
-from .services import cache
 from .specs import (
     FACTORS,
     KERNEL_OPTIONS,
@@ -36,7 +34,6 @@ from .specs import (
     noise_range,
     prior_from_ui,
     ui_from_prior,
-    ui_key,
 )
 
 #: Numeric settings: (factor, name). ``("noise", "var")`` is the noise variance σ².
@@ -156,10 +153,11 @@ def _param_range(dataset: gp.Dataset, values: dict, factor: str, name: str) -> t
     Input("dataset-key", "data"),
     State({"type": "param-slider", "factor": ALL, "name": ALL}, "id"),
     State({"type": "mirror", "factor": ALL}, "id"),
+    State("session-id", "data"),
 )
-def offer_presets(dataset_key, slider_ids, mirror_ids):
+def offer_presets(dataset_key, slider_ids, mirror_ids, session_id=None):
     """New data set: its presets, slider ranges in its units, symmetry only where a grid allows it."""
-    dataset = load_dataset(dataset_key)
+    dataset = load_dataset(dataset_key, session_id)
     names = list(dataset.presets) or ["defaults"]
     values = _ui_values(dataset, names[0] if dataset.presets else None)
     ranges = [_param_range(dataset, values, i["factor"], i["name"]) for i in slider_ids]
@@ -184,11 +182,12 @@ def offer_presets(dataset_key, slider_ids, mirror_ids):
     State("dataset-key", "data"),
     State({"type": "kernel", "factor": ALL}, "id"),
     State({"type": "param-input", "factor": ALL, "name": ALL}, "id"),
+    State("session-id", "data"),
     prevent_initial_call=True,
 )
-def apply_preset(preset_name, dataset_key, factor_ids, param_ids):
+def apply_preset(preset_name, dataset_key, factor_ids, param_ids, session_id=None):
     """Set every control to the chosen preset."""
-    dataset = load_dataset(dataset_key)
+    dataset = load_dataset(dataset_key, session_id)
     values = _ui_values(dataset, preset_name if preset_name in dataset.presets else None)
     preset = dataset.presets.get(preset_name)
     description = preset.description if preset is not None else "Settings derived from the data's scale."
@@ -245,9 +244,10 @@ def label_link_parameter(link):
     Output({"type": "param-label", "factor": ALL, "name": "beta"}, "children"),
     Input("dataset-key", "data"),
     State({"type": "param-label", "factor": ALL, "name": "beta"}, "id"),
+    State("session-id", "data"),
 )
-def label_length_scales(dataset_key, label_ids):
-    dataset = load_dataset(dataset_key)
+def label_length_scales(dataset_key, label_ids, session_id=None):
+    dataset = load_dataset(dataset_key, session_id)
     return [f"length scale β ({beta_unit(dataset, i['factor'])})" for i in label_ids]
 
 
@@ -261,10 +261,11 @@ def label_length_scales(dataset_key, label_ids):
     Input({"type": "param-input", "factor": ALL, "name": ALL}, "value"),
     State({"type": "kernel", "factor": ALL}, "id"),
     State({"type": "param-input", "factor": ALL, "name": ALL}, "id"),
+    State("session-id", "data"),
 )
-def collect_prior_specs(dataset_key, kernels, links, mirrors, params, factor_ids, param_ids):
+def collect_prior_specs(dataset_key, kernels, links, mirrors, params, factor_ids, param_ids, session_id=None):
     """The controls as one JSON-able spec; a message instead when a setting is invalid."""
-    dataset = load_dataset(dataset_key)
+    dataset = load_dataset(dataset_key, session_id)
     values = {(i["factor"], i["name"]): v for i, v in zip(param_ids, params, strict=True)}
     specs = {}
     for i, kernel, link, mirror in zip(factor_ids, kernels, links, mirrors, strict=True):
@@ -282,12 +283,13 @@ def collect_prior_specs(dataset_key, kernels, links, mirrors, params, factor_ids
     return {"dataset": dataset_key, "D": specs["D"], "H": specs["H"], "noise_var": float(noise_var)}, ""
 
 
-@cache.memoize()
-def prior_draws(dataset_key: str, factor: str, ui_json: str, seed: int, n_draws: int) -> np.ndarray:
-    """``n_draws`` samples of one factor's prior, shape (n_draws, size); memoized by settings."""
-    dataset = load_dataset(dataset_key)
+def prior_draws(dataset: gp.Dataset, factor: str, ui: dict, seed: int, n_draws: int) -> np.ndarray:
+    """``n_draws`` samples of one factor's prior, shape (n_draws, size).
+
+    Not memoized: the square-root factors are cached by the core, and the draws themselves take milliseconds.
+    """
     where = factor_axis(dataset, factor)
-    prior = prior_from_ui(json.loads(ui_json), where, factor)
+    prior = prior_from_ui(ui, where, factor)
     rng = np.random.default_rng([seed, 0 if factor == "D" else 1])
     return prior.sample(n_draws, size=where.size, random_state=rng)
 
@@ -310,15 +312,16 @@ def resample(_, seed):
     Output("simulated-data", "figure"),
     Input("prior-specs", "data"),
     Input("prior-seed", "value"),
+    State("session-id", "data"),
 )
-def draw_prior_samples(specs, seed):
+def draw_prior_samples(specs, seed, session_id=None):
     """Prior samples of D and H, their histograms, and one simulated data matrix."""
     if not specs:
         return (no_update,) * 5
     seed = seed if isinstance(seed, int) and seed >= 0 else 0
-    dataset = load_dataset(specs["dataset"])
+    dataset = load_dataset(specs["dataset"], session_id)
     n_draws = max(N_DRAWS, dataset.rank)
-    draws = {f: prior_draws(specs["dataset"], f, ui_key(specs[f]), seed, n_draws) for f in ("D", "H")}
+    draws = {f: prior_draws(dataset, f, specs[f], seed, n_draws) for f in ("D", "H")}
     figures = []
     for f in ("D", "H"):
         where = factor_axis(dataset, f)

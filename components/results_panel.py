@@ -52,10 +52,11 @@ def layout() -> html.Section:
     Output("slice-slider", "marks"),
     Output("slice-slider", "value"),
     Input("dataset-key", "data"),
+    State("session-id", "data"),
 )
-def configure_slice_selector(dataset_key):
+def configure_slice_selector(dataset_key, session_id=None):
     """A slice selector only for maps on a 3-D grid; start at the paper's fifth axial slice."""
-    cols = load_dataset(dataset_key).cols
+    cols = load_dataset(dataset_key, session_id).cols
     if not (isinstance(cols, gp.Grid) and cols.ndim == 3):
         return HIDDEN, no_update, no_update, no_update
     n = cols.shape[2]

@@ -1,22 +1,24 @@
-"""Server-side services chosen from the environment: cache, background jobs, limits.
+"""Server-side services chosen from the environment: the storage directory, background jobs, limits.
 
-Embedded defaults need no external service: flask-caching on ``FileSystemCache``
-and Dash background callbacks on ``DiskcacheManager``, both in explicit
-directories under ``GPPNMF_CACHE_DIR`` (default ``<system temp>/gppnmf-studio``)
-so every process of one server shares them.
+Embedded defaults need no external service: the session store and Dash
+background callbacks on ``DiskcacheManager`` live in explicit directories under
+``GPPNMF_CACHE_DIR`` (default ``<system temp>/gppnmf-studio-<uid>``), so every
+process of one server shares them. That directory is the server's alone: it is
+created with mode 0700 and refused when another user owns it or others may
+write to it (what is stored there is trusted when read back).
 
 With ``REDIS_URL`` set, jobs run on Celery workers (Redis broker and result
-backend, ``celery -A app:celery_app worker``) and the cache and session store
-live on Redis, so any number of gunicorn workers and machines share them.
+backend, ``celery -A app:celery_app worker``) and the session store lives on
+Redis, so any number of gunicorn workers and machines share them. Give Redis a
+password (``redis://:<password>@host:6379/0``).
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
-
-from flask_caching import Cache
 
 
 def _env_number(name: str, default: float) -> float:
@@ -27,7 +29,7 @@ def _env_number(name: str, default: float) -> float:
         raise ValueError(f"environment variable {name} must be a number, got {value!r}") from None
 
 
-#: Seconds an entry (a session's uploads and results, a memoized prior draw) lives.
+#: Seconds an entry (a session's uploads, results, job state) lives after its last use.
 DEFAULT_TIMEOUT = int(_env_number("GPPNMF_CACHE_TIMEOUT", 3600))
 #: Redis for scale-out; None runs everything embedded.
 REDIS_URL = os.environ.get("REDIS_URL") or None
@@ -38,26 +40,48 @@ MAX_JOBS = max(1, int(_env_number("GPPNMF_MAX_JOBS", 2)))
 #: Largest data matrix (K × L entries) and rank one job may fit.
 MAX_JOB_ENTRIES = int(_env_number("GPPNMF_MAX_JOB_ENTRIES", 64e6))
 MAX_RANK = int(_env_number("GPPNMF_MAX_RANK", 20))
+#: Bytes one session may keep (uploads, data sets, results); its own oldest entries make room first.
+SESSION_QUOTA_BYTES = int(_env_number("GPPNMF_SESSION_QUOTA_MB", 256) * 2**20)
+#: Bytes all sessions together may keep; beyond it new entries are refused (nobody else's are evicted).
+STORE_QUOTA_BYTES = int(_env_number("GPPNMF_STORE_QUOTA_MB", 8192) * 2**20)
+#: Seconds (wall clock and CPU) the reader of one uploaded file may take.
+READ_TIMEOUT_S = _env_number("GPPNMF_READ_TIMEOUT_S", 60)
+#: Uploads one session may send per minute.
+UPLOADS_PER_MINUTE = int(_env_number("GPPNMF_UPLOADS_PER_MINUTE", 12))
 
-#: The app's cache; bound to the Flask server by :func:`init_cache`.
-cache = Cache()
+
+class UnsafeDirectoryError(RuntimeError):
+    """The storage directory could be written by someone other than the server's user."""
+
+
+def private_directory(path: Path) -> Path:
+    """Create ``path`` with mode 0700, or check that an existing one is a directory of ours that only we may use.
+
+    Raises UnsafeDirectoryError otherwise: files there are read back as trusted
+    data, so a directory another local user can write to is a way in.
+    """
+    path = Path(path)
+    try:
+        path.mkdir(mode=0o700, parents=True)
+    except FileExistsError:
+        pass
+    info = path.lstat()
+    if not stat.S_ISDIR(info.st_mode):
+        raise UnsafeDirectoryError(f"{path} is not a directory (a link or a file); remove it or set "
+                                   "GPPNMF_CACHE_DIR to another place")
+    if info.st_uid != os.geteuid():
+        raise UnsafeDirectoryError(f"{path} belongs to user id {info.st_uid}, not to this server's user "
+                                   f"({os.geteuid()}); remove it or set GPPNMF_CACHE_DIR to another place")
+    if info.st_mode & 0o077:
+        raise UnsafeDirectoryError(f"{path} can be used by other users (mode {stat.S_IMODE(info.st_mode):o}); "
+                                   "run `chmod 700` on it or set GPPNMF_CACHE_DIR to another place")
+    return path
 
 
 def cache_root() -> Path:
-    root = Path(os.environ.get("GPPNMF_CACHE_DIR", Path(tempfile.gettempdir()) / "gppnmf-studio"))
-    root.mkdir(parents=True, exist_ok=True)
-    return root
-
-
-def init_cache(server) -> Cache:
-    """Bind :data:`cache` to ``server``: Redis when configured, else files in an explicit directory."""
-    if REDIS_URL:
-        config = {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": REDIS_URL, "CACHE_KEY_PREFIX": "gppnmf:"}
-    else:
-        config = {"CACHE_TYPE": "FileSystemCache", "CACHE_DIR": str(cache_root() / "flask-cache"),
-                  "CACHE_THRESHOLD": 2000}
-    cache.init_app(server, config={**config, "CACHE_DEFAULT_TIMEOUT": DEFAULT_TIMEOUT})
-    return cache
+    """The server's private storage directory (``GPPNMF_CACHE_DIR``), checked each time it is asked for."""
+    default = Path(tempfile.gettempdir()) / f"gppnmf-studio-{os.geteuid()}"
+    return private_directory(Path(os.environ.get("GPPNMF_CACHE_DIR") or default))
 
 
 def make_celery_app():
@@ -85,4 +109,4 @@ def background_manager(celery_app=None):
     import diskcache
     from dash import DiskcacheManager
 
-    return DiskcacheManager(diskcache.Cache(str(cache_root() / "jobs")), expire=DEFAULT_TIMEOUT)
+    return DiskcacheManager(diskcache.Cache(str(private_directory(cache_root() / "jobs"))), expire=DEFAULT_TIMEOUT)

@@ -2,8 +2,10 @@
 
 The file travels once: its bytes are checked against the size limit and kept
 in the session's server-side store; changing a reading option re-reads them
-from there. Reading is the core's job (``gppnmf_core.io.read_dataset``), which
-raises ``DataFormatError`` with a message meant for the page.
+from there. Reading is the core's job, done in a separate process with memory,
+CPU and time limits (``gppnmf_core.io.read_dataset_isolated``): a file that
+crashes or exhausts its parser is refused with a message and the server goes
+on. Every problem comes back as a message on the page.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ import os
 import numpy as np
 from dash import Input, Output, State, callback, dcc, html, no_update
 
-from gppnmf_core.io import DataFormatError, ReadOptions, read_dataset
+from gppnmf_core.io import DataFormatError, ReadOptions, max_bytes, read_dataset_isolated
 
-from . import store
+from . import services, store
 from .data_source import digest_of, put_upload
 from .messages import notice, problem
+from .sessions import SessionError
 
 #: Largest file accepted, from GPPNMF_MAX_UPLOAD_MB (default 64 MiB).
 MAX_UPLOAD_BYTES = int(float(os.environ.get("GPPNMF_MAX_UPLOAD_MB", "64")) * 2**20)
@@ -81,7 +84,8 @@ def decode_upload(contents: str, filename: str) -> bytes:
     if not isinstance(contents, str) or "," not in contents:
         raise DataFormatError(f"{filename}: the upload arrived incomplete; try again")
     encoded = contents.split(",", 1)[1]
-    if len(encoded) * 3 // 4 > MAX_UPLOAD_BYTES:
+    padding = min(2, len(encoded) - len(encoded.rstrip("=")))
+    if len(encoded) * 3 // 4 - padding > MAX_UPLOAD_BYTES:  # the decoded size, exactly
         raise DataFormatError(f"{filename} is larger than the {MAX_UPLOAD_BYTES / 2**20:.0f} MiB limit")
     try:
         return base64.b64decode(encoded, validate=True)
@@ -103,14 +107,35 @@ def parse_grid(text) -> tuple[int, ...] | None:
     return shape
 
 
+def _number_or_none(value, what: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise DataFormatError(f"{what} must be a number, got {str(value)[:40]!r}")
+    return float(value)
+
+
 def read_options(orientation, kind, grid_text, ppm_low, ppm_high, line_broadening) -> ReadOptions:
+    """The reading options from the panel's controls; DataFormatError for anything a control cannot send."""
+    ppm_low, ppm_high = _number_or_none(ppm_low, "ppm range"), _number_or_none(ppm_high, "ppm range")
     ppm = None
     if ppm_low is not None or ppm_high is not None:
         if ppm_low is None or ppm_high is None:
             raise DataFormatError("ppm range: give both ends, or neither")
-        ppm = (float(min(ppm_low, ppm_high)), float(max(ppm_low, ppm_high)))
-    return ReadOptions(orientation=orientation or "auto", kind=kind or "auto", grid_shape=parse_grid(grid_text),
-                       ppm_range=ppm, line_broadening_hz=float(line_broadening or 0.0))
+        ppm = (min(ppm_low, ppm_high), max(ppm_low, ppm_high))
+    try:
+        return ReadOptions(orientation=orientation or "auto", kind=kind or "auto",
+                           grid_shape=parse_grid(grid_text if isinstance(grid_text, (str, type(None))) else "?"),
+                           ppm_range=ppm, line_broadening_hz=_number_or_none(line_broadening, "line broadening") or 0.0)
+    except ValueError as exc:
+        raise DataFormatError(str(exc).replace("ReadOptions.", "reading option ")) from None
+
+
+def read_upload_isolated(data: bytes, filename: str, options: ReadOptions):
+    """The core's reader in a limited process; a data set never larger than one session may keep."""
+    limit = min(max_bytes(), services.SESSION_QUOTA_BYTES)
+    return read_dataset_isolated(data, filename, options, max_data_bytes=limit,
+                                 cpu_seconds=int(services.READ_TIMEOUT_S), wall_seconds=services.READ_TIMEOUT_S)
 
 
 @callback(
@@ -126,12 +151,14 @@ def receive_upload(contents, filename, session_id):
     """Keep the uploaded bytes server-side for this session (and drop them from the page)."""
     if contents is None:
         return no_update, no_update, no_update
-    filename = os.path.basename(str(filename or "upload"))
+    filename = os.path.basename(str(filename or "upload"))[:200]
     try:
+        store.delete(session_id, "upload-raw")  # a failed upload must never leave the previous file in its place
+        store.take_rate_token(session_id, "upload", services.UPLOADS_PER_MINUTE)
         data = decode_upload(contents, filename)
-    except DataFormatError as exc:
-        return no_update, None, problem(exc)
-    store.put(session_id, "upload-raw", {"bytes": np.frombuffer(data, dtype=np.uint8)}, {"filename": filename})
+        store.put(session_id, "upload-raw", {"bytes": np.frombuffer(data, dtype=np.uint8)}, {"filename": filename})
+    except (DataFormatError, store.StoreError, SessionError) as exc:
+        return None, None, problem(exc)
     return {"filename": filename, "digest": digest_of(data, "")}, None, notice(
         f"Received {filename} ({len(data):,} bytes).")
 
@@ -160,9 +187,10 @@ def read_upload(token, orientation, kind, grid_text, ppm_low, ppm_high, line_bro
     data, filename = arrays["bytes"].tobytes(), meta["filename"]
     try:
         options = read_options(orientation, kind, grid_text, ppm_low, ppm_high, line_broadening)
-        dataset = read_dataset(data, filename, options)
-    except (DataFormatError, ValueError) as exc:
+        dataset = read_upload_isolated(data, filename, options)
+        key = put_upload(session_id, dataset, digest_of(data, json.dumps(options.__dict__, sort_keys=True,
+                                                                         default=str)))
+    except (DataFormatError, store.StoreError) as exc:
         return no_update, no_update, problem(exc)
-    key = put_upload(session_id, dataset, digest_of(data, json.dumps(options.__dict__, sort_keys=True, default=str)))
     K, L = dataset.X.shape
     return key, None, notice(f"Read {filename}: {K} × {L}.")

@@ -135,9 +135,12 @@ def test_store_keeps_sessions_apart_and_refuses_bad_ids():
     store.put(a, "results", {"x": np.arange(3.0)}, {"who": "a"})
     assert store.get(b, "results") is None
     arrays, meta = store.get(a, "results")
-    np.testing.assert_array_equal(arrays["x"], np.arange(3.0)) and meta == {"who": "a"}
-    with pytest.raises(ValueError, match="session id"):
-        store.get("../../etc", "results")
+    np.testing.assert_array_equal(arrays["x"], np.arange(3.0))
+    assert meta == {"who": "a"}
+    unsigned = a.split(".")[0] + "." + "0" * 32  # a well-formed id this server did not sign
+    for forged in ("../../etc", a.split(".")[0], unsigned, a + "\n", None, 7):
+        with pytest.raises(ValueError, match="session is not valid"):
+            store.get(forged, "results")
 
 
 def test_show_results_draws_columns_and_the_rmse_chart():
@@ -192,11 +195,14 @@ def test_an_upload_key_only_opens_for_its_own_session():
     from components.data_source import put_upload
 
     alice, bob = store.new_session_id(), store.new_session_id()
-    key = put_upload(alice, load_dataset(TOY), "abc123")
+    key = put_upload(alice, load_dataset(TOY), "abc123" * 4)
+    assert alice.split(".")[0] not in key  # the key names no session: safe to show and to export
     assert load_dataset(key, alice).X.shape == (100, 200)
-    with pytest.raises(ValueError, match="another session"):
+    with pytest.raises(ValueError, match="expired"):
         load_dataset(key, bob)
-    assert store.get(bob, "dataset:abc123") is None
+    with pytest.raises(ValueError, match="own session"):
+        load_dataset(key)
+    assert store.get(bob, "dataset-" + "abc123" * 4) is None
 
 
 def test_preview_shows_the_strongest_signal_and_blanks_masked_voxels():

@@ -181,10 +181,11 @@ class Stack:
         self.python = python
         self.services: dict[str, Service] = {}
         self.redis_port, self.web_port = free_ports(2)
-        self.redis_url = f"redis://{HOST}:{self.redis_port}/0" if backend == "celery" else None
+        self.redis_password = secrets.token_hex(16)  # as the README asks: Redis never runs without a password
+        self.redis_url = f"redis://:{self.redis_password}@{HOST}:{self.redis_port}/0" if backend == "celery" else None
         self.base_url = f"http://{HOST}:{self.web_port}"
         cache_dir = self.workdir / "cache"
-        cache_dir.mkdir(exist_ok=True)
+        cache_dir.mkdir(mode=0o700, exist_ok=True)
         self.env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
         self.env.update({"SECRET_KEY": secrets.token_hex(32), "GPPNMF_CACHE_DIR": str(cache_dir),
                          "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"})
@@ -221,13 +222,15 @@ class Stack:
         if not have_redis():
             raise StackError("redis-server is not on PATH")
         service = self._spawn("redis", ["redis-server", "--port", str(self.redis_port), "--bind", HOST,
+                                        "--requirepass", self.redis_password,
                                         "--save", "", "--appendonly", "no", "--dir", str(self.workdir)],
                               port=self.redis_port)
         import redis
 
         def pong():
             try:
-                with redis.Redis(host=HOST, port=self.redis_port, socket_timeout=1) as r:
+                with redis.Redis(host=HOST, port=self.redis_port, password=self.redis_password,
+                                 socket_timeout=1) as r:
                     return r.ping()
             except redis.RedisError:
                 return False
