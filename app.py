@@ -1,8 +1,9 @@
 """GPP-NMF Studio: the Dash app. `python app.py` serves it on http://127.0.0.1:8050.
 
-Embedded defaults: background jobs on DiskcacheManager and flask-caching on
-FileSystemCache, both in explicit directories (``GPPNMF_CACHE_DIR``). With
-``REDIS_URL`` set, jobs run on Celery workers and the cache lives on Redis.
+Embedded defaults: background jobs and the session store in the server's private
+directory (``GPPNMF_CACHE_DIR``). With ``REDIS_URL`` set, jobs run on Celery
+workers and the session store lives on Redis. Each browser gets a signed
+session in a cookie (``components.sessions``).
 `server` is exposed for gunicorn, `celery_app` for the worker.
 """
 
