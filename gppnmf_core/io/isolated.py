@@ -146,8 +146,9 @@ def read_dataset_isolated(data: bytes, filename: str, options: ReadOptions | Non
             _stop(process)
         if process.returncode != 0:
             stderr.seek(0)
-            log.warning("reader process for %s ended with status %s: %s", name, process.returncode,
-                        stderr.read()[-1000:].decode("utf-8", errors="replace"))
+            tail = stderr.read()[-1000:].decode("utf-8", errors="replace").strip()
+            log.warning("reader process for %s ended with status %s%s", name, process.returncode,
+                        f": {tail}" if tail else "")
         if stopped == "timeout":
             raise DataFormatError(f"{name}: reading it took longer than {wall_seconds:g} s, the limit for one "
                                   "file on this server, so it was refused")
