@@ -595,6 +595,53 @@ def matlab_same_name_twice(tmp: Path) -> BadCase:
     return BadCase("twice.mat", data, r"twice\.mat holds two variables named 'X' \(double and sparse\)")
 
 
+@case
+def nifti_deeply_nested_json(tmp: Path) -> BadCase:
+    data = nifti_bytes(small_fids(), b"[" * 100_000)  # json.loads: RecursionError
+    return BadCase("nested.nii", data, r"nested\.nii: the NIfTI-MRS header extension nests JSON lists or objects "
+                                       r"too deeply")
+
+
+@case
+def nifti_frequency_beyond_float(tmp: Path) -> BadCase:
+    data = nifti_bytes(small_fids(), b'{"SpectrometerFrequency": 1' + b"0" * 400 + b"}")  # float(): OverflowError
+    return BadCase("sf.nii", data, r"sf\.nii: the NIfTI-MRS header has no valid SpectrometerFrequency")
+
+
+@case
+def nifti_axis_beyond_float(tmp: Path) -> BadCase:
+    data = nifti_bytes(small_fids(), {"SpectrometerFrequency": [1e-320], "ResonantNucleus": ["31P"]})
+    return BadCase("axis.nii", data, r"axis\.nii: the dwell time .* give a spectral axis beyond the range of numbers")
+
+
+@case
+def values_too_large_npy(tmp: Path) -> BadCase:
+    array = np.ones((8, 4))
+    array[2, 1], array[5, 3] = 1.7e308, -1.7e308  # finite, but differences overflow
+    return BadCase("huge_values.npy", npy_bytes(array), r"huge_values\.npy: the values are too large to work with")
+
+
+@case
+def too_many_cells_csv(tmp: Path) -> BadCase:
+    return BadCase("long.csv", b"1,2\n" * 2_500_000, r"long\.csv has up to 5,000,001 cells or lines, more than "
+                                                     r"the 4,000,000 a text table may have")
+
+
+@case
+def too_many_members_npz(tmp: Path) -> BadCase:
+    data = zip_stored([(b"m%05d" % i, b"") for i in range(5000)])  # zipfile would parse them all first
+    return BadCase("members.npz", data, r"members\.npz has 5000 members; .*at most 64 are accepted")
+
+
+@case
+def matlab_too_many_variables(tmp: Path) -> BadCase:
+    buffer = io.BytesIO()
+    scipy.io.savemat(buffer, {"a": 1.0})
+    data = buffer.getvalue()
+    data = data[:128] + data[128:] * 1000  # scipy's whosmat would list every one
+    return BadCase("vars.mat", data, r"vars\.mat holds more than 256 variables")
+
+
 def build_all(tmp: Path) -> list[tuple[str, BadCase]]:
     """Every case, built once: ``(case name, BadCase)``."""
     return [(func.__name__, func(tmp)) for func in CASES]

@@ -113,7 +113,11 @@ def make_dataset(X: np.ndarray, rows: Axis, cols, filename: str, notes: list[str
     """
     X = np.ascontiguousarray(X, dtype=np.float64)
     check_values(X, filename)
-    noise_var = estimate_noise_var(X)
+    with np.errstate(over="ignore", invalid="ignore"):
+        noise_var = estimate_noise_var(X)
+    if not np.isfinite(noise_var):
+        raise DataFormatError(f"{filename}: the values are too large to work with (largest magnitude "
+                              f"{float(np.max(np.abs(X))):.3g}); rescale the data before uploading")
     description = " ".join([
         f"Uploaded file {filename}.", *notes, _describe_axes(rows, cols),
         f"Suggested noise variance {noise_var:.3g} (robust estimate from differences between neighbouring "

@@ -136,7 +136,13 @@ def fids_to_spectra(
         ``X`` of shape (K, L) with K the kept points.
     """
     n_t = stored.shape[0]
-    (values, (label, unit)) = _frequency_axis(n_t, dwell, sf, reference)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        (values, (label, unit)) = _frequency_axis(n_t, dwell, sf, reference)
+    if not np.all(np.isfinite(values)):
+        raise DataFormatError(
+            f"{filename}: the dwell time ({dwell:g} s), spectrometer frequency ({sf} MHz) and reference "
+            f"({reference:g} ppm) give a spectral axis beyond the range of numbers; check these values"
+        )
     if ppm_range is not None and unit != "ppm":
         raise DataFormatError(f"{filename}: ppm_range needs a ppm axis, which needs the spectrometer frequency and "
                               f"the dwell time; give them or leave ppm_range empty")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +22,13 @@ _CLASS_BYTES = {
     "double": 8, "single": 4, "int8": 1, "uint8": 1, "int16": 2, "uint16": 2, "int32": 4, "uint32": 4,
     "int64": 8, "uint64": 8, "logical": 1,
 }
+
+
+#: Most variables a MAT-file may hold: scipy lists every one in Python, and a crafted 64 MiB file can hold a
+#: million (about 4 s per 250,000 variables). A data set needs a handful.
+MAX_VARIABLES = 256
+#: Bytes per element of MAT v4 precisions (the P digit of the type code).
+_V4_BYTES = {0: 8, 1: 4, 2: 4, 3: 2, 4: 2, 5: 1}
 
 
 @dataclass
@@ -45,6 +53,46 @@ def _check_header(data, filename: str) -> None:
     if describe_content(data)[0] != UNKNOWN_BINARY:
         raise wrong_content(filename, "a MATLAB MAT-file", data)
     # No text header: possibly a MATLAB v4 file, which scipy recognises by its binary layout.
+
+
+def _count_v5(data, stop: int) -> int:
+    """Top-level elements of a v5 file, walked as scipy walks them (tag, byte count), counting up to ``stop``."""
+    order = {b"IM": "<", b"MI": ">"}.get(bytes(data[126:128]))
+    if order is None:
+        return 0
+    pos, count = 128, 0
+    while pos + 8 <= len(data) and count <= stop:
+        mdtype, nbytes = struct.unpack_from(order + "II", data, pos)
+        if mdtype >> 16:  # a "small data element" tag: the byte count is in the upper half
+            nbytes = mdtype >> 16
+        if nbytes == 0:
+            break
+        count += 1
+        pos += 8 + nbytes
+    return count
+
+
+def _count_v4(data, stop: int) -> int:
+    """Variables of a v4 file (20-byte header, name, data), counted up to ``stop``."""
+    (mopt,) = struct.unpack_from("<i", data, 0) if len(data) >= 4 else (-1,)
+    order = "<" if 0 <= mopt < 5000 else ">"
+    pos, count = 0, 0
+    while pos + 20 <= len(data) and count <= stop:
+        mopt, rows, cols, imagf, namlen = struct.unpack_from(order + "5i", data, pos)
+        itemsize = _V4_BYTES.get((mopt // 10) % 10) if 0 <= mopt < 5000 else None
+        if itemsize is None or min(rows, cols, namlen) < 0:
+            break
+        count += 1
+        pos += 20 + namlen + rows * cols * itemsize * (2 if imagf else 1)
+    return count
+
+
+def _check_count(data, filename: str) -> None:
+    text_header = bytes(data[:6]) == b"MATLAB"
+    count = (_count_v5 if text_header else _count_v4)(data, MAX_VARIABLES)
+    if count > MAX_VARIABLES:
+        raise DataFormatError(f"{filename} holds more than {MAX_VARIABLES} variables; a data set needs a few "
+                              f"(the data, its axis and grid): save only those")
 
 
 def _classes(listing: list[tuple], filename: str) -> dict[str, str]:
@@ -102,6 +150,7 @@ def read_mat(data, filename: str) -> MatContent:
     if len(data) == 0:
         raise DataFormatError(f"{filename} is empty (0 bytes)")
     _check_header(data, filename)
+    _check_count(data, filename)
     try:
         listing = scipy.io.whosmat(io.BytesIO(data))
     except Exception as exc:  # scipy raises many types for damaged files

@@ -138,6 +138,9 @@ def _extension_json(header, filename: str) -> dict | None:
             meta = json.loads(bytes(raw).rstrip(b"\x00").decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as exc:
             raise DataFormatError(f"{filename}: the NIfTI-MRS header extension is not valid JSON ({exc})") from None
+        except RecursionError:  # json nests one C-stack level per bracket: "[[[[..." raises this
+            raise DataFormatError(f"{filename}: the NIfTI-MRS header extension nests JSON lists or objects too "
+                                  f"deeply to be a NIfTI-MRS header") from None
         if not isinstance(meta, dict):
             raise DataFormatError(f"{filename}: the NIfTI-MRS header extension is not a JSON object")
         return meta
@@ -152,10 +155,15 @@ def _first(value):
 
 
 def _number(value) -> float | None:
+    """A finite JSON number (or the first of a list) as a float, else None (an int beyond float range too)."""
     value = _first(value)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # JSON integers have no size limit
+        return None
+    return value if math.isfinite(value) else None
 
 
 def _not_mrs(filename: str, why: str, shape, dtype) -> DataFormatError:

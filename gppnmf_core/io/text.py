@@ -29,7 +29,7 @@ from .errors import DataFormatError
 from .limits import check_budget
 from .sniff import is_text, wrong_content
 
-__all__ = ["TextTable", "read_text"]
+__all__ = ["TextTable", "read_text", "count_cells", "MAX_TEXT_CELLS"]
 
 _DELIMITERS = (("\t", "tab"), (";", "semicolon"), (",", "comma"))
 _AXIS_WORDS = ("ppm", "hz", "freq", "shift", "time", "wavelength", "wavenumber", "nm", "index", "axis", "delta",
@@ -38,6 +38,12 @@ _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
 _COMPLEX = re.compile(r"^[+-]?[\d.eE+-]*[+-][\d.eE]*[ij]$|^[+-]?[\d.eE]*[ij]$|^\(.*[ij]\)$")
 _UNIT = re.compile(r"^(.*?)\s*[\(\[]\s*([^\)\]]*)\s*[\)\]]\s*$")
 _MIN_ROWS_FOR_AXIS = 8
+#: Most cells a text table may have. Parsing text costs about 1 µs and 100 bytes of Python objects per cell,
+#: so a 64 MiB file of tiny cells ("1,2\n" ...) would take half a minute and gigabytes; larger data go in .npy/.npz.
+MAX_TEXT_CELLS = 4_000_000
+#: Bytes that end a cell or a line (str.splitlines breaks lines at several of them, and at U+0085, U+2028/9).
+_BREAKS = np.frombuffer(b"\n\r\x0b\x0c\x1c\x1d\x1e\t,;\x85\xa8\xa9", dtype=np.uint8)
+_COUNT_CHUNK = 1 << 23
 
 
 @dataclass
@@ -66,14 +72,37 @@ class TextTable:
     notes: list[str] = field(default_factory=list)
 
 
-def _decode(data, filename: str) -> str:
-    if not is_text(data):
-        raise wrong_content(filename, "a text table", data)
+def _decode(data) -> str:
     raw = bytes(data)
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         return raw.decode("latin-1")
+
+
+def count_cells(data) -> int:
+    """An upper bound of the cells and lines of a text table, counted on the bytes without parsing them.
+
+    Every delimiter or line-break byte counts, and every run of spaces; so the
+    count is at least the number of cells (and of lines) that parsing would create.
+    """
+    array = np.frombuffer(data, dtype=np.uint8)
+    count = 1
+    for start in range(0, array.size, _COUNT_CHUNK):
+        chunk = array[start:start + _COUNT_CHUNK]
+        space = chunk == 32
+        count += int(np.count_nonzero(np.isin(chunk, _BREAKS))) + int(space[0])
+        count += int(np.count_nonzero(space[1:] & ~space[:-1]))
+    return count
+
+
+def _check_cells(data, filename: str) -> None:
+    cells = count_cells(data)
+    if cells > MAX_TEXT_CELLS:
+        raise DataFormatError(
+            f"{filename} has up to {cells:,} cells or lines, more than the {MAX_TEXT_CELLS:,} a text table may "
+            f"have (reading text is slow); save large data as .npy or .npz instead"
+        )
 
 
 def _splitter(first_line: str):
@@ -147,7 +176,10 @@ def read_text(data, filename: str, rows_are_features: bool = True) -> TextTable:
     """
     if len(data) == 0:
         raise DataFormatError(f"{filename} is empty (0 bytes)")
-    text = _decode(data, filename)
+    if not is_text(data):
+        raise wrong_content(filename, "a text table", data)
+    _check_cells(data, filename)
+    text = _decode(data)
     lines = [(i + 1, line) for i, line in enumerate(text.splitlines())
              if line.strip() and not line.lstrip().startswith("#")]
     if not lines:
