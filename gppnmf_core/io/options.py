@@ -6,11 +6,20 @@ import math
 import numbers
 from dataclasses import dataclass
 
-__all__ = ["ReadOptions", "ORIENTATIONS", "KINDS", "PHASES"]
+__all__ = ["ReadOptions", "ORIENTATIONS", "KINDS", "PHASES", "DYNAMICS", "OTHER_DIMS", "AXIS_UNITS", "CHOICES"]
 
 ORIENTATIONS = ("auto", "features_first", "observations_first")
 KINDS = ("auto", "spectra", "fid")
-PHASES = ("auto", "none")
+PHASES = ("auto", "zero_order", "none")
+DYNAMICS = ("average", "keep")
+OTHER_DIMS = ("average", "keep", "index")
+AXIS_UNITS = ("auto", "ppm", "Hz")
+AUTO_OR_NONE = ("auto", "none")
+CONJUGATE = ("auto", "yes", "no")
+#: Every option that takes one of a few words, with the words it takes.
+CHOICES = {"orientation": ORIENTATIONS, "kind": KINDS, "phase": PHASES, "dynamics": DYNAMICS,
+           "other_dims": OTHER_DIMS, "axis_unit": AXIS_UNITS, "align": AUTO_OR_NONE, "crop": AUTO_OR_NONE,
+           "conjugate": CONJUGATE}
 
 
 def _is_real(value) -> bool:
@@ -40,18 +49,48 @@ class ReadOptions:
         complex free induction decays that go through the FID → spectrum
         pipeline. ``"auto"`` takes complex data as FIDs and real data as spectra.
     ppm_range : (float, float) or None
-        Keep only this chemical-shift window (either order). None keeps the
-        full range (for NIfTI-MRS too: no default crop is applied).
+        Keep only this chemical-shift window (either order). None: see ``crop``.
+    crop : {"auto", "none"}
+        Without ``ppm_range``: ``"auto"`` crops spectra made from FIDs to the
+        nucleus's metabolite range (1H about 0.2–4.3 ppm, 31P −20…+10 ppm, 13C
+        150–190 ppm); ``"none"`` keeps the full spectral width.
     line_broadening_hz : float
         Exponential apodization ``exp(-pi * LB * t)`` of FIDs, in Hz (>= 0).
-    phase : {"auto", "none"}
-        Zero-order phase correction of FIDs: ``"auto"`` turns each voxel's
-        spectrum so that the integral of its real part over the kept window is
-        largest; ``"none"`` keeps the phase as acquired.
+    phase : {"auto", "zero_order", "none"}
+        Phase correction of spectra made from FIDs: ``"auto"``, a common zero-
+        and first-order phase for the data set plus a per-spectrum zero-order
+        refinement that never inverts a spectrum; ``"zero_order"``, the common
+        zero-order phase only; ``"none"``, the phase as acquired.
+    align : {"auto", "none"}
+        Per-spectrum frequency alignment (B0 drift) to the data set's strongest
+        peak before the decomposition; ``"none"`` leaves line positions as acquired.
+    conjugate : {"auto", "yes", "no"}
+        Whether stored FIDs are conjugated before the FFT. ``"auto"`` follows
+        the NIfTI-MRS convention (conjugate) for NIfTI-MRS and converted vendor
+        files; ``"no"`` is for FIDs stored in the opposite (mirrored) sense.
+    dynamics : {"average", "keep"}
+        NIfTI-MRS ``DIM_DYN`` (repeats, time points): averaged into one
+        spectrum, or kept as observations (a time series).
+    other_dims : {"average", "keep", "index"}
+        Other NIfTI-MRS higher dimensions (``DIM_EDIT``, ``DIM_INDIRECT_n``,
+        ``DIM_USER_n``, ``DIM_MEAS`` …): averaged, kept as observations, or one
+        index (``other_index``) selected.
+    other_index : int
+        The index taken along other higher dimensions when ``other_dims="index"``.
+    variable : str or None
+        For .mat and .npz files holding several arrays: the name of the data
+        array. None: the usual names ('X', 'data', 'spectra', 'fid') or the only
+        numeric array; otherwise the file is refused with a list of its arrays.
+    axis_variable : str or None
+        For .mat and .npz files: the name of the array holding the feature axis
+        (e.g. 'ppm' or 'f'). None: 'ppm' if present.
+    axis_unit : {"auto", "ppm", "Hz"}
+        Unit of the feature axis read from a file; a Hz axis is converted to ppm
+        with ``spectrometer_mhz`` and ``reference_ppm`` when both are known.
     reference_ppm : float or None
-        Chemical shift of the receiver (centre) frequency. None: from the
-        header (key ``ChemicalShiftReference``) if present, else 0.0, i.e. the
-        centre of the spectrum is 0 ppm (PCr for the usual 31P set-up).
+        Chemical shift of the receiver (centre) frequency. None: from the file
+        (NIfTI-MRS ``SpecFreqChemShift`` + ``RxOffset``), else the nucleus's
+        default of the NIfTI-MRS tools (1H 4.65 ppm), else 0.0.
     spectrometer_mhz : float or None
         Spectrometer frequency of the observed nucleus in MHz (25.85 for 31P at
         1.5 T). Overrides the header's; needed for a ppm axis of plain FID arrays.
@@ -69,12 +108,29 @@ class ReadOptions:
     reference_ppm: float | None = None
     spectrometer_mhz: float | None = None
     dwell_time_s: float | None = None
+    crop: str = "auto"
+    align: str = "auto"
+    conjugate: str = "auto"
+    dynamics: str = "average"
+    other_dims: str = "average"
+    other_index: int = 0
+    variable: str | None = None
+    axis_variable: str | None = None
+    axis_unit: str = "auto"
 
     def __post_init__(self) -> None:
-        for name, allowed in (("orientation", ORIENTATIONS), ("kind", KINDS), ("phase", PHASES)):
+        for name, allowed in CHOICES.items():
             value = getattr(self, name)
             if value not in allowed:
                 raise ValueError(f"ReadOptions.{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
+        if not isinstance(self.other_index, numbers.Integral) or isinstance(self.other_index, bool) \
+                or self.other_index < 0:
+            raise ValueError(f"ReadOptions.other_index must be a whole number >= 0, got {self.other_index!r}")
+        for name in ("variable", "axis_variable"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, str) and value.isidentifier() and len(value) <= 63):
+                raise ValueError(f"ReadOptions.{name} must be a variable name (letters, digits, _) or None, "
+                                 f"got {value!r}")
         object.__setattr__(self, "grid_shape", _grid_shape(self.grid_shape))
         object.__setattr__(self, "ppm_range", _ppm_range(self.ppm_range))
         lb = self.line_broadening_hz
