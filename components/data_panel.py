@@ -13,10 +13,14 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 
 import gppnmf_core as gp
 
-from . import upload_panel
-from .data_source import builtin_key, load_dataset
+from . import services, upload_panel
+from .data_source import builtin_key, is_upload, load_dataset
 from .figures import GRAPH_CONFIG, axis_title, data_heatmap, factor_figure
 from .jobs import included_observations, signal_strength
+from .messages import problem
+from .sessions import SessionError
+from .specs import row_bands, shown
+from .store import StoreError
 
 
 def layout() -> html.Div:
@@ -61,13 +65,36 @@ def dataset_facts(dataset: gp.Dataset) -> list:
         f"rows: {axis_title(dataset.rows)}",
         f"columns: {axis_title(dataset.cols)}",
         f"suggested rank {dataset.rank}, noise variance σ² = {dataset.noise_var:.3g}",
-        f"{100 * float((dataset.X < 0).mean()):.0f} % of entries are negative (noise)",
+        f"{100 * negative_fraction(dataset.X):.0f} % of entries are negative (noise)",
     ]
     for part, where in (("rows", dataset.rows), ("columns", dataset.cols)):
         if isinstance(where, gp.Grid):
             axes = ", ".join(f"{name} ({n})" for name, n in zip(where.names, where.shape, strict=False))
             items.append(f"{part} are a {' × '.join(map(str, where.shape))} {where.unit} grid: {axes}")
     return [html.Li(text) for text in items]
+
+
+def negative_fraction(X: np.ndarray) -> float:
+    """Share of negative entries, counted band by band (no boolean copy of a large X)."""
+    return sum(int(np.count_nonzero(band < 0)) for band in row_bands(X)) / max(1, X.size)
+
+
+def dataset_problem(key, exc: Exception) -> str:
+    """What the data panel says when the data set behind ``key`` cannot be shown."""
+    if is_upload(key) and not isinstance(exc, (SessionError, StoreError)):
+        minutes = max(1, round(services.DEFAULT_TIMEOUT / 60))
+        return (f"The uploaded data set is no longer on the server (uploads are kept {minutes} minutes after "
+                "their last use); upload it again, or pick a built-in data set.")
+    return str(exc)
+
+
+def checked_threshold(value) -> float:
+    """The voxel-mask threshold in percent (None means 0); ValueError unless a number from 0 to 100."""
+    if value is None:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
+        raise ValueError(f"the voxel-mask threshold must be a number from 0 to 100 %, got {shown(value)}")
+    return float(value)
 
 
 def preview_figures(dataset: gp.Dataset, threshold_percent):
@@ -96,7 +123,11 @@ def pick_builtin(name):
     State("session-id", "data"),
 )
 def show_dataset(key, session_id):
-    dataset = load_dataset(key, session_id)
+    """Description, facts and the data matrix (bounded to what a screen shows); a message when it is gone."""
+    try:
+        dataset = load_dataset(key, session_id)
+    except (ValueError, StoreError) as exc:
+        return problem(dataset_problem(key, exc)), [], no_update
     return dataset.description, dataset_facts(dataset), data_heatmap(dataset)
 
 
@@ -109,7 +140,16 @@ def show_dataset(key, session_id):
     State("session-id", "data"),
 )
 def show_preview(key, threshold, session_id):
-    dataset = load_dataset(key, session_id)
+    """The strongest signal, the signal per voxel and how many voxels the mask keeps; a message instead when the
+    data set is gone or the threshold is not a percentage."""
+    try:
+        threshold = checked_threshold(threshold)
+    except ValueError as exc:
+        return no_update, no_update, problem(exc)
+    try:
+        dataset = load_dataset(key, session_id)
+    except (ValueError, StoreError) as exc:
+        return no_update, no_update, problem(dataset_problem(key, exc))
     kept = int(included_observations(dataset.X, threshold).sum())
     L = dataset.X.shape[1]
     summary = f"{kept} of {L} observations take part in the fit" + ("" if kept < L else " (no mask)")

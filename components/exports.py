@@ -9,18 +9,19 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import zipfile
 
 import numpy as np
 
 import gppnmf_core as gp
 
-from .specs import KERNEL_OPTIONS, LINK_OPTIONS
+from .specs import checked_factor_ui, positive_number
 from .theme import METHOD_LABELS, RMSE_GROUPS
 
 PRIOR_FORMAT = "gppnmf-studio-prior"
 MAX_PRIOR_BYTES = 64 * 1024
+#: Brackets a settings file nests at most ({"D": {...}} is 2); deeper files are refused before parsing.
+MAX_PRIOR_DEPTH = 8
 
 
 def prior_settings_json(specs: dict) -> str:
@@ -29,25 +30,17 @@ def prior_settings_json(specs: dict) -> str:
                        "noise_var": specs["noise_var"]}, indent=2, sort_keys=True)
 
 
-def _positive(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    return float(value)
-
-
-def _factor_settings(spec, factor: str) -> dict:
-    if not isinstance(spec, dict):
-        raise ValueError(f"{factor}: expected an object with kernel, beta, link, scale and mirror")
-    kernel, link = spec.get("kernel"), spec.get("link")
-    if kernel not in KERNEL_OPTIONS:
-        raise ValueError(f"{factor}.kernel must be one of {sorted(KERNEL_OPTIONS)}, got {kernel!r}")
-    if link not in LINK_OPTIONS:
-        raise ValueError(f"{factor}.link must be one of {sorted(LINK_OPTIONS)}, got {link!r}")
-    mirror = spec.get("mirror", False)
-    if not isinstance(mirror, bool):
-        raise ValueError(f"{factor}.mirror must be true or false, got {mirror!r}")
-    return {"kernel": kernel, "beta": _positive(spec.get("beta"), f"{factor}.beta"), "link": link,
-            "scale": _positive(spec.get("scale"), f"{factor}.scale"), "mirror": mirror}
+def nesting_depth(data: bytes) -> int:
+    """The deepest nesting of ``[`` and ``{`` in ``data``, counted without parsing (brackets in strings count too:
+    a settings file has none, and counting them only errs towards refusing)."""
+    depth = deepest = 0
+    for byte in data:
+        if byte in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in b"]}":
+            depth = max(0, depth - 1)
+    return deepest
 
 
 def parse_prior_settings(data: bytes) -> dict:
@@ -58,16 +51,22 @@ def parse_prior_settings(data: bytes) -> dict:
     """
     if len(data) > MAX_PRIOR_BYTES:
         raise ValueError(f"a settings file is a few hundred bytes; this one has {len(data):,}")
+    depth = nesting_depth(data)
+    if depth > MAX_PRIOR_DEPTH:
+        raise ValueError(f"not a prior settings file: its JSON is nested {depth} levels deep (a settings file "
+                         f"has {MAX_PRIOR_DEPTH} at most)")
     try:
         doc = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"not a JSON file ({exc})") from None
+        raise ValueError(f"not a JSON file ({str(exc)[:120]})") from None
+    except RecursionError:
+        raise ValueError("not a prior settings file: its JSON is nested too deeply") from None
     if not isinstance(doc, dict) or doc.get("format") != PRIOR_FORMAT:
         raise ValueError(f"not a prior settings file of GPP-NMF Studio (expected \"format\": \"{PRIOR_FORMAT}\")")
     if doc.get("version") != 1:
         raise ValueError(f"unsupported settings version {doc.get('version')!r}")
-    return {"D": _factor_settings(doc.get("D"), "D"), "H": _factor_settings(doc.get("H"), "H"),
-            "noise_var": _positive(doc.get("noise_var"), "noise_var")}
+    return {"D": checked_factor_ui(doc.get("D"), "D"), "H": checked_factor_ui(doc.get("H"), "H"),
+            "noise_var": positive_number(doc.get("noise_var"), "noise_var")}
 
 
 def _axis_values(where) -> np.ndarray:

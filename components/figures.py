@@ -32,23 +32,92 @@ def axis_title(axis: Axis | Grid) -> str:
     return f"{' × '.join(str(n) for n in axis.shape)} grid ({axis.unit}s, flattened)"
 
 
+#: The most cells a heat map sends to the browser (rows, columns): about what a screen can show.
+MAX_HEATMAP_ROWS, MAX_HEATMAP_COLS = 400, 800
+
+#: The most points one line sends to the browser; longer lines are drawn as their min/max envelope.
+MAX_LINE_POINTS = 4000
+
+
+def block_size(n: int, limit: int) -> int:
+    """How many neighbouring points one shown cell stands for so that ``n`` points fit in ``limit``."""
+    return max(1, -(-int(n) // int(limit)))
+
+
+def block_means(X: np.ndarray, row_block: int, col_block: int) -> np.ndarray:
+    """Means of (row_block × col_block) blocks of ``X`` (the last ones may be smaller); NaN is left out.
+
+    Works one band of rows at a time, so no temporary as large as ``X`` is made.
+    A block with no finite value is NaN.
+    """
+    K, L = X.shape
+    col_starts = np.arange(0, L, col_block)
+    out = np.empty((-(-K // row_block), col_starts.size))
+    for i, r in enumerate(range(0, K, row_block)):
+        band = np.asarray(X[r: r + row_block], dtype=np.float64)
+        finite = np.isfinite(band)
+        sums = np.add.reduceat(np.where(finite, band, 0.0).sum(axis=0), col_starts)
+        counts = np.add.reduceat(finite.sum(axis=0), col_starts)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[i] = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    return out
+
+
+def _block_centres(values: np.ndarray, block: int) -> np.ndarray:
+    """Mean coordinate of each block of ``block`` neighbouring points."""
+    return block_means(np.asarray(values, dtype=np.float64)[None, :], 1, block)[0]
+
+
+def shown_matrix(X: np.ndarray, max_rows: int = MAX_HEATMAP_ROWS, max_cols: int = MAX_HEATMAP_COLS):
+    """``(Z, (row_block, col_block))``: ``X`` itself when it fits, else its block means."""
+    blocks = (block_size(X.shape[0], max_rows), block_size(X.shape[1], max_cols))
+    return (X if blocks == (1, 1) else block_means(X, *blocks)), blocks
+
+
+def _axis_positions(where: Axis | Grid, block: int):
+    """Coordinates of the shown cells along an axis: its values (block centres), or None (indices) for a grid."""
+    if isinstance(where, Axis):
+        return where.values if block == 1 else _block_centres(where.values, block)
+    return None if block == 1 else _block_centres(np.arange(where.size, dtype=np.float64), block)
+
+
+def shown_as(shape: tuple[int, int], blocks: tuple[int, int], full: tuple[int, int]) -> str:
+    """Title note for a reduced heat map, e.g. " — shown as 373 × 800 block means (11 × 41 values) of 4096 × 32768"."""
+    if blocks == (1, 1):
+        return ""
+    return (f" — shown as {shape[0]} × {shape[1]} block means ({blocks[0]} × {blocks[1]} values) "
+            f"of {full[0]} × {full[1]}")
+
+
+def _compact(Z: np.ndarray) -> np.ndarray:
+    """float32 (half the bytes on the wire; colours need no more precision) unless the values do not fit in it."""
+    finite = Z[np.isfinite(Z)]
+    fits = not finite.size or float(np.abs(finite).max()) < float(np.finfo(np.float32).max)
+    return Z.astype(np.float32) if fits else Z
+
+
 def matrix_heatmap(X: np.ndarray, rows: Axis | Grid, cols: Axis | Grid, title: str, height: int = 340) -> go.Figure:
     """Heat map of a (K, L) matrix with its axes: features down, observations across.
 
     Signed data get a diverging scale centred at 0, so negative noise stands out.
+    A matrix larger than :data:`MAX_HEATMAP_ROWS` × :data:`MAX_HEATMAP_COLS` is
+    shown as block means, and the title says so.
     """
-    signed = bool((X < 0).any())
+    signed = bool(X.size) and float(np.min(X)) < 0
+    Z, blocks = shown_matrix(X)
+    averaged = f"<br>mean of {blocks[0]} × {blocks[1]} values" if blocks != (1, 1) else ""
     heat = go.Heatmap(
-        z=X.astype(np.float32),  # half the bytes on the wire; colours need no more precision
-        y=rows.values if isinstance(rows, Axis) else None,
-        x=cols.values if isinstance(cols, Axis) else None,
+        z=_compact(Z),
+        y=_axis_positions(rows, blocks[0]),
+        x=_axis_positions(cols, blocks[1]),
         colorscale="RdBu_r" if signed else "Viridis",
         zmid=0.0 if signed else None,
         colorbar={"title": {"text": "value"}, "thickness": 12},
+        hovertemplate=f"x %{{x}}<br>y %{{y}}<br>value %{{z:.4g}}{averaged}<extra></extra>" if averaged else None,
     )
     reversed_rows = isinstance(rows, Axis) and rows.reversed
     return go.Figure(heat, _layout(
-        title, height,
+        title + shown_as(Z.shape, blocks, X.shape), height,
         xaxis={"title": {"text": axis_title(cols)}},
         # Heat maps draw row 0 at the bottom; matrices read top-down, ppm axes high-to-low.
         yaxis={"title": {"text": axis_title(rows)}, "autorange": True if reversed_rows else "reversed"},
@@ -56,9 +125,30 @@ def matrix_heatmap(X: np.ndarray, rows: Axis | Grid, cols: Axis | Grid, title: s
 
 
 def data_heatmap(dataset: Dataset) -> go.Figure:
-    """The data matrix X of a data set, titled with its size."""
+    """The data matrix X of a data set, titled with its size (and how it is shown when it is reduced)."""
     K, L = dataset.X.shape
     return matrix_heatmap(dataset.X, dataset.rows, dataset.cols, f"{dataset.title}: X is {K} × {L}")
+
+
+def envelope_indices(y: np.ndarray, max_points: int = MAX_LINE_POINTS) -> np.ndarray:
+    """Indices of a line's min/max envelope: per block, its lowest and highest point, in order.
+
+    At most ``max_points`` indices; every index when the line is short enough.
+    Peaks survive, unlike plain striding. NaN points (gaps) are kept as gaps.
+    """
+    n = y.size
+    if n <= max_points:
+        return np.arange(n)
+    block = block_size(n, max_points // 2)
+    starts = np.arange(0, n, block)
+    padded = np.full(starts.size * block, np.nan)
+    padded[:n] = y
+    blocks = padded.reshape(starts.size, block)
+    finite = np.isfinite(blocks)
+    low = np.where(finite, blocks, np.inf).argmin(axis=1)
+    high = np.where(finite, blocks, -np.inf).argmax(axis=1)
+    pairs = np.sort(np.stack([low, high], axis=1), axis=1) + starts[:, None]
+    return np.unique(np.minimum(pairs.ravel(), n - 1))
 
 
 #: Factors on an Axis longer than this are drawn as a raster instead of overlapping lines.
@@ -138,31 +228,26 @@ def factor_figure(F: np.ndarray, where: Axis | Grid, *, title: str, names, truth
     """Draw factors (rows of ``F``, shape (n, size)) where they live.
 
     On an Axis: one line per factor in its component colour, the truth (same
-    shape) dashed. On a 2-D grid: one image per factor side by side. On a 3-D
-    grid: the slice at ``slice_index`` of each factor side by side, or, without
-    it, every slice of each factor (see :func:`_grid_layout`).
+    shape) dashed; several factors on an axis longer than :data:`RASTER_POINTS`
+    become a raster instead. On a 2-D grid: one image per factor side by side.
+    On a 3-D grid: the slice at ``slice_index`` of each factor side by side, or,
+    without it, every slice of each factor (see :func:`_grid_layout`). What is
+    sent stays bounded: lines by :func:`envelope_indices`, rasters and images by
+    block means (the title says so).
     """
     F = np.atleast_2d(F)
-    if isinstance(where, Axis) and where.size > RASTER_POINTS:
+    if isinstance(where, Axis) and where.size > RASTER_POINTS and len(F) > 1:
         return _raster_figure(F, where, title=title, names=names, truth=truth, value_label=value_label,
                               height=height)
     if isinstance(where, Axis):
-        traces = []
-        for m, row in enumerate(F):
-            traces.append(go.Scatter(x=where.values, y=row, mode="lines", name=names[m], legendgroup=str(m),
-                                     line={"color": component_color(m), "width": 1.8}))
-            if truth is not None:  # dashed, same colour, toggled with its component
-                traces.append(go.Scatter(x=where.values, y=truth[m], mode="lines", name=f"{names[m]} (true)",
-                                         legendgroup=str(m), showlegend=False,
-                                         line={"color": component_color(m), "width": 1.2, "dash": "dash"}))
-        return go.Figure(traces, _layout(
-            title + (" — dashed: truth" if truth is not None else ""), height,
-            legend={"orientation": "v", "x": 1.01, "y": 0.98, "font": {"size": 11}},
-            xaxis={"title": {"text": axis_title(where)}, "autorange": "reversed" if where.reversed else True},
-            yaxis={"title": {"text": value_label}},
-        ))
+        return _line_figure(F, where, title=title, names=names, truth=truth, value_label=value_label,
+                            height=height)
     image, labels, suffix = _grid_layout(F, where, names, slice_index)
-    heat = go.Heatmap(z=image, colorscale="Viridis", colorbar={"title": {"text": value_label}, "thickness": 12},
+    Z, blocks = shown_matrix(image)
+    if blocks != (1, 1):
+        labels = [{**a, "x": a["x"] / blocks[1], "y": a["y"] / blocks[0]} for a in labels]
+        suffix += f" (block means of {blocks[0]} × {blocks[1]} pixels)"
+    heat = go.Heatmap(z=Z, colorscale="Viridis", colorbar={"title": {"text": value_label}, "thickness": 12},
                       hoverongaps=False, zmin=0)
     hidden = {"visible": False, "showgrid": False, "zeroline": False}
     return go.Figure(heat, _layout(
@@ -173,8 +258,37 @@ def factor_figure(F: np.ndarray, where: Axis | Grid, *, title: str, names, truth
     ))
 
 
+def _line(x: np.ndarray, y: np.ndarray, **style) -> go.Scatter:
+    """One line, reduced to its min/max envelope when it is longer than :data:`MAX_LINE_POINTS`."""
+    keep = envelope_indices(np.asarray(y, dtype=np.float64))
+    if keep.size < np.size(y):
+        return go.Scatter(x=np.asarray(x)[keep], y=np.asarray(y)[keep], mode="lines", **style)
+    return go.Scatter(x=x, y=y, mode="lines", **style)
+
+
+def _line_figure(F, where: Axis, *, title, names, truth, value_label, height) -> go.Figure:
+    traces = []
+    for m, row in enumerate(F):
+        traces.append(_line(where.values, row, name=names[m], legendgroup=str(m),
+                            line={"color": component_color(m), "width": 1.8}))
+        if truth is not None:  # dashed, same colour, toggled with its component
+            traces.append(_line(where.values, truth[m], name=f"{names[m]} (true)", legendgroup=str(m),
+                                showlegend=False, line={"color": component_color(m), "width": 1.2, "dash": "dash"}))
+    note = f" — min/max envelope of {where.size} points" if where.size > MAX_LINE_POINTS else ""
+    return go.Figure(traces, _layout(
+        title + (" — dashed: truth" if truth is not None else "") + note, height,
+        legend={"orientation": "v", "x": 1.01, "y": 0.98, "font": {"size": 11}},
+        xaxis={"title": {"text": axis_title(where)}, "autorange": "reversed" if where.reversed else True},
+        yaxis={"title": {"text": value_label}},
+    ))
+
+
 def _raster_figure(F, where: Axis, *, title, names, truth, value_label, height) -> go.Figure:
-    """Factors on a long axis as an activity raster: one row per factor (and per true factor)."""
+    """Factors on a long axis as an activity raster: one row per factor (and per true factor).
+
+    A raster row is a line drawn in colour, so it is bounded like a line: at most
+    :data:`MAX_LINE_POINTS` columns (block means beyond that).
+    """
     rows, labels = [], []
     for m, row in enumerate(F):
         rows.append(row)
@@ -182,9 +296,11 @@ def _raster_figure(F, where: Axis, *, title, names, truth, value_label, height) 
         if truth is not None:
             rows.append(truth[m])
             labels.append(f"{names[m]} (true)")
-    heat = go.Heatmap(z=np.vstack(rows), x=where.values, y=labels, colorscale="Viridis", zmin=0,
+    Z, (_, block) = shown_matrix(np.vstack(rows), max_rows=len(rows), max_cols=MAX_LINE_POINTS)
+    note = f" — block means of {block} points" if block > 1 else ""
+    heat = go.Heatmap(z=Z, x=_axis_positions(where, block), y=labels, colorscale="Viridis", zmin=0,
                       colorbar={"title": {"text": value_label}, "thickness": 12})
-    return go.Figure(heat, _layout(title, height, xaxis={"title": {"text": axis_title(where)}},
+    return go.Figure(heat, _layout(title + note, height, xaxis={"title": {"text": axis_title(where)}},
                                    yaxis={"autorange": "reversed", "automargin": True}))
 
 

@@ -20,7 +20,14 @@ import gppnmf_core as gp
 
 from . import exports
 from .data_source import load_dataset
-from .figures import GRAPH_CONFIG, factor_figure, histogram_figure, matrix_heatmap
+from .figures import (
+    GRAPH_CONFIG,
+    MAX_HEATMAP_COLS,
+    MAX_HEATMAP_ROWS,
+    factor_figure,
+    histogram_figure,
+    matrix_heatmap,
+)
 from .messages import notice, problem
 from .specs import (
     FACTORS,
@@ -28,17 +35,29 @@ from .specs import (
     LINK_OPTIONS,
     beta_range,
     beta_unit,
+    checked_factor_ui,
+    checked_prior_specs,
     default_ui,
     factor_axis,
     log_range,
     noise_range,
+    positive_number,
     prior_from_ui,
+    shown,
     ui_from_prior,
 )
 
 #: Numeric settings: (factor, name). ``("noise", "var")`` is the noise variance σ².
 PARAMS = (("D", "beta"), ("D", "scale"), ("H", "beta"), ("H", "scale"), ("noise", "var"))
 N_DRAWS = 3
+
+#: Prior samples on a 1-D axis are drawn at no more than this many of its points, spread evenly, both ends
+#: included. For a GP that is exactly the prior's marginal at those points, and it keeps the web process from
+#: building a dense K × K square root for a long spectrum (8000 points: a minute and 1.6 GB).
+MAX_SAMPLE_POINTS = 500
+#: Grids use Kronecker factors (one n_k × n_k matrix per grid axis) and are drawn whole up to these sizes.
+MAX_GRID_AXIS_POINTS = 512
+MAX_GRID_POINTS = 2**20
 
 
 def _pid(kind: str, factor: str, name: str) -> dict:
@@ -265,30 +284,74 @@ def label_length_scales(dataset_key, label_ids, session_id=None):
 )
 def collect_prior_specs(dataset_key, kernels, links, mirrors, params, factor_ids, param_ids, session_id=None):
     """The controls as one JSON-able spec; a message instead when a setting is invalid."""
-    dataset = load_dataset(dataset_key, session_id)
-    values = {(i["factor"], i["name"]): v for i, v in zip(param_ids, params, strict=True)}
-    specs = {}
-    for i, kernel, link, mirror in zip(factor_ids, kernels, links, mirrors, strict=True):
-        f = i["factor"]
-        specs[f] = {"kernel": kernel, "beta": values.get((f, "beta")), "link": link,
-                    "scale": values.get((f, "scale")), "mirror": bool(mirror)}
-    noise_var = values.get(("noise", "var"))
     try:
+        dataset = load_dataset(dataset_key, session_id)
+        specs = specs_from_controls(kernels, links, mirrors, params, factor_ids, param_ids)
         for f in ("D", "H"):
+            specs[f] = _checked_factor(specs[f], f)
             prior_from_ui(specs[f], factor_axis(dataset, f), f)
-        if not isinstance(noise_var, (int, float)) or not noise_var > 0:
-            raise ValueError(f"noise variance σ² must be a number > 0, got {noise_var}")
+        noise_var = positive_number(specs["noise_var"], "noise variance σ²")
     except ValueError as exc:
         return no_update, problem(f"{exc}. The figures keep the last valid settings.")
-    return {"dataset": dataset_key, "D": specs["D"], "H": specs["H"], "noise_var": float(noise_var)}, ""
+    return {"dataset": dataset_key, "D": specs["D"], "H": specs["H"], "noise_var": noise_var}, ""
+
+
+def _checked_factor(ui: dict, factor: str) -> dict:
+    try:
+        return checked_factor_ui(ui, factor)
+    except ValueError as exc:
+        raise ValueError(f"prior for {factor}: {exc}") from None
+
+
+def specs_from_controls(kernels, links, mirrors, params, factor_ids, param_ids) -> dict:
+    """``{"D": ui, "H": ui, "noise_var": value}`` from the controls' values (unchecked); ValueError when the
+    page sent lists that do not fit together."""
+    try:
+        values = {(i["factor"], i["name"]): v for i, v in zip(param_ids, params, strict=True)}
+        specs = {}
+        for i, kernel, link, mirror in zip(factor_ids, kernels, links, mirrors, strict=True):
+            specs[i["factor"]] = {"kernel": kernel, "beta": values.get((i["factor"], "beta")), "link": link,
+                                  "scale": values.get((i["factor"], "scale")), "mirror": bool(mirror)}
+        return {"D": specs["D"], "H": specs["H"], "noise_var": values.get(("noise", "var"))}
+    except (TypeError, KeyError, ValueError) as exc:
+        raise ValueError(f"the page sent prior settings this server cannot read ({shown(exc)})") from None
+
+
+def sample_points(n: int, limit: int = MAX_SAMPLE_POINTS) -> np.ndarray:
+    """Indices of at most ``limit`` of ``n`` points, spread evenly, first and last included."""
+    if n <= limit:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, limit).round().astype(int))
+
+
+def sampled_where(where):
+    """Where prior samples are drawn: a long Axis at :func:`sample_points`, a grid whole.
+
+    ValueError for a grid too large to draw in the web process.
+    """
+    if isinstance(where, gp.Grid):
+        if max(where.shape) > MAX_GRID_AXIS_POINTS or where.size > MAX_GRID_POINTS:
+            raise ValueError(f"prior samples are drawn on grids of up to {MAX_GRID_AXIS_POINTS} points per axis "
+                             f"and {MAX_GRID_POINTS:,} points in all; this grid is "
+                             f"{' × '.join(map(str, where.shape))}. The decomposition itself is not limited by this")
+        return where
+    points = sample_points(where.size)
+    if points.size == where.size:
+        return where
+    return gp.Axis(where.values[points], label=where.label, unit=where.unit, reversed=where.reversed)
+
+
+def drawn_at(shown_where, where) -> str:
+    """Title note when samples are drawn at fewer points than the factor has, e.g. " — drawn at 500 of 8000 points"."""
+    return "" if shown_where.size == where.size else f" — drawn at {shown_where.size} of {where.size} points"
 
 
 def prior_draws(dataset: gp.Dataset, factor: str, ui: dict, seed: int, n_draws: int) -> np.ndarray:
-    """``n_draws`` samples of one factor's prior, shape (n_draws, size).
+    """``n_draws`` samples of one factor's prior at the points of :func:`sampled_where`, shape (n_draws, points).
 
     Not memoized: the square-root factors are cached by the core, and the draws themselves take milliseconds.
     """
-    where = factor_axis(dataset, factor)
+    where = sampled_where(factor_axis(dataset, factor))
     prior = prior_from_ui(ui, where, factor)
     rng = np.random.default_rng([seed, 0 if factor == "D" else 1])
     return prior.sample(n_draws, size=where.size, random_state=rng)
@@ -310,35 +373,79 @@ def resample(_, seed):
     Output("hist-D", "figure"),
     Output("hist-H", "figure"),
     Output("simulated-data", "figure"),
+    Output("prior-message", "children", allow_duplicate=True),
     Input("prior-specs", "data"),
     Input("prior-seed", "value"),
     State("session-id", "data"),
+    prevent_initial_call=True,
 )
 def draw_prior_samples(specs, seed, session_id=None):
-    """Prior samples of D and H, their histograms, and one simulated data matrix."""
+    """Prior samples of D and H, their histograms, and one simulated data matrix; a message when the specs
+    (which the browser holds, and could change) are not valid."""
     if not specs:
-        return (no_update,) * 5
-    seed = seed if isinstance(seed, int) and seed >= 0 else 0
-    dataset = load_dataset(specs["dataset"], session_id)
+        return (no_update,) * 6
+    seed = seed if isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0 else 0
+    try:
+        specs = checked_prior_specs(specs)
+        dataset = load_dataset(specs["dataset"], session_id)
+        figures = prior_figures(dataset, specs, seed)
+    except ValueError as exc:
+        return (no_update,) * 5 + (problem(f"{exc}. The figures keep the last valid settings."),)
+    return (*figures, "")
+
+
+def prior_figures(dataset: gp.Dataset, specs: dict, seed: int) -> tuple:
+    """Samples of D and H where they live, their histograms, and simulated data, for checked ``specs``."""
     n_draws = max(N_DRAWS, dataset.rank)
     draws = {f: prior_draws(dataset, f, specs[f], seed, n_draws) for f in ("D", "H")}
+    for f in ("D", "H"):
+        if not np.all(np.isfinite(draws[f])):
+            raise ValueError(f"the prior for {f} gives samples too large to draw (they overflow); "
+                             "choose a less extreme λ or s")
     figures = []
     for f in ("D", "H"):
         where = factor_axis(dataset, f)
+        shown_where = sampled_where(where)
         on_volume = isinstance(where, gp.Grid) and where.ndim == 3
-        shown = draws[f][: 2 if on_volume else N_DRAWS]
-        figures.append(factor_figure(shown, where, title=f"Prior samples of {f}",
-                                     names=[f"sample {i + 1}" for i in range(len(shown))],
+        drawn = draws[f][: 2 if on_volume else N_DRAWS]
+        figures.append(factor_figure(drawn, shown_where, title=f"Prior samples of {f}{drawn_at(shown_where, where)}",
+                                     names=[f"sample {i + 1}" for i in range(len(drawn))],
                                      height=420 if on_volume else 300))
     for f in ("D", "H"):
         link = prior_from_ui(specs[f], factor_axis(dataset, f), f).link
         figures.append(histogram_figure(draws[f], link, f"{f}: sampled values vs target density"))
-    D, H = draws["D"][: dataset.rank].T, draws["H"][: dataset.rank]
-    noise = np.sqrt(specs["noise_var"]) * np.random.default_rng([seed, 2]).standard_normal((D.shape[0], H.shape[1]))
-    figures.append(matrix_heatmap(D @ H + noise, dataset.rows, dataset.cols,
-                                  f"Simulated data D H + noise from the prior (rank {dataset.rank}) — compare with X",
-                                  height=300))
+    figures.append(simulated_figure(dataset, draws["D"][: dataset.rank].T, draws["H"][: dataset.rank],
+                                    specs["noise_var"], seed))
     return tuple(figures)
+
+
+def _simulated_side(where, limit: int):
+    """Which of a side's drawn points the simulated data use (at most ``limit``, spread evenly) and their axis."""
+    drawn = sampled_where(where)
+    points = sample_points(drawn.size, limit)
+    if points.size == drawn.size:
+        return points, drawn
+    if isinstance(drawn, gp.Axis):
+        return points, gp.Axis(drawn.values[points], label=drawn.label, unit=drawn.unit, reversed=drawn.reversed)
+    return points, gp.Axis(points.astype(float), label=f"{' × '.join(map(str, where.shape))} grid index",
+                           unit="flattened")
+
+
+def simulated_figure(dataset: gp.Dataset, D: np.ndarray, H: np.ndarray, noise_var: float, seed: int):
+    """One simulated data matrix D H + noise, at no more of the drawn points than a heat map shows.
+
+    ``D`` (drawn points, rank) and ``H`` (rank, drawn points) are prior samples; picking evenly spread points of
+    them is exactly the prior's simulated data at those points.
+    """
+    row_points, rows = _simulated_side(dataset.rows, MAX_HEATMAP_ROWS)
+    col_points, cols = _simulated_side(dataset.cols, MAX_HEATMAP_COLS)
+    D, H = D[row_points], H[:, col_points]
+    noise = np.sqrt(noise_var) * np.random.default_rng([seed, 2]).standard_normal((D.shape[0], H.shape[1]))
+    K, L = dataset.X.shape
+    at = "" if (D.shape[0], H.shape[1]) == (K, L) else f" ({D.shape[0]} × {H.shape[1]} of its {K} × {L} points)"
+    return matrix_heatmap(D @ H + noise, rows, cols,
+                          f"Simulated data D H + noise from the prior (rank {dataset.rank}){at} — compare with X",
+                          height=300)
 
 
 @callback(Output("download-prior", "data"), Input("save-prior", "n_clicks"), State("prior-specs", "data"),
@@ -363,9 +470,14 @@ def save_prior_settings(_, specs):
 )
 def load_prior_settings(contents, filename, factor_ids, param_ids):
     """Set every control from an uploaded settings file, or say why it cannot be used."""
+    name = str(filename)[:80] if filename else "the settings file"
     try:
         data = base64.b64decode(str(contents).split(",", 1)[1], validate=True)
         settings = exports.parse_prior_settings(data)
+        controls = _control_values(settings, factor_ids, param_ids)
     except (ValueError, IndexError, binascii.Error) as exc:
-        return no_update, no_update, no_update, no_update, problem(f"{filename}: {exc}")
-    return (*_control_values(settings, factor_ids, param_ids), notice(f"Loaded {filename}."))
+        return no_update, no_update, no_update, no_update, problem(f"{name}: {exc}")
+    except (TypeError, KeyError):
+        return no_update, no_update, no_update, no_update, problem(f"{name}: the page sent controls this server "
+                                                                   "cannot set; reload the page")
+    return (*controls, notice(f"Loaded {name}."))

@@ -12,6 +12,7 @@ factor lives on (ppm, hours, index) or in grid steps (voxels, pixels).
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 
@@ -29,6 +30,68 @@ KERNEL_OPTIONS = {
 }
 LINK_OPTIONS = {"exponential": "Exponential (rate λ)", "rectified_gaussian": "Rectified Gaussian (scale s)"}
 LINK_PARAM = {"exponential": "lam", "rectified_gaussian": "s"}
+
+
+def shown(value, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for messages about values the browser sent."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def positive_number(value, name: str) -> float:
+    """``value`` as a float when it is a finite number > 0; ValueError naming ``name`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive number, got {shown(value)}")
+    return float(value)
+
+
+def checked_factor_ui(spec, factor: str) -> dict:
+    """A factor's UI spec with every field checked: known kernel and link, positive β and scale, a bool mirror."""
+    if not isinstance(spec, dict):
+        raise ValueError(f"{factor}: expected an object with kernel, beta, link, scale and mirror")
+    kernel, link = spec.get("kernel"), spec.get("link")
+    if not isinstance(kernel, str) or kernel not in KERNEL_OPTIONS:
+        raise ValueError(f"{factor}.kernel must be one of {sorted(KERNEL_OPTIONS)}, got {shown(kernel)}")
+    if not isinstance(link, str) or link not in LINK_OPTIONS:
+        raise ValueError(f"{factor}.link must be one of {sorted(LINK_OPTIONS)}, got {shown(link)}")
+    mirror = spec.get("mirror", False)
+    if not isinstance(mirror, bool):
+        raise ValueError(f"{factor}.mirror must be true or false, got {shown(mirror)}")
+    return {"kernel": kernel, "beta": positive_number(spec.get("beta"), f"{factor}.beta"), "link": link,
+            "scale": positive_number(spec.get("scale"), f"{factor}.scale"), "mirror": mirror}
+
+
+def checked_prior_specs(specs) -> dict:
+    """The prior specs the page keeps (``prior-specs``), checked field by field: the browser may send anything.
+
+    Returns ``{"dataset": str, "D": ui, "H": ui, "noise_var": float}``; ValueError with a message otherwise.
+    """
+    if not isinstance(specs, dict):
+        raise ValueError(f"prior settings must be an object with dataset, D, H and noise_var, got {shown(specs)}")
+    dataset = specs.get("dataset")
+    if not isinstance(dataset, str):
+        raise ValueError(f"prior settings name no data set (got {shown(dataset)})")
+    return {"dataset": dataset, "D": checked_factor_ui(specs.get("D"), "D"),
+            "H": checked_factor_ui(specs.get("H"), "H"),
+            "noise_var": positive_number(specs.get("noise_var"), "noise variance σ²")}
+
+
+def row_bands(X: np.ndarray, max_entries: int = 2**20):
+    """``X`` in bands of whole rows of at most about ``max_entries`` values: no temporary as large as ``X``."""
+    step = max(1, max_entries // max(1, X.shape[1]))
+    for start in range(0, X.shape[0], step):
+        yield X[start: start + step]
+
+
+def mean_abs(X: np.ndarray) -> float:
+    """Mean of ``|X|``, computed band by band."""
+    return sum(float(np.abs(band).sum()) for band in row_bands(X)) / max(1, X.size)
+
+
+def variance(X: np.ndarray) -> float:
+    """Variance of every entry of ``X`` (two passes, band by band)."""
+    mean = sum(float(band.sum()) for band in row_bands(X)) / max(1, X.size)
+    return sum(float(np.square(band - mean).sum()) for band in row_bands(X)) / max(1, X.size)
 
 
 def factor_axis(dataset: gp.Dataset, factor: str):
@@ -84,7 +147,7 @@ def default_ui(dataset: gp.Dataset, factor: str) -> dict:
         return ui_from_prior(preset.prior_D if factor == "D" else preset.prior_H)
     where = factor_axis(dataset, factor)
     spacing = where.spacing if isinstance(where, gp.Axis) else 1.0
-    typical = np.sqrt(max(float(np.mean(np.abs(dataset.X))), 1e-12) / dataset.rank)
+    typical = np.sqrt(max(mean_abs(dataset.X), 1e-12) / dataset.rank)
     return {"kernel": "rbf", "beta": 5 * spacing, "link": "exponential", "scale": 1.0 / typical, "mirror": False}
 
 
@@ -105,4 +168,4 @@ def beta_range(dataset: gp.Dataset, factor: str) -> tuple[float, float]:
 
 def noise_range(dataset: gp.Dataset) -> tuple[float, float]:
     """log10 bounds for the noise variance around the data's variance."""
-    return log_range(max(float(np.var(dataset.X)), 1e-12), decades=4.0)
+    return log_range(max(variance(dataset.X), 1e-12), decades=4.0)

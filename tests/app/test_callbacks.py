@@ -82,8 +82,9 @@ def test_collect_prior_specs_and_the_message_for_a_zero_beta():
 
 
 def test_draw_prior_samples_for_the_csi_phantom():
-    figs = prior_panel.draw_prior_samples(_paper_specs(), 0)
+    *figs, message = prior_panel.draw_prior_samples(_paper_specs(), 0)
     samples_D, samples_H, hist_D, hist_H, simulated = figs
+    assert message == "" and samples_D.layout.title.text == "Prior samples of D"  # 397 points: drawn at every one
     assert len(samples_D.data) == 3 and samples_D.layout.xaxis.title.text == "chemical shift (ppm)"
     maps = samples_H.data[0].z
     assert maps.shape == (38, 38)  # two samples × two rows of four slices
@@ -210,6 +211,16 @@ def test_preview_shows_the_strongest_signal_and_blanks_masked_voxels():
     signal, strength, summary = data_panel.show_preview(CSI, 20, None)
     assert signal.layout.xaxis.title.text == "chemical shift (ppm)"
     assert np.isnan(strength.data[0].z).any() and "of 512 observations take part" in summary
+
+
+def test_an_expired_upload_is_explained_in_the_data_panel():
+    key = "upload:" + "ab12" * 6  # well formed, but this session holds no such upload
+    session = store.new_session_id()
+    description, facts, heatmap = data_panel.show_dataset(key, session)
+    assert "upload it again" in description.children and description.className == "error"
+    assert facts == [] and heatmap is data_panel.no_update
+    *figures, summary = data_panel.show_preview(key, 10, session)
+    assert figures == [data_panel.no_update] * 2 and "upload it again" in summary.children
 
 
 def test_figure_format_reaches_every_camera_button():

@@ -76,3 +76,11 @@ def test_prior_settings_round_trip():
 def test_bad_settings_files_are_refused_with_a_reason(data, message):
     with pytest.raises(ValueError, match=message):
         exports.parse_prior_settings(data)
+
+
+@pytest.mark.parametrize("depth", [9, 990, 30_000])
+def test_deeply_nested_settings_are_refused_before_parsing(depth):
+    data = b"[" * depth + b"]" * depth
+    with pytest.raises(ValueError, match=f"nested {depth} levels deep"):
+        exports.parse_prior_settings(data)
+    assert exports.nesting_depth(b'{"D": {"beta": [1, 2]}, "s": "x"}') == 3
