@@ -23,6 +23,7 @@ from .objective import GPPNMFObjective
 from .priors import BoundPrior, GPPrior, Preset
 from .results import FitResult, Progress
 from .structure import (
+    CirculantSquareRoot,
     DenseSquareRoot,
     IdentitySquareRoot,
     KroneckerSquareRoot,
@@ -34,7 +35,7 @@ from .structure import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "Axis", "BoundPrior", "DataFormatError", "Dataset", "DenseSquareRoot", "Exponential",
+    "Axis", "BoundPrior", "CirculantSquareRoot", "DataFormatError", "Dataset", "DenseSquareRoot", "Exponential",
     "ExponentialLink", "FitResult", "GPPNMFObjective", "GPPrior", "GammaLink", "Grid",
     "IdentitySquareRoot", "Kernel", "KroneckerSquareRoot", "Link", "Matern32", "Matern52",
     "Periodic", "Preset", "Progress", "RBF", "ReadOptions", "RectifiedGaussianLink", "SquareRoot",

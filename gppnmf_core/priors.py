@@ -13,37 +13,106 @@ where ``Sigma`` is the kernel evaluated on the factor's coordinates and
 * ``coords`` — explicit 1-D coordinates such as a ppm axis;
 * nothing — index coordinates ``0, 1, ..., n - 1``, with ``n`` given when the
   prior is bound to data.
+
+How ``C`` is held (``structure="auto"``): on a grid as a Kronecker product of
+per-axis factors; on a 1-D axis of more than
+:data:`~gppnmf_core.structure.DENSE_MAX_POINTS` (512) equally spaced points
+(index coordinates, or a regular ppm axis, ascending or descending) with an
+RBF, Matérn or exponential kernel as a
+:class:`~gppnmf_core.structure.CirculantSquareRoot` (FFTs, no (n, n) matrix);
+otherwise — short axes, irregular coordinates, periodic kernels — as a dense
+(n, n) factor, which is the same at every size up to 512 points as before.
 """
 
 from __future__ import annotations
 
+import warnings
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
 from ._validation import check_int, check_random_state
-from .kernels import Kernel, White, kernel_from_spec
+from .kernels import RBF, Exponential, Kernel, Matern32, Matern52, White, kernel_from_spec
 from .links import Link, link_from_spec
 from .structure import (
+    DENSE_MAX_POINTS,
+    CirculantSquareRoot,
     DenseSquareRoot,
+    EmbeddingError,
     IdentitySquareRoot,
     KroneckerSquareRoot,
     SquareRoot,
     mirror_factor,
+    regular_spacing,
     sqrt_factor,
 )
 
-STRUCTURES = ("auto", "kronecker", "dense")
+STRUCTURES = ("auto", "kronecker", "dense", "circulant")
+
+#: Kernels that a long regular 1-D axis embeds in a circulant: stationary and decaying with distance.
+CIRCULANT_KERNELS = (RBF, Matern32, Matern52, Exponential)
+
+#: The square-root cache holds at most this many bytes of factors (a 4096-point dense factor is 128 MiB).
+CACHE_MAX_BYTES = 256 * 2**20
 
 
-@lru_cache(maxsize=32)
-def _axis_factor(kernel: Kernel, coords: tuple, mirror: bool, method: str) -> np.ndarray:
-    """Cached 1-D square-root factor; ``coords`` is a tuple so that it can be a key."""
+class _FactorCache:
+    """A least-recently-used cache of square-root factors, bounded by count and by bytes.
+
+    Parameters
+    ----------
+    build : callable
+        ``build(*key)`` returns an ndarray or a :class:`SquareRoot` (anything with ``nbytes``).
+    max_bytes : int
+        Total bytes of the cached factors; the least recently used are dropped
+        to stay below it, and a factor larger than this is returned uncached.
+    maxsize : int
+        Largest number of cached factors.
+    """
+
+    def __init__(self, build, max_bytes: int = CACHE_MAX_BYTES, maxsize: int = 32):
+        self.build, self.max_bytes, self.maxsize = build, max_bytes, maxsize
+        self._entries: OrderedDict = OrderedDict()
+        self.nbytes = 0
+
+    def __call__(self, *key):
+        if key in self._entries:
+            self._entries.move_to_end(key)
+            return self._entries[key]
+        value = self.build(*key)
+        if value.nbytes <= self.max_bytes:
+            self._entries[key] = value
+            self.nbytes += value.nbytes
+            while self.nbytes > self.max_bytes or len(self._entries) > self.maxsize:
+                self.nbytes -= self._entries.popitem(last=False)[1].nbytes
+        return value
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def cache_clear(self) -> None:
+        """Drop every cached factor."""
+        self._entries.clear()
+        self.nbytes = 0
+
+
+def _build_axis_factor(kernel: Kernel, coords: tuple, mirror: bool, method: str):
+    """1-D square-root factor: ``coords`` is a tuple so that it can be a key.
+
+    ``method="circulant"`` builds a :class:`CirculantSquareRoot` for
+    ``coords = (n_points, spacing)``; otherwise a dense (n, r) ndarray.
+    """
+    if method == "circulant":
+        return CirculantSquareRoot(kernel, *coords)
     if mirror:
         return mirror_factor(kernel, len(coords), method)
     return sqrt_factor(kernel(np.asarray(coords)), method)
+
+
+#: Cached square-root factors (at most 32 and :data:`CACHE_MAX_BYTES` in all).
+_axis_factor = _FactorCache(_build_axis_factor)
 
 
 @dataclass(frozen=True)
@@ -119,12 +188,23 @@ class GPPrior:
         Grid shape; the factor's points are the grid flattened in C order.
     mirror_axis : int, optional
         Grid axis made exactly symmetric about its centre (the paper's left–right symmetry).
-    structure : {"auto", "kronecker", "dense"}
-        How ``C`` is held on a grid: ``"auto"`` uses the Kronecker form, which
-        never builds an (N, N) matrix; ``"dense"`` builds the full matrix (for
-        comparison and small grids). Off a grid ``C`` is always dense.
+    structure : {"auto", "kronecker", "dense", "circulant"}
+        How ``C`` is held. On a grid ``"auto"`` (or ``"kronecker"``) uses the
+        Kronecker form, which never builds an (N, N) matrix. Off a grid
+        ``"auto"`` uses a :class:`~gppnmf_core.structure.CirculantSquareRoot`
+        (FFTs; ``C`` of shape (n, m) with ``m >= 2 (n - 1)`` whitened
+        variables, memory O(m)) when the axis has more than
+        :data:`~gppnmf_core.structure.DENSE_MAX_POINTS` points, is regular
+        (equally spaced to 1e-9 of the spacing, ascending or descending) and
+        the kernel is RBF, Matérn or exponential; irregular coordinates,
+        periodic kernels and shorter axes keep the dense (n, n) factor (and
+        a covariance without an accurate circulant embedding falls back to it
+        with a warning). ``"dense"`` always builds the full matrix (for
+        comparison and small sizes); ``"circulant"`` asks for the circulant
+        form at any size off a grid and raises ValueError where it does not apply.
     sqrt_method : {"eig", "cholesky"}
-        How each square-root factor is computed, see :func:`~gppnmf_core.structure.sqrt_factor`.
+        How each dense square-root factor is computed, see
+        :func:`~gppnmf_core.structure.sqrt_factor` (the circulant form has its own).
 
     Examples
     --------
@@ -160,6 +240,9 @@ class GPPrior:
         self.mirror_axis = mirror_axis
         if structure not in STRUCTURES:
             raise ValueError(f"structure must be one of {STRUCTURES}, got {structure!r}")
+        if structure == "circulant" and self.grid is not None:
+            raise ValueError(f"structure='circulant' is for 1-D priors (coords or index), not grid {self.grid}; "
+                             "use 'auto' or 'kronecker' on a grid")
         self.structure = structure
         if sqrt_method not in ("eig", "cholesky"):
             raise ValueError(f"sqrt_method must be 'eig' or 'cholesky', got {sqrt_method!r}")
@@ -224,6 +307,9 @@ class GPPrior:
             return IdentitySquareRoot(size)
         if self.grid is None:
             coords = self.coords if self.coords is not None else np.arange(size, dtype=np.float64)
+            circulant = self._circulant_square_root(coords)
+            if circulant is not None:
+                return circulant
             return DenseSquareRoot(_axis_factor(self.kernels[0], tuple(coords), False, self.sqrt_method))
         if self.structure == "dense":
             return DenseSquareRoot(sqrt_factor(self.grid_covariance(), self.sqrt_method))
@@ -232,6 +318,31 @@ class GPPrior:
             for axis, (k, n) in enumerate(zip(self.kernels, self.grid, strict=True))
         ]
         return KroneckerSquareRoot(factors)
+
+    def _circulant_square_root(self, coords: np.ndarray) -> CirculantSquareRoot | None:
+        """The circulant square root on a 1-D axis where ``structure`` asks for it, else None (dense).
+
+        ``"auto"`` asks for it above :data:`DENSE_MAX_POINTS` points; irregular
+        coordinates and kernels outside :data:`CIRCULANT_KERNELS` stay dense.
+        """
+        forced = self.structure == "circulant"
+        if not forced and (self.structure == "dense" or coords.size <= DENSE_MAX_POINTS):
+            return None
+        kernel, spacing = self.kernels[0], regular_spacing(coords)
+        if spacing is None or not isinstance(kernel, CIRCULANT_KERNELS):
+            if forced:
+                why = "coords are not equally spaced" if spacing is None else f"{kernel!r} is not supported"
+                raise ValueError(f"structure='circulant' needs equally spaced coords and one of "
+                                 f"{[k.__name__ for k in CIRCULANT_KERNELS]} kernels: {why}")
+            return None
+        try:
+            return _axis_factor(kernel, (coords.size, spacing), False, "circulant")
+        except EmbeddingError as exc:
+            if forced:
+                raise
+            warnings.warn(f"{exc}; using the dense ({coords.size}, {coords.size}) square root",
+                          RuntimeWarning, stacklevel=4)
+            return None
 
     def _is_independent(self) -> bool:
         """White noise on distinct points: C is the identity, no matrix needed."""

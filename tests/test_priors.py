@@ -5,6 +5,8 @@ import pytest
 from scipy import stats
 
 import gppnmf_core as gp
+from gppnmf_core import priors as priors_module
+from gppnmf_core.structure import DENSE_MAX_POINTS, CirculantSquareRoot
 
 LINKS = [gp.ExponentialLink(lam=0.5), gp.RectifiedGaussianLink(s=2.0), gp.GammaLink(k=3.0, theta=0.5)]
 
@@ -108,3 +110,106 @@ def test_white_prior_needs_no_matrix_and_matches_the_dense_path():
     dense = gp.GPPrior(gp.White(), gp.ExponentialLink(1.0), coords=np.r_[np.arange(5.0), 4.0])
     assert isinstance(dense.bind().sqrt, gp.DenseSquareRoot)  # repeated coordinate: correlated, not identity
     np.testing.assert_allclose(prior.bind(6).sqrt.covariance(), np.eye(6))
+
+
+# --- long regular 1-D axes: the circulant path ------------------------------------------------------
+
+def _ppm(K):
+    return np.linspace(10.0, -20.0, K)  # descending, like every ppm axis
+
+
+@pytest.mark.parametrize("K", [397, 512])
+def test_short_axes_keep_the_dense_factor_bit_for_bit(K):
+    priors_module._axis_factor.cache_clear()
+    prior = gp.GPPrior(gp.RBF(0.3), gp.ExponentialLink(1.0), coords=_ppm(K))
+    sqrt = prior.bind().sqrt
+    assert isinstance(sqrt, gp.DenseSquareRoot)
+    np.testing.assert_array_equal(sqrt.dense(), gp.sqrt_factor(gp.RBF(0.3)(_ppm(K))))
+
+
+@pytest.mark.parametrize("coords", [None, "ppm"])
+def test_long_regular_axes_use_the_circulant_factor(coords):
+    K = DENSE_MAX_POINTS + 1
+    kw = {} if coords is None else {"coords": _ppm(K)}
+    beta = 3.0 if coords is None else 3.0 * 30.0 / (K - 1)
+    prior = gp.GPPrior(gp.RBF(beta), gp.ExponentialLink(1.0), **kw)
+    sqrt = prior.bind(K).sqrt
+    assert isinstance(sqrt, CirculantSquareRoot) and sqrt.n_points == K
+    x = np.arange(float(K)) if coords is None else _ppm(K)
+    np.testing.assert_allclose(sqrt.covariance(), gp.RBF(beta)(x), rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize(
+    "kernel, coords, structure",
+    [
+        (gp.RBF(0.3), np.sort(np.random.default_rng(0).uniform(-20.0, 10.0, 600)), "auto"),  # irregular
+        (gp.RBF(0.3), np.r_[_ppm(300), _ppm(300)[-1] - 0.1 - np.arange(300) * 0.1], "auto"),  # two spacings
+        (gp.Periodic(1.0, 2.0), _ppm(600), "auto"),
+        (gp.RBF(0.3), _ppm(600), "dense"),
+    ],
+    ids=["irregular", "two-spacings", "periodic", "forced-dense"],
+)
+def test_what_stays_dense_on_long_axes(kernel, coords, structure):
+    prior = gp.GPPrior(kernel, gp.ExponentialLink(1.0), coords=coords, structure=structure)
+    sqrt = prior.bind().sqrt
+    assert isinstance(sqrt, gp.DenseSquareRoot)
+    np.testing.assert_allclose(sqrt.covariance(), kernel(coords), atol=1e-8)
+
+
+def test_structure_circulant_forces_the_fft_path_and_says_where_it_does_not_apply():
+    prior = gp.GPPrior(gp.Matern32(2.0), gp.ExponentialLink(1.0), structure="circulant")
+    assert isinstance(prior.bind(40).sqrt, CirculantSquareRoot)
+    with pytest.raises(ValueError, match="equally spaced"):
+        gp.GPPrior(gp.RBF(1.0), gp.ExponentialLink(1.0), coords=[0.0, 1.0, 3.0], structure="circulant").bind()
+    with pytest.raises(ValueError, match="Periodic"):
+        gp.GPPrior(gp.Periodic(1.0, 3.0), gp.ExponentialLink(1.0), structure="circulant").bind(40)
+    with pytest.raises(ValueError, match=r"structure='circulant' is for 1-D priors .* grid \(4, 4\)"):
+        gp.GPPrior(gp.RBF(1.0), gp.ExponentialLink(1.0), grid=(4, 4), structure="circulant")
+
+
+def test_a_kernel_too_long_for_the_embedding_falls_back_to_dense_with_a_warning():
+    prior = gp.GPPrior(gp.RBF(1e5), gp.ExponentialLink(1.0))
+    with pytest.warns(RuntimeWarning, match=r"circulant embedding .* using the dense \(600, 600\) square root"):
+        sqrt = prior.bind(600).sqrt
+    assert isinstance(sqrt, gp.DenseSquareRoot)
+
+
+@pytest.mark.parametrize("link", LINKS, ids=repr)
+def test_circulant_prior_marginals_pass_ks_test(link):
+    prior = gp.GPPrior(gp.Matern52(4.0), link, coords=np.arange(600.0)[::-1])  # descending, long: circulant
+    assert isinstance(prior.bind().sqrt, CirculantSquareRoot)
+    draws = prior.sample(n_samples=3000, random_state=5)
+    assert stats.kstest(draws[:, 300], link.cdf).pvalue > 0.01
+    assert stats.kstest(draws[:, 300], gp.ExponentialLink(lam=1.7).cdf).pvalue < 1e-6  # the test can fail
+    latent = prior.link.inverse(draws[:, 290:300])
+    np.testing.assert_allclose(np.corrcoef(latent.T), gp.Matern52(4.0)(np.arange(10.0)), atol=0.06)
+
+
+def test_spec_round_trip_keeps_the_circulant_path():
+    ppm = _ppm(1000)
+    for structure in ("auto", "circulant"):
+        prior = gp.GPPrior(gp.RBF(0.1), gp.RectifiedGaussianLink(1.0), coords=ppm, structure=structure)
+        again = gp.GPPrior.from_spec(prior.to_spec(), coords=ppm)
+        assert again.to_spec() == prior.to_spec() and again.to_spec()["structure"] == structure
+        assert isinstance(again.bind().sqrt, CirculantSquareRoot)
+        np.testing.assert_array_equal(prior.sample(2, random_state=4), again.sample(2, random_state=4))
+
+
+def test_factor_cache_is_bounded_by_bytes():
+    built = []
+
+    def build(n):
+        built.append(n)
+        return np.zeros(n)  # n * 8 bytes
+
+    cache = priors_module._FactorCache(build, max_bytes=1000, maxsize=32)
+    assert cache(100) is cache(100) and built == [100]  # cached: 800 bytes
+    cache(50)  # 400 more: over the budget, the least recently used (100) goes
+    assert len(cache) == 1 and cache.nbytes == 400
+    cache(200)  # 1600 bytes: larger than the whole budget, never cached
+    assert len(cache) == 1 and cache.nbytes == 400
+    cache(200)
+    assert built == [100, 50, 200, 200]
+    cache.cache_clear()
+    assert len(cache) == 0 and cache.nbytes == 0
+    assert priors_module._axis_factor.max_bytes <= 256 * 2**20
