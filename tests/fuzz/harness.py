@@ -20,6 +20,7 @@ REGRESSIONS = REPO_ROOT / "tests" / "data" / "fuzz_regressions"
 #: Outcome classes, in the order of the table.
 STATUSES = ("ok", "dfe", "other", "crash", "timeout", "memory")
 _CORPUS_MAX = 256
+_CRASHES_KEPT = 3
 _NOTE_WORDS = {"other": "exception", "crash": "crash", "timeout": "timeout", "memory": "memory"}
 
 
@@ -113,7 +114,11 @@ def fuzz_reader(reader: str, child: ReaderChild, seconds: float, seed: int, save
         if outcome.status in ("ok", "dfe") or outcome.signature in seen_findings:
             continue
         seen_findings.add(outcome.signature)
-        budget = minimise_budget if outcome.status == "other" else minimise_budget // 6
+        if outcome.status == "crash":  # a crash has no traceback: keep up to _CRASHES_KEPT different inputs
+            crashes = sum(f.outcome.status == "crash" for f in stats.findings) + 1
+            if crashes < _CRASHES_KEPT:
+                seen_findings.discard(outcome.signature)
+        budget = minimise_budget if outcome.status == "other" else minimise_budget // 15  # restarts are slow
         if outcome.status == "timeout":
             budget = 0
         small = minimise(child, data, filename, outcome, budget) if budget else data

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import random
 import re
 import struct
@@ -15,7 +16,7 @@ import warnings
 import zipfile
 import zlib
 
-from .seeds import zip_stored
+from .seeds import MRS_META, nifti_with_extension, zip_stored
 
 __all__ = ["mutate", "MAX_SIZE"]
 
@@ -39,8 +40,9 @@ _NPY_DESCRS = (b"'|O'", b"'<U5'", b"'|S0'", b"'|V8'", b"'<M8[s]'", b"'<m8'", b"'
                b"[" * 200 + b"]" * 200, b"{'names': ['a'], 'formats': ['<f8'], 'offsets': [2**62]}")
 _MEMBER_NAMES = (b"", b".npy", b"X.npy/", b"/X.npy", b"../X.npy", b"X.npy\x00", b"X" * 300 + b".npy", b"ppm.npy",
                  b"grid_shape.npy", b"data.npy", b"\xff\xfe.npy", b"dir/", b"X", b"spectrometer_mhz.npy")
-_JSON_VALUES = (b"[]", b"null", b"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
-                b"[" * 5000, b"1e999", b"-1", b"0", b'"x"', b"{}", b'"\\ud800"', b"NaN", b"true", b"[1e308]")
+_JSON_VALUES = (b"[]", b"null", b"1" + b"0" * 400, b"[-1" + b"0" * 400 + b"]", b"1e-320", b"[1e-320]", b"-0.0",
+                b"[" * 40 + b"]" * 40, b"[" * 5000, b"{" * 3000, b"1e999", b"-1", b"0", b'"x"', b"{}",
+                b'"\\ud800"', b"NaN", b"true", b"[1e308]")
 
 
 def _offset(rng: random.Random, data: bytes, hot: tuple[int, ...]) -> int:
@@ -176,14 +178,29 @@ def json_value(rng, data, hot):
     return data[:i] + value + data[i + len(value):]
 
 
+def json_extension(rng, data, hot):
+    """A new NIfTI-MRS file whose JSON extension is a mutated NIfTI-MRS header (sizes kept consistent)."""
+    text = json.dumps(MRS_META).encode()
+    for _ in range(rng.randint(1, 3)):
+        values = [m.end() for m in re.finditer(rb'": ', text)]
+        if values and rng.random() < 0.6:
+            i = rng.choice(values)
+            j = i + len(re.match(rb'\[[^\]]*\]|"[^"]*"|[^,}]*', text[i:]).group(0))
+            text = text[:i] + rng.choice(_JSON_VALUES) + text[j:]
+        else:
+            text = text_token(rng, text, ())
+    return nifti_with_extension(text, version=rng.choice((1, 2)))
+
+
 _RAW = (flip_bits, set_int, set_int, set_float, truncate, delete_chunk, insert_bytes, repeat_chunk)
-_EXTRA = {"nii": (set_int, set_int, set_int, json_value, json_value), "npy": (npy_header, npy_header, npy_header),
+_EXTRA = {"nii": (set_int, set_int, set_int, set_float, json_value, json_value, json_extension),
+          "npy": (npy_header, npy_header, npy_header),
           "csv": (text_token,) * 6, "tsv": (text_token,) * 6, "txt": (text_token,) * 6, "mat": (set_int, set_int),
           "npz": (), "niigz": ()}
 #: Header fields worth overwriting (offsets of NIfTI-1 and -2 dims, datatype, pixdim, vox_offset, units, MAT tags).
 _HOT = {
-    "nii": (0, 16, 24, 32, 40, 42, 44, 48, 56, 68, 70, 72, 76, 80, 84, 88, 104, 108, 112, 116, 120, 123, 168, 252,
-            344, 348, 352, 500, 520, 524, 540, 544, 548),
+    "nii": (0, 12, 14, 16, 24, 32, 40, 42, 44, 48, 56, 68, 70, 72, 76, 80, 84, 88, 92, 104, 108, 112, 116, 120, 123,
+            136, 168, 176, 252, 344, 348, 352, 500, 504, 520, 524, 540, 544, 548),
     "mat": (124, 126, 128, 132, 136, 140, 144, 148, 152, 156, 160, 164, 168, 172, 176, 184, 192),
     "npy": (6, 7, 8, 9, 10, 11),
 }

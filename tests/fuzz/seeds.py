@@ -19,7 +19,7 @@ import scipy.sparse
 
 from gppnmf_core.io import write_nifti_mrs
 
-__all__ = ["SEEDS", "READERS", "EXTENSIONS", "npy_bytes", "zip_stored"]
+__all__ = ["SEEDS", "READERS", "EXTENSIONS", "npy_bytes", "zip_stored", "nifti_with_extension", "MRS_META"]
 
 #: Fuzzed readers, named by the extension they read; the file name given to read_dataset ends in it.
 EXTENSIONS = {
@@ -27,6 +27,8 @@ EXTENSIONS = {
     "csv": ".csv", "tsv": ".tsv", "txt": ".txt", "mat": ".mat",
 }
 READERS = tuple(EXTENSIONS)
+MRS_META = {"SpectrometerFrequency": [25.85], "ResonantNucleus": ["31P"], "ChemicalShiftReference": 0.0,
+            "dim_5": "DIM_DYN"}
 _META = {"SpectrometerFrequency": [25.85], "ResonantNucleus": ["31P"]}
 
 
@@ -86,6 +88,17 @@ def _nifti(array: np.ndarray, meta: dict | None, version: int = 2, dwell: float 
     header["intent_name"] = b"mrs_v0_3"
     if meta is not None:
         header.extensions.append(nib.nifti1.Nifti1Extension(44, json.dumps({**meta, **(dims or {})}).encode()))
+    return image.to_bytes()
+
+
+def nifti_with_extension(content: bytes, version: int = 2) -> bytes:
+    """A small NIfTI-MRS file whose ecode-44 extension holds ``content`` (any bytes) with consistent sizes."""
+    image = (nib.Nifti2Image if version == 2 else nib.Nifti1Image)(_fids(), np.eye(4))
+    header = image.header
+    header.set_xyzt_units("mm", "sec")
+    header.set_zooms((10.0, 10.0, 10.0, 5e-4))
+    header["intent_name"] = b"mrs_v0_3"
+    header.extensions.append(nib.nifti1.Nifti1Extension(44, content))
     return image.to_bytes()
 
 
