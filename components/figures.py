@@ -274,11 +274,12 @@ def _line_figure(F, where: Axis, *, title, names, truth, value_label, height) ->
         if truth is not None:  # dashed, same colour, toggled with its component
             traces.append(_line(where.values, truth[m], name=f"{names[m]} (true)", legendgroup=str(m),
                                 showlegend=False, line={"color": component_color(m), "width": 1.2, "dash": "dash"}))
-    note = f" — min/max envelope of {where.size} points" if where.size > MAX_LINE_POINTS else ""
+    # Narrow graphs have no room in the title: the axis title says how a long line is drawn.
+    note = f" · min/max envelope of {where.size} points" if where.size > MAX_LINE_POINTS else ""
     return go.Figure(traces, _layout(
-        title + (" — dashed: truth" if truth is not None else "") + note, height,
+        title + (" — dashed: truth" if truth is not None else ""), height,
         legend={"orientation": "v", "x": 1.01, "y": 0.98, "font": {"size": 11}},
-        xaxis={"title": {"text": axis_title(where)}, "autorange": "reversed" if where.reversed else True},
+        xaxis={"title": {"text": axis_title(where) + note}, "autorange": "reversed" if where.reversed else True},
         yaxis={"title": {"text": value_label}},
     ))
 
@@ -297,10 +298,10 @@ def _raster_figure(F, where: Axis, *, title, names, truth, value_label, height) 
             rows.append(truth[m])
             labels.append(f"{names[m]} (true)")
     Z, (_, block) = shown_matrix(np.vstack(rows), max_rows=len(rows), max_cols=MAX_LINE_POINTS)
-    note = f" — block means of {block} points" if block > 1 else ""
+    note = f" · block means of {block} points" if block > 1 else ""
     heat = go.Heatmap(z=Z, x=_axis_positions(where, block), y=labels, colorscale="Viridis", zmin=0,
                       colorbar={"title": {"text": value_label}, "thickness": 12})
-    return go.Figure(heat, _layout(title + note, height, xaxis={"title": {"text": axis_title(where)}},
+    return go.Figure(heat, _layout(title, height, xaxis={"title": {"text": axis_title(where) + note}},
                                    yaxis={"autorange": "reversed", "automargin": True}))
 
 

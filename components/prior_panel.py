@@ -342,8 +342,9 @@ def sampled_where(where):
 
 
 def drawn_at(shown_where, where) -> str:
-    """Title note when samples are drawn at fewer points than the factor has, e.g. " — drawn at 500 of 8000 points"."""
-    return "" if shown_where.size == where.size else f" — drawn at {shown_where.size} of {where.size} points"
+    """Title note when samples are drawn at fewer points than the factor has, e.g. " (500 of 8000 points)"
+    (short: the sample graphs are narrow)."""
+    return "" if shown_where.size == where.size else f" ({shown_where.size} of {where.size} points)"
 
 
 def prior_draws(dataset: gp.Dataset, factor: str, ui: dict, seed: int, n_draws: int) -> np.ndarray:

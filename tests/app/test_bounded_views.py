@@ -68,7 +68,7 @@ def test_prior_samples_of_a_long_spectrum_are_drawn_at_a_few_hundred_points(fact
     samples_D, _, _, _, simulated = figs
     assert message == ""
     assert max(factored_sizes) <= prior_panel.MAX_SAMPLE_POINTS  # no 8000 × 8000 eigendecomposition
-    assert samples_D.layout.title.text == "Prior samples of D — drawn at 500 of 8000 points"
+    assert samples_D.layout.title.text == "Prior samples of D (500 of 8000 points)"
     x = np.asarray(samples_D.data[0].x)
     assert x.size == 500 and x[0] == ppm[0] and x[-1] == ppm[-1]  # the axis's own values, both ends
     assert samples_D.data[0].type == "scatter" and samples_D.layout.xaxis.autorange == "reversed"
@@ -119,7 +119,7 @@ def test_the_prior_redraw_for_a_huge_upload_is_small(huge_upload, factored_sizes
     outputs = prior_panel.draw_prior_samples(_specs(key, session), 0, session)
     assert outputs[-1] == "" and _json_size(outputs) <= MAX_RESPONSE_BYTES
     assert max(factored_sizes, default=0) <= prior_panel.MAX_SAMPLE_POINTS
-    assert "drawn at 500 of 32768 points" in outputs[1].layout.title.text
+    assert outputs[1].layout.title.text == "Prior samples of H (500 of 32768 points)"
 
 
 @pytest.mark.parametrize("name", ["paper_toy", "csi_phantom"])
@@ -131,7 +131,7 @@ def test_small_data_sets_are_shown_at_full_resolution(name):
     np.testing.assert_array_equal(heatmap.data[0].y, dataset.rows.values)
     assert "shown as" not in heatmap.layout.title.text and heatmap.data[0].hovertemplate is None
     signal = data_panel.show_preview(key, 0, None)[0]
-    assert np.size(signal.data[0].y) == dataset.X.shape[0] and "envelope" not in signal.layout.title.text
+    assert np.size(signal.data[0].y) == dataset.X.shape[0] and "envelope" not in signal.layout.xaxis.title.text
 
 
 def test_block_means_average_each_block_and_leave_nan_out():
@@ -166,13 +166,13 @@ def test_a_long_line_keeps_its_peaks_in_a_min_max_envelope():
     axis = gp.Axis(np.arange(100_000.0), label="time", unit="s")
     fig = figures.factor_figure(y, axis, title="signal", names=["y"])
     assert np.size(fig.data[0].y) <= figures.MAX_LINE_POINTS and max(fig.data[0].y) == 50.0
-    assert "min/max envelope of 100000 points" in fig.layout.title.text
+    assert fig.layout.xaxis.title.text == "time (s) · min/max envelope of 100000 points"
 
 
 def test_rasters_and_grid_images_are_bounded():
     F = np.random.default_rng(0).random((3, 100_000))
     raster = figures.factor_figure(F, gp.Axis(np.arange(100_000.0)), title="activity", names=["a", "b", "c"])
-    assert raster.data[0].z.shape == (3, 4000) and "block means of 25 points" in raster.layout.title.text
+    assert raster.data[0].z.shape == (3, 4000) and "block means of 25 points" in raster.layout.xaxis.title.text
     image = figures.factor_figure(np.random.default_rng(1).random((2, 500 * 600)), gp.Grid((500, 600)),
                                   title="maps", names=["a", "b"])
     assert image.data[0].z.shape[0] <= figures.MAX_HEATMAP_ROWS
