@@ -109,19 +109,35 @@ def show_results(job, slice_index, session_id, image_format="png"):
     """Draw the session's latest results, or the job's error."""
     if not job:
         return (no_update,) * 6
+    if not isinstance(job, dict):
+        return [], {}, HIDDEN, SHOWN, HIDDEN, problem("The page sent a job result this server cannot read; "
+                                                      "run the decomposition again.")
     if job.get("error"):
-        return [], {}, HIDDEN, SHOWN, HIDDEN, problem(job["error"])
+        error = job["error"] if isinstance(job["error"], str) else "the job failed"
+        return [], {}, HIDDEN, SHOWN, HIDDEN, problem(error[:300])
     stored = store.get(session_id, "results")
     if stored is None:
         return [], {}, HIDDEN, SHOWN, HIDDEN, problem("The results have expired; run the decomposition again.")
     arrays, meta = stored
-    dataset = load_dataset(meta["dataset"], session_id)  # the data the results were computed on
+    try:
+        dataset = load_dataset(meta["dataset"], session_id)  # the data the results were computed on
+    except ValueError as exc:
+        return [], {}, HIDDEN, SHOWN, HIDDEN, problem(f"The results' data set is gone ({exc}); upload it and "
+                                                      "run the decomposition again.")
+    slice_index = _valid_slice(slice_index, dataset.cols)
     columns = [
         method_column(m, meta["fits"][m], arrays[f"{m}.D"], arrays[f"{m}.H"], arrays[f"{m}.trace"], dataset,
-                      slice_index or 0, graph_config(image_format))
+                      slice_index, graph_config(image_format))
         for m in meta["methods"]
     ]
     return columns, rmse_figure(meta["scores"]), SHOWN, HIDDEN, SHOWN, ""
+
+
+def _valid_slice(slice_index, cols) -> int:
+    """The slider's slice, or 0 for anything that is not a slice of this grid (a forged value)."""
+    n = cols.shape[2] if isinstance(cols, gp.Grid) and cols.ndim == 3 else 1
+    ok = isinstance(slice_index, int) and not isinstance(slice_index, bool) and 0 <= slice_index < n
+    return slice_index if ok else 0
 
 
 @callback(

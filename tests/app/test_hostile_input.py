@@ -155,3 +155,17 @@ def test_nothing_exported_names_the_session():
         with zipfile.ZipFile(io.BytesIO(blob)) as archive:
             text = b"".join(archive.read(n) for n in archive.namelist())
         assert session.split(".")[0].encode() not in text and b"session" not in text
+
+
+def test_forged_job_results_and_slices_get_a_message():
+    from components import results_panel
+
+    session = store.new_session_id()
+    for job in (["x"], "done", 7):
+        out = results_panel.show_results(job, 4, session)
+        assert "cannot read" in out[-1].children
+    out = results_panel.show_results({"error": {"nested": 1}}, 4, session)
+    assert out[-1].children == "⚠ the job failed"
+    assert results_panel._valid_slice(99, load_dataset(builtin_key("csi_phantom")).cols) == 0
+    assert results_panel._valid_slice(3, load_dataset(builtin_key("csi_phantom")).cols) == 3
+    assert results_panel._valid_slice("3", load_dataset(builtin_key("csi_phantom")).cols) == 0
