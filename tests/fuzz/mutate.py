@@ -128,10 +128,11 @@ def text_token(rng, data, hot):
         return data[:i] + rng.choice(_TOKENS) + data[i:]
     lines = data.split(b"\n")
     k = rng.randrange(len(lines))
+    room = max(1, (MAX_SIZE - len(data)) // (len(lines[k]) + 1))  # never build more than MAX_SIZE
     if choice < 0.85:
-        lines[k] = b",".join([lines[k]] * rng.choice((2, 50, 2000)))[:MAX_SIZE // 2]
+        lines[k] = b",".join([lines[k]] * min(rng.choice((2, 50, 2000)), room))
     else:
-        lines[k:k] = [lines[k]] * rng.choice((1, 10, 5000))
+        lines[k:k] = [lines[k]] * min(rng.choice((1, 10, 5000)), room)
     return b"\n".join(lines)[:MAX_SIZE]
 
 
