@@ -159,11 +159,19 @@ SLICES_PER_ROW = 4
 
 def graph_config(image_format: str = "png") -> dict:
     """Options for every dcc.Graph: a short mode bar (download, zoom, pan, reset), no logo, and
-    the camera button saving ``image_format`` ("png" or "svg")."""
+    the camera button saving ``image_format`` ("png" or "svg").
+
+    Nothing on the page can send a chart anywhere: plotly's "Share chart…" (an upload to Plotly
+    Cloud) and "Edit in Chart Studio" are switched off and removed — charts may show patient data.
+    """
     return {
         "displaylogo": False,
+        "showSendToCloud": False,
+        "showEditInChartStudio": False,
+        "plotlyServerURL": "",
         "modeBarButtonsToRemove": ["zoomIn2d", "zoomOut2d", "autoScale2d", "lasso2d", "select2d",
-                                   "toggleSpikelines", "hoverClosestCartesian", "hoverCompareCartesian"],
+                                   "toggleSpikelines", "hoverClosestCartesian", "hoverCompareCartesian",
+                                   "sendChartToCloud", "sendDataToCloud", "editInChartStudio"],
         "toImageButtonOptions": {"format": image_format if image_format in ("png", "svg") else "png", "scale": 2},
     }
 

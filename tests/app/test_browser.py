@@ -12,6 +12,9 @@ def test_page_loads_with_prior_samples_and_no_errors(studio):
     assert figure_y(studio, "samples-D")
     assert figure_y(studio, "samples-H")
     studio.wait_for_element("#simulated-data .main-svg")
+    buttons = studio.driver.execute_script(
+        "return Array.from(document.querySelectorAll('.modebar-btn')).map(b => b.getAttribute('data-title'));")
+    assert buttons and not [b for b in buttons if "Share" in (b or "") or "Chart Studio" in (b or "")]
     assert studio.get_logs() == []
 
 
