@@ -24,10 +24,16 @@ MAX_PRIOR_BYTES = 64 * 1024
 MAX_PRIOR_DEPTH = 8
 
 
-def prior_settings_json(specs: dict) -> str:
-    """The current prior settings as a JSON document that :func:`parse_prior_settings` reads back."""
-    return json.dumps({"format": PRIOR_FORMAT, "version": 1, "D": specs["D"], "H": specs["H"],
-                       "noise_var": specs["noise_var"]}, indent=2, sort_keys=True)
+def prior_settings_json(specs: dict, units: dict | None = None) -> str:
+    """The current prior settings as a JSON document that :func:`parse_prior_settings` reads back.
+
+    ``units`` ({"D": "ppm", "H": "voxel"}) records what β was measured in, so that loading the file onto
+    data with other units can say so.
+    """
+    doc = {"format": PRIOR_FORMAT, "version": 1, "D": specs["D"], "H": specs["H"], "noise_var": specs["noise_var"]}
+    if units:
+        doc["beta_units"] = units
+    return json.dumps(doc, indent=2, sort_keys=True)
 
 
 def nesting_depth(data: bytes) -> int:
@@ -44,7 +50,7 @@ def nesting_depth(data: bytes) -> int:
 
 
 def parse_prior_settings(data: bytes) -> dict:
-    """Validate an uploaded settings file; returns {"D": ..., "H": ..., "noise_var": ...}.
+    """Validate an uploaded settings file; returns {"D": ..., "H": ..., "noise_var": ..., "beta_units": ...}.
 
     Raises ValueError with a message for the page when the file is too large,
     not JSON, not a settings file of this tool, or holds an invalid value.
@@ -65,8 +71,12 @@ def parse_prior_settings(data: bytes) -> dict:
         raise ValueError(f"not a prior settings file of GPP-NMF Studio (expected \"format\": \"{PRIOR_FORMAT}\")")
     if doc.get("version") != 1:
         raise ValueError(f"unsupported settings version {doc.get('version')!r}")
+    units = doc.get("beta_units", {})
+    if not isinstance(units, dict) or not all(isinstance(units.get(f, ""), str) for f in ("D", "H")):
+        raise ValueError("beta_units must map D and H to unit names")
     return {"D": checked_factor_ui(doc.get("D"), "D"), "H": checked_factor_ui(doc.get("H"), "H"),
-            "noise_var": positive_number(doc.get("noise_var"), "noise_var")}
+            "noise_var": positive_number(doc.get("noise_var"), "noise_var"),
+            "beta_units": {f: units[f][:40] for f in ("D", "H") if f in units}}
 
 
 def _axis_values(where) -> np.ndarray:

@@ -41,9 +41,9 @@ from .specs import (
     factor_axis,
     log_range,
     noise_range,
-    positive_number,
     prior_from_ui,
     shown,
+    typed_positive,
     ui_from_prior,
 )
 
@@ -71,9 +71,10 @@ def _param_control(factor: str, name: str, label: str) -> html.Div:
             html.Div(dcc.Slider(id=_pid("param-slider", factor, name), min=-3, max=3, step=0.01, value=0,
                                 updatemode="mouseup", marks=None, tooltip=None, allow_direct_input=False),
                      className="slider"),
-            dcc.Input(id=_pid("param-input", factor, name), type="number", debounce=True, step="any",
-                      className="number", inputMode="decimal"),
+            dcc.Input(id=_pid("param-input", factor, name), type="text", debounce=True, className="number",
+                      inputMode="decimal", autoComplete="off"),
         ]),
+        html.Div(id=_pid("param-message", factor, name), className="field-message", role="alert"),
     ])
 
 
@@ -103,7 +104,11 @@ def layout() -> html.Section:
         html.Div(className="prior-grid", children=[
             html.Div(className="controls", children=[
                 html.Label("Preset", htmlFor="preset-picker"),
-                dcc.Dropdown(id="preset-picker", clearable=False),
+                html.Div(className="seed-row", children=[
+                    dcc.Dropdown(id="preset-picker", clearable=False, className="preset-picker"),
+                    html.Button("Reset", id="preset-reset", className="button secondary",
+                                title="Set every control back to the chosen preset"),
+                ]),
                 html.P(id="preset-description", className="hint"),
                 html.Div(className="seed-row", children=[
                     html.Label("seed", htmlFor="prior-seed"),
@@ -196,21 +201,19 @@ def offer_presets(dataset_key, slider_ids, mirror_ids, session_id=None):
     Output({"type": "link", "factor": ALL}, "value"),
     Output({"type": "mirror", "factor": ALL}, "value"),
     Output({"type": "param-input", "factor": ALL, "name": ALL}, "value", allow_duplicate=True),
-    Output("preset-description", "children"),
     Input("preset-picker", "value"),
+    Input("preset-reset", "n_clicks"),
     State("dataset-key", "data"),
     State({"type": "kernel", "factor": ALL}, "id"),
     State({"type": "param-input", "factor": ALL, "name": ALL}, "id"),
     State("session-id", "data"),
     prevent_initial_call=True,
 )
-def apply_preset(preset_name, dataset_key, factor_ids, param_ids, session_id=None):
-    """Set every control to the chosen preset."""
+def apply_preset(preset_name, _reset, dataset_key, factor_ids, param_ids, session_id=None):
+    """Set every control to the chosen preset (again, on Reset)."""
     dataset = load_dataset(dataset_key, session_id)
     values = _ui_values(dataset, preset_name if preset_name in dataset.presets else None)
-    preset = dataset.presets.get(preset_name)
-    description = preset.description if preset is not None else "Settings derived from the data's scale."
-    return (*_control_values(values, factor_ids, param_ids), description)
+    return _control_values(values, factor_ids, param_ids)
 
 
 def _control_values(values: dict, factor_ids, param_ids) -> tuple[list, list, list, list]:
@@ -246,9 +249,10 @@ def synced_values(slider_moved: bool, slider_value, box_value):
     """(slider, box) outputs: the box shows 10**slider; the slider follows a valid typed value."""
     if slider_moved:
         return no_update, _format(10.0 ** slider_value)
-    if isinstance(box_value, (int, float)) and box_value > 0 and math.isfinite(box_value):
-        return math.log10(box_value), no_update
-    return no_update, no_update
+    try:
+        return math.log10(typed_positive(box_value, "value")), no_update
+    except ValueError:
+        return no_update, no_update  # the box keeps what was typed; collect_prior_specs marks it
 
 
 @callback(
@@ -273,6 +277,9 @@ def label_length_scales(dataset_key, label_ids, session_id=None):
 @callback(
     Output("prior-specs", "data"),
     Output("prior-message", "children"),
+    Output({"type": "param-input", "factor": ALL, "name": ALL}, "className"),
+    Output({"type": "param-message", "factor": ALL, "name": ALL}, "children"),
+    Output("preset-description", "children"),
     Input("dataset-key", "data"),
     Input({"type": "kernel", "factor": ALL}, "value"),
     Input({"type": "link", "factor": ALL}, "value"),
@@ -281,19 +288,92 @@ def label_length_scales(dataset_key, label_ids, session_id=None):
     State({"type": "kernel", "factor": ALL}, "id"),
     State({"type": "param-input", "factor": ALL, "name": ALL}, "id"),
     State("session-id", "data"),
+    State("preset-picker", "value"),
 )
-def collect_prior_specs(dataset_key, kernels, links, mirrors, params, factor_ids, param_ids, session_id=None):
-    """The controls as one JSON-able spec; a message instead when a setting is invalid."""
+def collect_prior_specs(dataset_key, kernels, links, mirrors, params, factor_ids, param_ids, session_id=None,
+                        preset_name=None):
+    """The controls as one JSON-able spec, or None while a setting is invalid (Run waits, the figures keep
+    the last valid settings): each bad value is marked at its own box with a message beside it, and the
+    preset's description says whether the controls still hold the preset."""
+    n_params = len(param_ids) if isinstance(param_ids, list) else 0
+    unchanged = ([no_update] * n_params, [no_update] * n_params)
     try:
         dataset = load_dataset(dataset_key, session_id)
         specs = specs_from_controls(kernels, links, mirrors, params, factor_ids, param_ids)
-        for f in ("D", "H"):
-            specs[f] = _checked_factor(specs[f], f)
-            prior_from_ui(specs[f], factor_axis(dataset, f), f)
-        noise_var = positive_number(specs["noise_var"], "noise variance σ²")
     except ValueError as exc:
-        return no_update, problem(f"{exc}. The figures keep the last valid settings.")
-    return {"dataset": dataset_key, "D": specs["D"], "H": specs["H"], "noise_var": noise_var}, ""
+        return (no_update, problem(f"{exc}. The figures keep the last valid settings."), *unchanged, no_update)
+    problems = box_problems(specs, param_ids)
+    classes = ["number invalid" if key in problems else "number" for key in _param_keys(param_ids)]
+    messages = [problems.get(key, "") for key in _param_keys(param_ids)]
+    if problems:
+        return (None, problem("Fix the marked value: the figures keep the last valid settings and Run waits "
+                              "until every value is valid."), classes, messages, no_update)
+    try:
+        for f in ("D", "H"):
+            specs[f] = _checked_factor({**specs[f], "beta": _beta(specs[f]), "scale": _typed(specs[f]["scale"])}, f)
+            prior_from_ui(specs[f], factor_axis(dataset, f), f)
+    except ValueError as exc:
+        return (None, problem(f"{exc}. The figures keep the last valid settings."), classes, messages, no_update)
+    specs = {"dataset": dataset_key, "D": specs["D"], "H": specs["H"], "noise_var": _typed(specs["noise_var"])}
+    return specs, "", classes, messages, preset_state(dataset, preset_name, specs)
+
+
+def _param_keys(param_ids) -> list[tuple[str, str]]:
+    return [(i["factor"], i["name"]) for i in param_ids]
+
+
+def _typed(value) -> float:
+    return typed_positive(value, "value")
+
+
+def _beta(ui: dict) -> float:
+    """The typed β; a White kernel has no length scale, so whatever its box holds stands for 1."""
+    try:
+        return _typed(ui["beta"])
+    except ValueError:
+        if ui["kernel"] == "white":
+            return 1.0
+        raise
+
+
+#: How each numeric setting is named in the messages beside its box.
+PARAM_NAMES = {"beta": "length scale β of {f}", "scale": "link parameter of {f}", "var": "noise variance σ²"}
+
+
+def box_problems(specs: dict, param_ids) -> dict[tuple[str, str], str]:
+    """(factor, name) → message for every box whose text is not a positive number (β of a White kernel,
+    which it does not use, is never a problem)."""
+    problems = {}
+    for factor, name in _param_keys(param_ids):
+        if factor in ("D", "H") and name == "beta" and specs[factor]["kernel"] == "white":
+            continue
+        value = specs["noise_var"] if factor == "noise" else specs[factor][name]
+        try:
+            typed_positive(value, PARAM_NAMES[name].format(f=factor))
+        except ValueError as exc:
+            problems[(factor, name)] = str(exc)
+    return problems
+
+
+def preset_state(dataset: gp.Dataset, preset_name, specs: dict) -> str:
+    """The chosen preset's description, or what differs from it when the controls were edited."""
+    name = preset_name if preset_name in dataset.presets else None
+    values = _ui_values(dataset, name)
+    edits = []
+    for f in ("D", "H"):
+        for key, label in (("kernel", "kernel"), ("link", "link"), ("mirror", "mirror symmetry")):
+            if values[f][key] != specs[f][key]:
+                edits.append(f"{f}: {label} {values[f][key]} → {specs[f][key]}")
+        for key, label in (("beta", "β"), ("scale", "link parameter")):
+            if _format(values[f][key]) != _format(specs[f][key]):
+                edits.append(f"{f}: {label} {_format(values[f][key]):g} → {_format(specs[f][key]):g}")
+    if _format(values["noise_var"]) != _format(specs["noise_var"]):
+        edits.append(f"σ² {_format(values['noise_var']):g} → {_format(specs['noise_var']):g}")
+    preset = dataset.presets.get(name) if name else None
+    original = preset.description if preset is not None else "Settings derived from the data's scale."
+    if not edits:
+        return original
+    return f"Edited from '{name or 'defaults'}': {'; '.join(edits)}. Reset restores the preset."
 
 
 def _checked_factor(ui: dict, factor: str) -> dict:
@@ -450,11 +530,24 @@ def simulated_figure(dataset: gp.Dataset, D: np.ndarray, H: np.ndarray, noise_va
 
 
 @callback(Output("download-prior", "data"), Input("save-prior", "n_clicks"), State("prior-specs", "data"),
-          prevent_initial_call=True)
-def save_prior_settings(_, specs):
+          State("session-id", "data"), prevent_initial_call=True)
+def save_prior_settings(_, specs, session_id=None):
+    """The current priors as JSON, with the units β is measured in on this data set."""
     if not specs:
         return no_update
-    return dcc.send_string(exports.prior_settings_json(specs), "gppnmf-prior.json")
+    dataset = load_dataset(specs["dataset"], session_id)
+    units = {f: beta_unit(dataset, f) for f in ("D", "H")}
+    return dcc.send_string(exports.prior_settings_json(specs, units), "gppnmf-prior.json")
+
+
+def unit_warnings(saved_units: dict, dataset: gp.Dataset, settings: dict) -> list[str]:
+    """What to check when settings saved with β in one unit are loaded onto data measured in another."""
+    warnings = []
+    for f, unit in saved_units.items():
+        here = beta_unit(dataset, f)
+        if unit != here:
+            warnings.append(f"β of {f} was saved in {unit} and is now read as {settings[f]['beta']:g} {here}")
+    return warnings
 
 
 @callback(
@@ -467,18 +560,25 @@ def save_prior_settings(_, specs):
     State("load-prior", "filename"),
     State({"type": "kernel", "factor": ALL}, "id"),
     State({"type": "param-input", "factor": ALL, "name": ALL}, "id"),
+    State("dataset-key", "data"),
+    State("session-id", "data"),
     prevent_initial_call=True,
 )
-def load_prior_settings(contents, filename, factor_ids, param_ids):
-    """Set every control from an uploaded settings file, or say why it cannot be used."""
+def load_prior_settings(contents, filename, factor_ids, param_ids, dataset_key=None, session_id=None):
+    """Set every control from an uploaded settings file, or say why it cannot be used; warn when β was saved
+    in other units than this data set's."""
     name = str(filename)[:80] if filename else "the settings file"
     try:
         data = base64.b64decode(str(contents).split(",", 1)[1], validate=True)
         settings = exports.parse_prior_settings(data)
         controls = _control_values(settings, factor_ids, param_ids)
+        warnings = unit_warnings(settings["beta_units"], load_dataset(dataset_key, session_id), settings) \
+            if dataset_key else []
     except (ValueError, IndexError, binascii.Error) as exc:
         return no_update, no_update, no_update, no_update, problem(f"{name}: {exc}")
     except (TypeError, KeyError):
         return no_update, no_update, no_update, no_update, problem(f"{name}: the page sent controls this server "
                                                                    "cannot set; reload the page")
-    return (*controls, notice(f"Loaded {name}."))
+    if warnings:
+        return (*controls, problem(f"Loaded {name}, but check it: {'; '.join(warnings)}."))
+    return (*controls, notice(f"Loaded {name}: every control is set from it."))

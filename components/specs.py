@@ -38,11 +38,41 @@ def shown(value, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def typed_number(value, name: str) -> float:
+    """A number typed in a box: ``2``, ``0.3``, ``1e8``, or ``1,5`` with a decimal comma; ValueError naming ``name``.
+
+    A comma is read as the decimal mark only when it is the one separator in the text (``1,5`` is 1.5);
+    ``1,500.5`` or ``1,5,3`` are refused rather than guessed, so nothing is silently read as another number.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a number, got {shown(value)}")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{name}: type a number" if value in (None, "") else
+                         f"{name} must be a number, got {shown(value)}")
+    text = value.strip().replace("\u2212", "-").replace(" ", "")
+    if text.count(",") == 1 and "." not in text:
+        text = text.replace(",", ".")
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{name}: {shown(value)} is not a number (write e.g. 0.3, 1.5 or 1e8)") from None
+
+
 def positive_number(value, name: str) -> float:
     """``value`` as a float when it is a finite number > 0; ValueError naming ``name`` otherwise."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a positive number, got {shown(value)}")
     return float(value)
+
+
+def typed_positive(value, name: str) -> float:
+    """What a person typed in a box (see :func:`typed_number`) as a finite float > 0; ValueError naming ``name``."""
+    number = typed_number(value, name)
+    if not math.isfinite(number) or number <= 0:
+        raise ValueError(f"{name} must be a positive number, got {shown(value)}")
+    return number
 
 
 def checked_factor_ui(spec, factor: str) -> dict:

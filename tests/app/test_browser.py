@@ -69,10 +69,23 @@ def test_cancel_stops_a_long_run_and_frees_the_run_button(studio):
 
 
 def test_bad_settings_give_messages_and_the_app_keeps_working(studio):
-    set_input(studio, dom_id(factor="H", name="beta", type="param-input"), 0)
-    studio.wait_for_contains_text("#prior-message", "beta must be a positive", timeout=10)
-    set_input(studio, dom_id(factor="H", name="beta", type="param-input"), 10)
+    box = dom_id(factor="H", name="beta", type="param-input")
+    beside = dom_id(factor="H", name="beta", type="param-message")
+    set_input(studio, box, 0)
+    wait(studio.driver, lambda: "β of H must be a positive number" in by_id(studio, beside).text, timeout=10,
+         message="no message beside the box")
+    container = by_id(studio, box).find_element(By.XPATH, "..")  # dcc.Input's className sits on its container
+    assert "invalid" in container.get_attribute("class") and by_id(studio, box).get_attribute("value") == "0"
+    studio.find_element("#run-button").click()  # Run waits: it never fits the last valid β while the box shows 0
+    studio.wait_for_contains_text("#job-message", "prior settings", timeout=30)
+    set_input(studio, box, "1,5")  # a decimal comma is read as 1.5, never as 15
     wait(studio.driver, lambda: studio.find_element("#prior-message").text == "", timeout=10)
+    assert "invalid" not in by_id(studio, box).find_element(By.XPATH, "..").get_attribute("class")
+    slider = by_id(studio, dom_id(factor="H", name="beta", type="param-slider"))
+    wait(studio.driver, lambda: abs(float(slider.find_element(By.CSS_SELECTOR, "[role=slider]")
+                                          .get_attribute("aria-valuenow")) - 0.176) < 0.01, timeout=10,
+         message="the slider did not move to log10(1.5)")
+    set_input(studio, box, 10)
     set_input(studio, "rank-input", 500)
     studio.find_element("#run-button").click()
     studio.wait_for_contains_text("#job-message", "rank must be a whole number from 1 to 20", timeout=30)

@@ -59,7 +59,7 @@ def test_slider_and_box_stay_in_step():
     assert prior_panel.synced_values(False, 0, None) == nothing
 
 
-def _collect(specs, **override):
+def _collect(specs, preset=None, **override):
     kernel, link, mirror = [specs["D"]["kernel"], specs["H"]["kernel"]], [specs["D"]["link"], specs["H"]["link"]], \
         [["mirror"] if specs["D"]["mirror"] else [], ["mirror"] if specs["H"]["mirror"] else []]
     values = {"D-beta": specs["D"]["beta"], "D-scale": specs["D"]["scale"], "H-beta": specs["H"]["beta"],
@@ -67,18 +67,44 @@ def _collect(specs, **override):
     param_ids = [{"type": "param-input", "factor": f, "name": n} for f, n in prior_panel.PARAMS]
     factor_ids = [{"type": "kernel", "factor": "D"}, {"type": "kernel", "factor": "H"}]
     params = [values[f"{i['factor']}-{i['name']}"] for i in param_ids]
-    return prior_panel.collect_prior_specs(specs["dataset"], kernel, link, mirror, params, factor_ids, param_ids)
+    return prior_panel.collect_prior_specs(specs["dataset"], kernel, link, mirror, params, factor_ids, param_ids,
+                                           None, preset)
 
 
 def test_collect_prior_specs_and_the_message_for_a_zero_beta():
     specs = _paper_specs()
-    collected, message = _collect(specs)
-    assert message == "" and collected == specs
-    kept, message = _collect(specs, **{"H-beta": 0})
-    assert kept is prior_panel.no_update
-    assert "prior for H" in message.children and "beta" in message.children and message.className == "error"
-    kept, message = _collect(specs, **{"noise-var": -1})
-    assert "noise variance" in message.children
+    collected, message, classes, field_messages, description = _collect(specs, "paper")
+    assert message == "" and collected == specs and set(classes) == {"number"} and set(field_messages) == {""}
+    assert description == load_dataset(CSI).presets["paper"].description
+    kept, message, classes, field_messages, _ = _collect(specs, **{"H-beta": 0})
+    assert kept is None  # Run waits: it never fits the last valid β while the box shows 0
+    assert "Fix the marked value" in message.children and message.className == "error"
+    beta_H = [i for i, (f, n) in enumerate(prior_panel.PARAMS) if (f, n) == ("H", "beta")][0]
+    assert classes[beta_H] == "number invalid" and classes.count("number invalid") == 1
+    assert "length scale β of H must be a positive number" in field_messages[beta_H]
+    kept, message, classes, field_messages, _ = _collect(specs, **{"noise-var": -1})
+    assert kept is None and "noise variance σ²" in field_messages[-1]
+
+
+@pytest.mark.parametrize("typed, read", [("1,5", 1.5), ("1.5", 1.5), ("2e-4", 2e-4), (" 3 ", 3.0)])
+def test_typed_numbers_are_read_as_written(typed, read):
+    collected, *_ = _collect(_paper_specs(), **{"H-beta": typed})
+    assert collected["H"]["beta"] == read
+
+
+@pytest.mark.parametrize("typed", ["1,5,3", "1,500.5", "abc", "", "NaN", "-2"])
+def test_typed_text_that_is_not_a_positive_number_is_refused_at_its_box(typed):
+    collected, _, classes, field_messages, _ = _collect(_paper_specs(), **{"D-scale": typed})
+    assert collected is None and classes[1] == "number invalid" and "link parameter of D" in field_messages[1]
+
+
+def test_the_preset_description_says_when_the_controls_were_edited():
+    *_, description = _collect(_paper_specs(), "paper", **{"H-beta": 3})
+    assert description.startswith("Edited from 'paper'") and "H: β 2 → 3" in description and "Reset" in description
+    ids = [{"type": "kernel", "factor": "D"}, {"type": "kernel", "factor": "H"}]
+    param_ids = [{"type": "param-input", "factor": f, "name": n} for f, n in prior_panel.PARAMS]
+    kernels, links, mirrors, params = prior_panel.apply_preset("paper", 1, CSI, ids, param_ids)  # Reset
+    assert params == [0.3, 1.0, 2.0, 0.0002, 1e8] and mirrors == [[], ["mirror"]]
 
 
 def test_draw_prior_samples_for_the_csi_phantom():
@@ -241,6 +267,6 @@ def test_loading_a_settings_file_sets_every_control():
     kernels, links, mirrors, params, message = prior_panel.load_prior_settings(payload, "p.json", factor_ids,
                                                                                param_ids)
     assert kernels == ["rbf", "rbf"] and mirrors == [[], ["mirror"]] and params == [0.3, 1.0, 2.0, 0.0002, 1e8]
-    assert message.children == "Loaded p.json."
+    assert message.children == "Loaded p.json: every control is set from it."
     bad = prior_panel.load_prior_settings("data:,bm90IGpzb24=", "x.json", factor_ids, param_ids)
     assert "x.json" in bad[-1].children and bad[-1].className == "error"

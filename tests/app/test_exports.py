@@ -55,7 +55,22 @@ def test_prior_settings_round_trip():
              "D": {"kernel": "rbf", "beta": 10.0, "link": "rectified_gaussian", "scale": 1.0, "mirror": False},
              "H": {"kernel": "matern52", "beta": 3.0, "link": "exponential", "scale": 2.0, "mirror": True}}
     back = exports.parse_prior_settings(exports.prior_settings_json(specs).encode())
-    assert back == {"D": specs["D"], "H": specs["H"], "noise_var": 25.0}
+    assert back == {"D": specs["D"], "H": specs["H"], "noise_var": 25.0, "beta_units": {}}
+    units = {"D": "index steps", "H": "voxel"}
+    back = exports.parse_prior_settings(exports.prior_settings_json(specs, units).encode())
+    assert back["beta_units"] == units
+
+
+def test_settings_saved_in_ppm_warn_when_loaded_onto_index_data():
+    from components import prior_panel
+    from components.data_source import builtin_key, load_dataset
+
+    csi, toy = load_dataset(builtin_key("csi_phantom")), load_dataset(builtin_key("paper_toy"))
+    saved = {"D": "ppm", "H": "voxel"}
+    settings = {"D": {"beta": 0.3}, "H": {"beta": 2.0}}
+    assert prior_panel.unit_warnings(saved, csi, settings) == []
+    warnings = prior_panel.unit_warnings(saved, toy, settings)
+    assert warnings[0] == "β of D was saved in ppm and is now read as 0.3 index steps"
 
 
 @pytest.mark.parametrize(
