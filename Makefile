@@ -7,11 +7,15 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# The pinned requirements, then the project itself (editable: gppnmf_core importable from anywhere,
+# the `gppnmf` command on the PATH of the venv; --no-deps keeps the pins).
 install: $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -e .
 
 install-test: $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-test.txt
+	$(BIN)/pip install --quiet --no-deps -e .
 
 run: install
 	$(BIN)/python app.py

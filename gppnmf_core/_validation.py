@@ -107,3 +107,21 @@ def check_random_state(random_state) -> np.random.Generator:
     if random_state is None or _is_int(random_state):
         return np.random.default_rng(random_state)
     raise ValueError(f"random_state must be None, an int or a numpy Generator, got {random_state!r}")
+
+
+def check_callback(callback, name: str = "callback"):
+    """Return ``callback`` after checking that it is callable or None."""
+    if callback is not None and not callable(callback):
+        raise ValueError(f"{name} must be callable or None, got {type(callback).__name__} {callback!r}")
+    return callback
+
+
+def random_state_setting(random_state):
+    """How a fit records its ``random_state`` in its JSON-able settings.
+
+    The int or None as given (the same call with it reproduces the fit), or
+    ``"Generator"`` for a ``numpy.random.Generator`` (whose state is not recorded).
+    """
+    if isinstance(random_state, np.random.Generator):
+        return "Generator"
+    return None if random_state is None else int(random_state)

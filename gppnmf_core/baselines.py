@@ -22,19 +22,20 @@ Both share one private solver, :func:`_mu_fit`.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
 from ._validation import (
+    check_callback,
     check_int,
     check_matrix,
     check_nonnegative,
     check_positive,
     check_random_state,
     check_rank,
+    random_state_setting,
 )
-from .results import FitResult, Progress, ProgressCallback, StopRequested, report
+from .results import FitResult, Outcome, Progress, ProgressCallback, best_of_replicates, stop_requested
 from .threads import blas_threads
 
 __all__ = ["cnmf", "ls_nmf"]
@@ -47,19 +48,6 @@ _TINY = np.finfo(np.float64).tiny
 
 #: Iterations between two tests of the stopping rule (and progress reports).
 _CHECK_EVERY = 10
-
-
-@dataclass(eq=False)
-class _Run:
-    """What one replicate (one restart) of the solver returned."""
-
-    D: np.ndarray
-    H: np.ndarray
-    objective: float
-    trace: np.ndarray
-    n_iter: int
-    converged: bool
-    stopped: bool
 
 
 def _half_sq_error(X: np.ndarray, D: np.ndarray, H: np.ndarray) -> float:
@@ -82,8 +70,8 @@ def _mu_replicate(
     method: str,
     replicate: int,
     n_replicates: int,
-) -> _Run:
-    r"""Run the multiplicative updates from ``(D, H)`` (updated in place).
+) -> Outcome:
+    r"""Run the multiplicative updates from ``(D, H)`` (updated in place); an Outcome with ``x = (D, H)``.
 
     The cost after each iteration is obtained without forming the residual:
 
@@ -117,45 +105,47 @@ def _mu_replicate(
     trace[0] = cost()
     f_check = trace[0]
     n_iter = 0
-    converged = stopped = False
-    try:
-        report(callback, Progress(method, replicate, n_replicates, 0, max_iter, float(trace[0])))
-        while n_iter < max_iter:
-            # H <- H * (D^T X) / (D^T D H)
-            np.matmul(D.T, X, out=DtX)
-            DtX *= H
-            np.matmul(DtD, H, out=den_H)
-            den_H += _TINY
-            np.divide(DtX, den_H, out=H)
-            if floor is not None:
-                np.maximum(H, floor, out=H)
-            # D <- D * (X H^T) / (D H H^T)
-            np.matmul(X, H.T, out=XHt)
-            np.matmul(H, H.T, out=HHt)
-            np.matmul(D, HHt, out=den_D)
-            den_D += _TINY
-            D *= XHt
-            D /= den_D
-            if floor is not None:
-                np.maximum(D, floor, out=D)
-            np.matmul(D.T, D, out=DtD)
-            n_iter += 1
-            f = trace[n_iter] = cost()
-            at_check = n_iter % _CHECK_EVERY == 0
-            if at_check:
-                # Relative change over the last _CHECK_EVERY iterations; the
-                # strict "<" means tol = 0 always runs max_iter iterations.
-                converged = abs(f_check - f) < tol * f_check
-                f_check = f
-            if at_check or n_iter == max_iter:
-                report(callback, Progress(method, replicate, n_replicates, n_iter, max_iter, float(f)))
-            if converged:
-                break
-    except StopRequested:
-        stopped = True
+    converged = False
+
+    def stop(iteration: int, value: float) -> bool:
+        return stop_requested(callback, Progress(method, replicate, n_replicates, iteration, max_iter, value))
+
+    stopped = stop(0, float(trace[0]))
+    while not stopped and n_iter < max_iter:
+        # H <- H * (D^T X) / (D^T D H)
+        np.matmul(D.T, X, out=DtX)
+        DtX *= H
+        np.matmul(DtD, H, out=den_H)
+        den_H += _TINY
+        np.divide(DtX, den_H, out=H)
+        if floor is not None:
+            np.maximum(H, floor, out=H)
+        # D <- D * (X H^T) / (D H H^T)
+        np.matmul(X, H.T, out=XHt)
+        np.matmul(H, H.T, out=HHt)
+        np.matmul(D, HHt, out=den_D)
+        den_D += _TINY
+        D *= XHt
+        D /= den_D
+        if floor is not None:
+            np.maximum(D, floor, out=D)
+        np.matmul(D.T, D, out=DtD)
+        n_iter += 1
+        f = trace[n_iter] = cost()
+        at_check = n_iter % _CHECK_EVERY == 0
+        if at_check:
+            # Relative change over the last _CHECK_EVERY iterations; the
+            # strict "<" means tol = 0 always runs max_iter iterations.
+            converged = abs(f_check - f) < tol * f_check
+            f_check = f
+        if (at_check or n_iter == max_iter) and stop(n_iter, float(f)):
+            stopped = True
+            break
+        if converged:
+            break
     trace = trace[: n_iter + 1].copy()
     trace[-1] = _half_sq_error(X, D, H)
-    return _Run(D, H, float(trace[-1]), trace, n_iter, converged, stopped)
+    return Outcome((D, H), float(trace[-1]), trace, n_iter, n_iter + 1, converged, stopped, "")
 
 
 def _mu_fit(
@@ -205,26 +195,21 @@ def _mu_fit(
     K, L = X.shape
     xx = float(np.vdot(X, X))
     scale = np.sqrt(np.sum(X, where=X > 0) / X.size / rank)
-    runs: list[_Run] = []
-    best: _Run | None = None
-    i_best = 0
-    for replicate in range(n_replicates):
+
+    def run_replicate(replicate: int) -> Outcome:
         D = scale * np.abs(rng.standard_normal((K, rank)))
         H = scale * np.abs(rng.standard_normal((rank, L)))
         if floor is not None:
             np.maximum(D, floor, out=D)
             np.maximum(H, floor, out=H)
         with blas_threads(n_threads, K * L * rank):
-            run = _mu_replicate(
+            return _mu_replicate(
                 X, xx, D, H, floor=floor, max_iter=max_iter, tol=tol, callback=callback,
                 method=method, replicate=replicate, n_replicates=n_replicates,
             )
-        runs.append(run)
-        if best is None or run.objective < best.objective:
-            best, i_best = run, replicate
-        if run.stopped:
-            break
-    assert best is not None
+
+    i_best, runs = best_of_replicates(run_replicate, n_replicates)
+    best = runs[i_best]
     stopped = runs[-1].stopped
     if best.converged:
         message = (
@@ -237,19 +222,9 @@ def _mu_fit(
         message = f"reached max_iter={max_iter} without meeting tol={tol:g}"
     message += f" (replicate {i_best + 1} of {len(runs)} run"
     message += f", {n_replicates} asked; fit stopped on request)" if stopped else ")"
-    return FitResult(
-        D=best.D,
-        H=best.H,
-        objective=best.objective,
-        objective_trace=best.trace,
-        n_iter=best.n_iter,
-        converged=best.converged,
-        stopped=stopped,
-        message=message,
-        runtime=time.perf_counter() - start,
-        method=method,
-        settings=settings,
-        replicate_objectives=np.array([r.objective for r in runs]),
+    D, H = best.x
+    return FitResult.from_replicates(
+        i_best, runs, D, H, message=message, runtime=time.perf_counter() - start, method=method, settings=settings,
     )
 
 
@@ -259,13 +234,9 @@ def _check_common(X, rank, max_iter, tol, n_replicates, callback, random_state):
     max_iter = check_int(max_iter, "max_iter", minimum=1)
     tol = check_nonnegative(tol, "tol")
     n_replicates = check_int(n_replicates, "n_replicates", minimum=1)
-    if callback is not None and not callable(callback):
-        raise ValueError(f"callback must be callable or None, got {callback!r}")
+    callback = check_callback(callback)
     rng = check_random_state(random_state)
-    if isinstance(random_state, np.random.Generator):
-        seed = "Generator"
-    else:
-        seed = None if random_state is None else int(random_state)
+    seed = random_state_setting(random_state)
     settings = {
         "rank": rank,
         "max_iter": max_iter,
@@ -330,10 +301,12 @@ def ls_nmf(
     callback : callable, optional
         Called as ``callback(progress)`` with a :class:`~gppnmf_core.results.Progress`
         at the start of each replicate, every 10 iterations and after the last
-        iteration. Returning True stops the fit: the best replicate so far
-        (the interrupted one included) is returned with ``stopped=True``.
+        iteration. Raising ``StopIteration`` (SciPy's contract) or returning
+        True stops the fit: the best replicate so far (the interrupted one
+        included) is returned with ``stopped=True``.
     random_state : None, int or numpy.random.Generator
-        Seed of the initial values ``D, H ~ sqrt(mean(max(X, 0)) / M) |N(0, 1)|``.
+        Seed of the initial values ``D, H ~ sqrt(mean(max(X, 0)) / M) |N(0, 1)|``;
+        recorded in ``settings["random_state"]`` (``"Generator"`` for a generator).
 
     Returns
     -------
@@ -447,10 +420,12 @@ def cnmf(
     callback : callable, optional
         Called as ``callback(progress)`` with a :class:`~gppnmf_core.results.Progress`
         at the start of each replicate, every 10 iterations and after the last
-        iteration. Returning True stops the fit: the best replicate so far
-        (the interrupted one included) is returned with ``stopped=True``.
+        iteration. Raising ``StopIteration`` (SciPy's contract) or returning
+        True stops the fit: the best replicate so far (the interrupted one
+        included) is returned with ``stopped=True``.
     random_state : None, int or numpy.random.Generator
-        Seed of the initial values ``D, H ~ sqrt(mean(max(X, 0)) / M) |N(0, 1)|``.
+        Seed of the initial values ``D, H ~ sqrt(mean(max(X, 0)) / M) |N(0, 1)|``;
+        recorded in ``settings["random_state"]`` (``"Generator"`` for a generator).
 
     Returns
     -------

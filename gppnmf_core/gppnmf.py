@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
-
 from ._validation import (
+    check_callback,
     check_int,
     check_mask,
     check_matrix,
@@ -14,10 +13,11 @@ from ._validation import (
     check_positive,
     check_random_state,
     check_rank,
+    random_state_setting,
 )
 from .objective import GPPNMFObjective
 from .priors import GPPrior
-from .results import FitResult, Progress, report
+from .results import FitResult, Progress, best_of_replicates, stop_requested
 from .solvers import minimize_alternating_cg, minimize_lbfgs
 from .threads import blas_threads
 
@@ -93,22 +93,27 @@ def fit_gppnmf(
         with the data, which works on cache-sized column blocks: in practice
         one thread (measured faster than two at every size, see there).
     callback : callable, optional
-        Called as ``callback(Progress)`` after every iteration; returning True
-        stops the fit, which then returns the best point so far (``stopped=True``).
+        Called as ``callback(Progress)`` after every iteration. Raising
+        ``StopIteration`` (SciPy's contract) or returning True stops the fit,
+        which then returns the best point so far (``stopped=True``) and skips
+        the remaining replicates.
     random_state : None, int or numpy.random.Generator
-        Seeds the initial points.
+        Seeds the initial points; recorded in ``settings["random_state"]`` (the
+        int or None as given, ``"Generator"`` for a generator).
 
     Returns
     -------
     FitResult
         ``D`` of shape (K, M), ``H`` of shape (M, L), the objective, its trace,
-        and ``latent = {"delta": (n_latent_D, M), "eta": (n_latent_H, M)}``.
+        ``nfev`` (objective-and-gradient evaluations of the best replicate), the
+        settings used, and ``latent = {"delta": (n_latent_D, M), "eta": (n_latent_H, M)}``.
 
     Raises
     ------
     ValueError
         For non-finite X, a rank out of range, a non-positive noise variance,
-        a mask of the wrong shape, or a prior whose coords/grid does not match X.
+        a mask of the wrong shape, a prior whose coords/grid does not match X,
+        or a ``callback`` that is not callable.
 
     Examples
     --------
@@ -133,6 +138,7 @@ def fit_gppnmf(
     gtol = check_nonnegative(gtol, "gtol")
     n_replicates = check_int(n_replicates, "n_replicates")
     init_std = check_nonnegative(init_std, "init_std")
+    callback = check_callback(callback)
     for name, prior in (("prior_D", prior_D), ("prior_H", prior_H)):
         if not isinstance(prior, GPPrior):
             raise ValueError(f"{name} must be a GPPrior, got {type(prior).__name__}")
@@ -141,54 +147,38 @@ def fit_gppnmf(
     objective = GPPNMFObjective(X, rank, bound_D, bound_H, noise_var, weights_sq)
     del weights_sq  # the objective keeps what it needs (column weights, or W)
     rng = check_random_state(random_state)
+    seed = random_state_setting(random_state)
 
     with blas_threads(n_threads, objective.product_work):
-        best, finals, stopped = _run_replicates(objective, method, n_replicates, max_iter, tol, gtol, init_std,
-                                       callback, rng)
-    D, H = objective.factors(best.theta)
-    delta, eta = objective.unpack(best.theta)
-    return FitResult(
-        D=D,
-        H=H,
-        objective=best.value,
-        objective_trace=np.asarray(best.trace),
-        n_iter=best.n_iter,
-        converged=best.converged,
-        stopped=stopped,
-        message=best.message,
+        best, outcomes = best_of_replicates(
+            lambda replicate: _run_replicate(objective, method, replicate, n_replicates, max_iter, tol, gtol,
+                                             init_std, callback, rng),
+            n_replicates,
+        )
+    theta = outcomes[best].x
+    D, H = objective.factors(theta)
+    delta, eta = objective.unpack(theta)
+    return FitResult.from_replicates(
+        best, outcomes, D, H,
         runtime=time.perf_counter() - start,
         method="gppnmf",
         settings={
             "rank": rank, "noise_var": noise_var, "method": method, "max_iter": max_iter, "tol": tol,
             "gtol": gtol, "n_replicates": n_replicates, "init_std": init_std, "masked": mask is not None,
-            "prior_D": prior_D.to_spec(), "prior_H": prior_H.to_spec(),
+            "prior_D": prior_D.to_spec(), "prior_H": prior_H.to_spec(), "random_state": seed,
         },
-        replicate_objectives=np.asarray(finals),
         latent={"delta": delta.copy(), "eta": eta.copy()},
     )
 
 
-def _run_replicates(objective, method, n_replicates, max_iter, tol, gtol, init_std, callback, rng):
-    """Run the solver from ``n_replicates`` initial points.
+def _run_replicate(objective, method, replicate, n_replicates, max_iter, tol, gtol, init_std, callback, rng):
+    """Run the solver once from a new initial point drawn from ``rng``; an :class:`Outcome`."""
 
-    Returns the best outcome, every replicate's final value, and whether the
-    callback stopped the run (which skips the remaining replicates).
-    """
-    best, finals = None, []
-    for replicate in range(n_replicates):
-        def on_iteration(iteration, value, replicate=replicate):
-            report(callback, Progress("gppnmf", replicate, n_replicates, iteration, max_iter, value))
+    def on_iteration(iteration, value):
+        return stop_requested(callback, Progress("gppnmf", replicate, n_replicates, iteration, max_iter, value))
 
-        theta0 = init_std * rng.standard_normal(objective.size)
-        if method == "lbfgs":
-            outcome = minimize_lbfgs(objective, theta0, max_iter=max_iter, tol=tol, gtol=gtol,
-                                     on_iteration=on_iteration)
-        else:
-            outcome = minimize_alternating_cg(objective, theta0, objective.blocks, max_iter=max_iter,
-                                              on_iteration=on_iteration)
-        finals.append(outcome.value)
-        if best is None or outcome.value < best.value:
-            best = outcome
-        if outcome.stopped:
-            return best, finals, True
-    return best, finals, False
+    theta0 = init_std * rng.standard_normal(objective.size)
+    if method == "lbfgs":
+        return minimize_lbfgs(objective, theta0, max_iter=max_iter, tol=tol, gtol=gtol, on_iteration=on_iteration)
+    return minimize_alternating_cg(objective, theta0, objective.blocks, max_iter=max_iter,
+                                   on_iteration=on_iteration)

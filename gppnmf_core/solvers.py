@@ -7,61 +7,66 @@
   conjugate-gradient step on each block of variables in turn (delta, then eta),
   each with a doubling/halving line search, for a fixed number of iterations.
 
-Both call ``on_iteration(iteration, value)`` after every iteration; it may
-raise :class:`~gppnmf_core.results.StopRequested`, in which case the solver
-returns the best point so far with ``stopped=True``.
+Both call ``on_iteration(iteration, value)`` after every iteration; when it
+returns True the solver stops (for L-BFGS through SciPy's own contract, a
+callback raising ``StopIteration``) and returns the best point so far with
+``stopped=True``. Both return an :class:`~gppnmf_core.results.Outcome`.
+``scipy.optimize`` is imported on the first L-BFGS fit, not with the package.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize
 
-from .results import StopRequested
-
-
-@dataclass
-class SolverOutcome:
-    """Where a solver ended: point, value, trace and how it stopped."""
-
-    theta: np.ndarray
-    value: float
-    trace: list
-    n_iter: int
-    converged: bool
-    stopped: bool
-    message: str
+from .results import Outcome
 
 
-def minimize_lbfgs(fun, theta0, *, max_iter, tol, gtol, on_iteration: Callable) -> SolverOutcome:
+class _Counted:
+    """``fun`` that counts its calls (``nfev``)."""
+
+    def __init__(self, fun):
+        self.fun = fun
+        self.nfev = 0
+
+    def __call__(self, theta):
+        self.nfev += 1
+        return self.fun(theta)
+
+
+def minimize_lbfgs(fun, theta0, *, max_iter, tol, gtol, on_iteration: Callable) -> Outcome:
     """Minimise ``fun`` by L-BFGS from ``theta0``.
 
     Stops when the relative decrease of the value falls below ``tol``
     (SciPy's ``ftol``), when the largest gradient component falls below
-    ``gtol``, or after ``max_iter`` iterations.
+    ``gtol``, after ``max_iter`` iterations, or when ``on_iteration`` returns True.
     """
+    from scipy import optimize
+
     value0, _ = fun(theta0)
     trace = [value0]
-    best = {"theta": theta0, "value": value0}
+    best = {"theta": theta0, "value": value0, "stopped": False}
 
     def step_done(intermediate_result):
-        best["theta"], best["value"] = intermediate_result.x, float(intermediate_result.fun)
+        # SciPy updates its x in place: keep a copy of the point.
+        best["theta"], best["value"] = intermediate_result.x.copy(), float(intermediate_result.fun)
         trace.append(best["value"])
-        on_iteration(len(trace) - 1, best["value"])
+        if on_iteration(len(trace) - 1, best["value"]):
+            best["stopped"] = True
+            raise StopIteration  # SciPy's stop contract: it ends the run and returns this point
 
-    try:
-        res = optimize.minimize(
-            fun, theta0, jac=True, method="L-BFGS-B", callback=step_done,
-            options={"maxiter": max_iter, "ftol": tol, "gtol": gtol, "maxcor": 20},
-        )
-    except StopRequested:
-        return SolverOutcome(best["theta"], best["value"], trace, len(trace) - 1, False, True, "stopped on request")
+    res = optimize.minimize(
+        fun, theta0, jac=True, method="L-BFGS-B", callback=step_done,
+        options={"maxiter": max_iter, "ftol": tol, "gtol": gtol, "maxcor": 20},
+    )
+    nfev = int(res.nfev) + 1  # with the evaluation at theta0 above
+    trace = np.asarray(trace)
+    if best["stopped"]:
+        return Outcome(best["theta"], best["value"], trace, len(trace) - 1, nfev, False, True, "stopped on request")
     if res.fun > trace[-1]:  # SciPy returns its last point; keep the best one seen
-        return SolverOutcome(best["theta"], best["value"], trace, res.nit, bool(res.success), False, str(res.message))
-    return SolverOutcome(res.x, float(res.fun), trace, res.nit, bool(res.success), False, str(res.message))
+        return Outcome(best["theta"], best["value"], trace, res.nit, nfev, bool(res.success), False, str(res.message))
+    return Outcome(res.x, float(res.fun), trace, res.nit, nfev, bool(res.success), False, str(res.message))
 
 
 def _line_search(fun, x, value, block, direction, step, min_step=1e-20):
@@ -94,7 +99,7 @@ def _line_search(fun, x, value, block, direction, step, min_step=1e-20):
 
 
 def minimize_alternating_cg(fun, theta0, blocks, *, max_iter, on_iteration: Callable,
-                            initial_step: float = 1e-3) -> SolverOutcome:
+                            initial_step: float = 1e-3) -> Outcome:
     """Alternate one Polak–Ribière conjugate-gradient step per block, ``max_iter`` times.
 
     Parameters
@@ -109,34 +114,35 @@ def minimize_alternating_cg(fun, theta0, blocks, *, max_iter, on_iteration: Call
         no other stopping rule, so neither has this one (a sweep that cannot
         decrease the value in any block ends the run early as converged).
     """
+    fun = _Counted(fun)
     x = np.array(theta0, dtype=np.float64)
     value, grad = fun(x)
     trace = [value]
     steps = [initial_step] * len(blocks)
     prev_grad = [None] * len(blocks)
     prev_dir = [None] * len(blocks)
-    try:
-        for iteration in range(1, max_iter + 1):
-            moved = False
-            for b, block in enumerate(blocks):
-                g = grad[block].copy()
-                direction = -g
-                if prev_grad[b] is not None:
-                    beta = max(0.0, float(g @ (g - prev_grad[b])) / max(float(prev_grad[b] @ prev_grad[b]), 1e-300))
-                    direction = -g + beta * prev_dir[b]
-                    if direction @ g >= 0:  # not a descent direction: restart
-                        direction = -g
-                found = _line_search(fun, x, value, block, direction, steps[b])
-                if found is None:
-                    prev_grad[b] = prev_dir[b] = None
-                    continue
-                x, value, grad, steps[b] = found
-                prev_grad[b], prev_dir[b] = g, direction
-                moved = True
-            trace.append(value)
-            on_iteration(iteration, value)
-            if not moved:
-                return SolverOutcome(x, value, trace, iteration, True, False, "no block could decrease the objective")
-    except StopRequested:
-        return SolverOutcome(x, value, trace, len(trace) - 1, False, True, "stopped on request")
-    return SolverOutcome(x, value, trace, max_iter, False, False, f"ran the fixed {max_iter} iterations")
+    for iteration in range(1, max_iter + 1):
+        moved = False
+        for b, block in enumerate(blocks):
+            g = grad[block].copy()
+            direction = -g
+            if prev_grad[b] is not None:
+                beta = max(0.0, float(g @ (g - prev_grad[b])) / max(float(prev_grad[b] @ prev_grad[b]), 1e-300))
+                direction = -g + beta * prev_dir[b]
+                if direction @ g >= 0:  # not a descent direction: restart
+                    direction = -g
+            found = _line_search(fun, x, value, block, direction, steps[b])
+            if found is None:
+                prev_grad[b] = prev_dir[b] = None
+                continue
+            x, value, grad, steps[b] = found
+            prev_grad[b], prev_dir[b] = g, direction
+            moved = True
+        trace.append(value)
+        if on_iteration(iteration, value):
+            return Outcome(x, value, np.asarray(trace), iteration, fun.nfev, False, True, "stopped on request")
+        if not moved:
+            return Outcome(x, value, np.asarray(trace), iteration, fun.nfev, True, False,
+                           "no block could decrease the objective")
+    return Outcome(x, value, np.asarray(trace), max_iter, fun.nfev, False, False,
+                   f"ran the fixed {max_iter} iterations")

@@ -44,3 +44,10 @@ def second_browser():
     driver = webdriver.Chrome(options=options)
     yield driver
     driver.quit()
+
+
+def pytest_configure(config):
+    """Browser tests always run headless (dash[testing]'s ``--headless``, set here and not in the
+    project's global pytest options, so the core tests run where dash[testing] is not installed)."""
+    if hasattr(config.option, "headless"):
+        config.option.headless = True
