@@ -12,7 +12,7 @@ from these priors. Per path:
   kernel matrix + eigen-decomposition; the circulant path: growing the
   embedding, FFTs);
 * factor MiB: the arrays the square-root operator holds, and its whitened
-  variables per column (K dense, m >= 2 (K - 1) circulant);
+  variables per column (K dense; m, about K plus the kernel's reach, circulant);
 * sample(3): three prior draws with the bound prior (warm);
 * one GPP-NMF fit (L-BFGS, default tolerances, random_state 0): seconds,
   iterations, final objective; the last column is the relative difference of
@@ -97,8 +97,8 @@ def main():
         dense = None
         for structure in ("dense", "auto"):
             if structure == "dense" and K > args.dense_max:
-                print(f"{K:>5} {'dense':>9}  skipped (K > --dense-max {args.dense_max}): the factor alone needs "
-                      f"{K * K * 8 / MIB:.0f} MiB and the eigen-decomposition minutes")
+                print(f"{K:>5} {'dense':>9}  skipped (K > --dense-max {args.dense_max}): its factor alone would "
+                      f"need {K * K * 8 / MIB:.0f} MiB, the eigen-decomposition as much again")
                 continue
             r = measure(X, structure, args.budget)
             if structure == "dense":

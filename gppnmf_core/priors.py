@@ -192,8 +192,8 @@ class GPPrior:
         How ``C`` is held. On a grid ``"auto"`` (or ``"kronecker"``) uses the
         Kronecker form, which never builds an (N, N) matrix. Off a grid
         ``"auto"`` uses a :class:`~gppnmf_core.structure.CirculantSquareRoot`
-        (FFTs; ``C`` of shape (n, m) with ``m >= 2 (n - 1)`` whitened
-        variables, memory O(m)) when the axis has more than
+        (FFTs; ``C`` of shape (n, m), ``m`` whitened variables with ``m``
+        about ``n`` plus the kernel's reach, memory O(m)) when the axis has more than
         :data:`~gppnmf_core.structure.DENSE_MAX_POINTS` points, is regular
         (equally spaced to 1e-9 of the spacing, ascending or descending) and
         the kernel is RBF, Matérn or exponential; irregular coordinates,
