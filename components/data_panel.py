@@ -2,8 +2,10 @@
 
 The picker and the upload both set the session's ``dataset-key``; one callback
 draws whatever that key points to: description, facts, the data matrix, and a
-preview (the strongest observation's signal, the signal energy of every
-observation with the voxel mask applied).
+preview (the strongest observation's signal as a line with the usual peaks of
+its nucleus labelled, the signal energy of every observation with the voxel
+mask applied). A data set with a single observation is flagged before Run: a
+decomposition needs several.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import gppnmf_core as gp
 
 from . import services, upload_panel
 from .data_source import builtin_key, is_upload, load_dataset
-from .figures import GRAPH_CONFIG, axis_title, data_heatmap, factor_figure
+from .figures import GRAPH_CONFIG, axis_title, data_heatmap, factor_figure, nucleus_of
 from .jobs import included_observations, signal_strength
 from .messages import problem
 from .sessions import SessionError
@@ -57,8 +59,13 @@ def layout() -> html.Div:
     ])
 
 
+#: What the facts list says when a data set has a single observation (nothing to decompose yet).
+SINGLE_OBSERVATION = ("A decomposition needs several observations — keep the dynamics, or upload a CSI/MRSI or "
+                      "dynamic file.")
+
+
 def dataset_facts(dataset: gp.Dataset) -> list:
-    """Size, axes and grid layout of a data set as list items."""
+    """Size, axes and grid layout of a data set as list items; a notice first when it has one observation."""
     K, L = dataset.X.shape
     items = [
         f"X is {K} × {L}: {K} features (rows), {L} observations (columns)",
@@ -71,7 +78,10 @@ def dataset_facts(dataset: gp.Dataset) -> list:
         if isinstance(where, gp.Grid):
             axes = ", ".join(f"{name} ({n})" for name, n in zip(where.names, where.shape, strict=False))
             items.append(f"{part} are a {' × '.join(map(str, where.shape))} {where.unit} grid: {axes}")
-    return [html.Li(text) for text in items]
+    facts = [html.Li(text) for text in items]
+    if L < 2:
+        facts.insert(0, html.Li(SINGLE_OBSERVATION, className="notice", role="note"))
+    return facts
 
 
 def negative_fraction(X: np.ndarray) -> float:
@@ -102,7 +112,8 @@ def preview_figures(dataset: gp.Dataset, threshold_percent):
     strength = signal_strength(dataset.X)
     strongest = int(np.argmax(strength))
     signal = factor_figure(dataset.X[:, strongest][None, :], dataset.rows, names=[f"observation {strongest + 1}"],
-                           title=f"Strongest observation ({strongest + 1})", height=260)
+                           title=f"Strongest observation ({strongest + 1})", height=260,
+                           nucleus=nucleus_of(dataset))
     shown = np.where(included_observations(dataset.X, threshold_percent), strength, np.nan)
     strength_fig = factor_figure(shown[None, :], dataset.cols, names=["signal"], value_label="signal",
                                  title="Signal per voxel", height=260)

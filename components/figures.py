@@ -3,16 +3,22 @@
 Nothing here touches Dash, the cache or the session: every function can be
 called and checked in a test without a browser. One code path draws a factor
 wherever it lives: lines against an :class:`~gppnmf_core.Axis` (ppm drawn high
-to low), image tiles for a 2-D :class:`~gppnmf_core.Grid`, and 8×8 slices for
-a 3-D grid.
+to low, the usual peaks of the nucleus labelled), image tiles for a 2-D
+:class:`~gppnmf_core.Grid`, and 8×8 slices for a 3-D grid. A signal on an axis
+is always a line, however long (a min/max envelope of at most
+:data:`MAX_LINE_POINTS` points is sent).
 """
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from gppnmf_core import Axis, Dataset, Grid
+from gppnmf_core.datasets import PEAKS_31P
 
 from .theme import FONT, METHOD_COLORS, METHOD_LABELS, RMSE_GROUPS, component_color
 
@@ -151,8 +157,107 @@ def envelope_indices(y: np.ndarray, max_points: int = MAX_LINE_POINTS) -> np.nda
     return np.unique(np.minimum(pairs.ravel(), n - 1))
 
 
-#: Factors on an Axis longer than this are drawn as a raster instead of overlapping lines.
-RASTER_POINTS = 500
+#: Several factors on a non-spectral Axis longer than this are drawn one row each (stacked lines)
+#: instead of overlapping; spectra (ppm or Hz axes) are always overlaid.
+STACK_POINTS = 500
+
+#: Usual peaks of each nucleus, (label, ppm), labelled on ppm axes (SCIENCE.md §4, tests/data/real/SOURCES.md).
+PEAKS = {
+    "1H": (("H₂O", 4.68), ("NAA", 2.01), ("Cr", 3.03), ("Cr", 3.92), ("Cho", 3.20), ("mI", 3.56),
+           ("Lip", 0.9), ("Lip", 1.3)),
+    "31P": tuple((p.name.replace("gamma-", "γ-").replace("alpha-", "α-").replace("beta-", "β-"), p.ppm)
+                 for p in PEAKS_31P),
+    "13C": (("pyruvate", 171.0), ("lactate", 183.2), ("alanine", 176.6), ("pyr. hydrate", 179.4),
+            ("bicarbonate", 161.0)),
+}
+
+_NUCLEUS_IN_TEXT = re.compile(r"\bNucleus\s+(1H|31P|13C)\b")
+
+
+def nucleus_from_ppm(low: float, high: float) -> str | None:
+    """The nucleus a chemical-shift window most likely belongs to, or None when the window does not say.
+
+    A rule of thumb, for labelling peaks only (the core is not asked): beyond
+    100 ppm, 13C; a window inside −0.5…10.5 ppm (a cropped 1H spectrum) or
+    centred on water (3.5–6 ppm, a full 1H spectrum referenced to 4.65), 1H;
+    a window reaching below −5 ppm and centred between −12 and 2 ppm (PCr = 0),
+    31P.
+    """
+    low, high = sorted((float(low), float(high)))
+    centre = (low + high) / 2
+    if not (np.isfinite(low) and np.isfinite(high)) or high <= low:
+        return None
+    if centre > 100:
+        return "13C"
+    if -0.5 <= low and high <= 10.5 or 3.5 <= centre <= 6.0:
+        return "1H"
+    if low < -5 and -12 <= centre <= 2:
+        return "31P"
+    return None
+
+
+def nucleus_of(dataset: Dataset) -> str | None:
+    """The nucleus of a data set's spectra: "Nucleus 1H" (as the readers write it) in its description, else
+    guessed from the range of a ppm feature axis (:func:`nucleus_from_ppm`); None for anything else."""
+    found = _NUCLEUS_IN_TEXT.search(dataset.description or "")
+    if found:
+        return found.group(1)
+    rows = dataset.rows
+    if isinstance(rows, Axis) and rows.unit == "ppm" and rows.size > 1:
+        values = np.asarray(rows.values, dtype=np.float64)
+        return nucleus_from_ppm(np.nanmin(values), np.nanmax(values))
+    return None
+
+
+def peak_labels(axis: Axis | Grid, nucleus: str | None, *, label_px: float = 6.0,
+                plot_px: float = 420.0, tiers: int = 3) -> list[tuple[str, float, int]]:
+    """The usual peaks of ``nucleus`` inside a ppm axis's range, as (label, ppm, tier).
+
+    Neighbours too close to be read side by side go one tier down (at most
+    ``tiers``), judged with about ``label_px`` pixels per character on a plot
+    ``plot_px`` wide. Nothing for an axis that is not in ppm or a nucleus
+    without a table.
+    """
+    if not isinstance(axis, Axis) or axis.unit != "ppm" or nucleus not in PEAKS or axis.size < 2:
+        return []
+    values = np.asarray(axis.values, dtype=np.float64)
+    low, high = float(np.nanmin(values)), float(np.nanmax(values))
+    inside = sorted((ppm, name) for name, ppm in PEAKS[nucleus] if low <= ppm <= high)
+    per_px = (high - low) / plot_px
+    ends = [-np.inf] * tiers  # where the last label of each tier ends (ppm, increasing)
+    out = []
+    for ppm, name in inside:
+        half = (len(name) + 1) * label_px * per_px / 2
+        tier = next((t for t in range(tiers) if ppm - half > ends[t]), tiers - 1)
+        ends[tier] = ppm + half
+        out.append((name, ppm, tier))
+    return out
+
+
+def _peak_marks(labels, xref: str = "x", yref: str = "y domain") -> tuple[list[dict], list[dict]]:
+    """Annotations (small grey text at the top of the plot, one tier per 11 px) and dotted guide lines."""
+    notes = [{"x": ppm, "y": 1, "xref": xref, "yref": yref, "text": name, "showarrow": False, "yanchor": "top",
+              "yshift": -11 * tier, "font": {"size": 9, "color": "#52606d"}, "bgcolor": "rgba(255,255,255,0.7)"}
+             for name, ppm, tier in labels]
+    lines = [{"type": "line", "x0": ppm, "x1": ppm, "y0": 0, "y1": 1, "xref": xref, "yref": yref, "layer": "below",
+              "line": {"color": "#d9e2ec", "width": 1, "dash": "dot"}} for _, ppm, _ in labels]
+    return notes, lines
+
+
+def _value_range(rows, headroom: float) -> list[float] | None:
+    """A y range that holds every finite value with ``headroom`` (a share of the span) free above for labels."""
+    finite = [r[np.isfinite(r)] for r in (np.asarray(r, dtype=np.float64) for r in rows)]
+    finite = [r for r in finite if r.size]
+    if not finite:
+        return None
+    low, high = min(float(r.min()) for r in finite), max(float(r.max()) for r in finite)
+    span = high - low if high > low else max(abs(high), 1.0)
+    return [low - 0.04 * span, high + headroom * span]
+
+
+def is_spectral(axis: Axis | Grid) -> bool:
+    """Whether an axis is a frequency axis (ppm, Hz, or drawn high-to-low as spectra are)."""
+    return isinstance(axis, Axis) and (axis.unit in ("ppm", "Hz", "kHz") or axis.reversed)
 
 #: Slices per row when every slice of a 3-D grid is drawn (8 slices -> 2 rows of 4).
 SLICES_PER_ROW = 4
@@ -232,24 +337,28 @@ def _grid_layout(F: np.ndarray, grid: Grid, names, slice_index: int | None):
 
 
 def factor_figure(F: np.ndarray, where: Axis | Grid, *, title: str, names, truth: np.ndarray | None = None,
-                  slice_index: int | None = None, value_label: str = "value", height: int = 300) -> go.Figure:
+                  slice_index: int | None = None, value_label: str = "value", height: int = 300,
+                  nucleus: str | None = None) -> go.Figure:
     """Draw factors (rows of ``F``, shape (n, size)) where they live.
 
-    On an Axis: one line per factor in its component colour, the truth (same
-    shape) dashed; several factors on an axis longer than :data:`RASTER_POINTS`
-    become a raster instead. On a 2-D grid: one image per factor side by side.
-    On a 3-D grid: the slice at ``slice_index`` of each factor side by side, or,
-    without it, every slice of each factor (see :func:`_grid_layout`). What is
-    sent stays bounded: lines by :func:`envelope_indices`, rasters and images by
-    block means (the title says so).
+    On an Axis: lines, however long the axis. One line per factor in its
+    component colour, the truth (same shape) dashed; on a ppm axis the usual
+    peaks of ``nucleus`` ("1H", "31P", "13C"; None: no labels) are labelled
+    (:func:`peak_labels`). Several factors on a long non-spectral axis (more
+    than :data:`STACK_POINTS` points: a time series, a schedule) are drawn one
+    row each, sharing the axis, so they do not hide each other. On a 2-D grid:
+    one image per factor side by side. On a 3-D grid: the slice at
+    ``slice_index`` of each factor side by side, or, without it, every slice of
+    each factor (see :func:`_grid_layout`). What is sent stays bounded: lines
+    by :func:`envelope_indices`, images by block means (the title says so).
     """
     F = np.atleast_2d(F)
-    if isinstance(where, Axis) and where.size > RASTER_POINTS and len(F) > 1:
-        return _raster_figure(F, where, title=title, names=names, truth=truth, value_label=value_label,
-                              height=height)
     if isinstance(where, Axis):
+        if len(F) > 1 and where.size > STACK_POINTS and not is_spectral(where):
+            return _stacked_figure(F, where, title=title, names=names, truth=truth, value_label=value_label,
+                                   height=height)
         return _line_figure(F, where, title=title, names=names, truth=truth, value_label=value_label,
-                            height=height)
+                            height=height, nucleus=nucleus)
     image, labels, suffix = _grid_layout(F, where, names, slice_index)
     Z, blocks = shown_matrix(image)
     if blocks != (1, 1):
@@ -274,7 +383,17 @@ def _line(x: np.ndarray, y: np.ndarray, **style) -> go.Scatter:
     return go.Scatter(x=x, y=y, mode="lines", **style)
 
 
-def _line_figure(F, where: Axis, *, title, names, truth, value_label, height) -> go.Figure:
+def _envelope_note(where: Axis) -> str:
+    # Narrow graphs have no room in the title: the axis title says how a long line is drawn.
+    return f" · min/max envelope of {where.size} points" if where.size > MAX_LINE_POINTS else ""
+
+
+def _x_axis(where: Axis) -> dict:
+    return {"title": {"text": axis_title(where) + _envelope_note(where)},
+            "autorange": "reversed" if where.reversed else True}
+
+
+def _line_figure(F, where: Axis, *, title, names, truth, value_label, height, nucleus=None) -> go.Figure:
     traces = []
     for m, row in enumerate(F):
         traces.append(_line(where.values, row, name=names[m], legendgroup=str(m),
@@ -282,35 +401,96 @@ def _line_figure(F, where: Axis, *, title, names, truth, value_label, height) ->
         if truth is not None:  # dashed, same colour, toggled with its component
             traces.append(_line(where.values, truth[m], name=f"{names[m]} (true)", legendgroup=str(m),
                                 showlegend=False, line={"color": component_color(m), "width": 1.2, "dash": "dash"}))
-    # Narrow graphs have no room in the title: the axis title says how a long line is drawn.
-    note = f" · min/max envelope of {where.size} points" if where.size > MAX_LINE_POINTS else ""
+    labels = peak_labels(where, nucleus)
+    notes, guides = _peak_marks(labels)
+    yaxis = {"title": {"text": value_label}}
+    if labels:  # room above the highest peak for the labels' tiers
+        tiers = 1 + max(t for *_, t in labels)
+        value_range = _value_range([*F, *(truth if truth is not None else [])], 0.1 + 0.12 * tiers)
+        if value_range is not None:
+            yaxis["range"] = value_range
     return go.Figure(traces, _layout(
         title + (" — dashed: truth" if truth is not None else ""), height,
         legend={"orientation": "v", "x": 1.01, "y": 0.98, "font": {"size": 11}},
-        xaxis={"title": {"text": axis_title(where) + note}, "autorange": "reversed" if where.reversed else True},
-        yaxis={"title": {"text": value_label}},
+        xaxis=_x_axis(where), yaxis=yaxis, annotations=notes, shapes=guides,
     ))
 
 
-def _raster_figure(F, where: Axis, *, title, names, truth, value_label, height) -> go.Figure:
-    """Factors on a long axis as an activity raster: one row per factor (and per true factor).
+def _stacked_figure(F, where: Axis, *, title, names, truth, value_label, height) -> go.Figure:
+    """Several factors on a long axis, one row each (truth dashed in its row), sharing the x axis.
 
-    A raster row is a line drawn in colour, so it is bounded like a line: at most
-    :data:`MAX_LINE_POINTS` columns (block means beyond that).
+    Every row is a line bounded like any other (:func:`envelope_indices`). Rows
+    keep at least about 55 px each, so a high rank makes a taller figure.
     """
-    rows, labels = [], []
+    n = len(F)
+    fig = make_subplots(rows=n, cols=1, shared_xaxes=True, vertical_spacing=min(0.04, 0.3 / n))
     for m, row in enumerate(F):
-        rows.append(row)
-        labels.append(names[m])
+        fig.add_trace(_line(where.values, row, name=names[m], legendgroup=str(m),
+                            line={"color": component_color(m), "width": 1.4}), row=m + 1, col=1)
         if truth is not None:
-            rows.append(truth[m])
-            labels.append(f"{names[m]} (true)")
-    Z, (_, block) = shown_matrix(np.vstack(rows), max_rows=len(rows), max_cols=MAX_LINE_POINTS)
-    note = f" · block means of {block} points" if block > 1 else ""
-    heat = go.Heatmap(z=Z, x=_axis_positions(where, block), y=labels, colorscale="Viridis", zmin=0,
-                      colorbar={"title": {"text": value_label}, "thickness": 12})
-    return go.Figure(heat, _layout(title, height, xaxis={"title": {"text": axis_title(where) + note}},
-                                   yaxis={"autorange": "reversed", "automargin": True}))
+            fig.add_trace(_line(where.values, truth[m], name=f"{names[m]} (true)", legendgroup=str(m),
+                                showlegend=False, line={"color": component_color(m), "width": 1.0, "dash": "dash"}),
+                          row=m + 1, col=1)
+    fig.update_layout(_layout(title + (" — dashed: truth" if truth is not None else ""),
+                              max(height, 100 + 55 * n),
+                              legend={"orientation": "v", "x": 1.01, "y": 0.98, "font": {"size": 11}}))
+    fig.update_xaxes(autorange="reversed" if where.reversed else True)
+    fig.update_xaxes(title={"text": axis_title(where) + _envelope_note(where)}, row=n, col=1)
+    fig.update_yaxes(tickfont={"size": 9}, nticks=3)
+    fig.update_yaxes(title={"text": value_label, "font": {"size": 11}}, row=(n + 1) // 2, col=1)
+    return fig
+
+
+def inspector_figure(x: np.ndarray, fits: dict[str, np.ndarray], where: Axis | Grid, *, title: str,
+                     nucleus: str | None = None, height: int = 380) -> go.Figure:
+    """One observation's signal with each method's fit above, and each method's residual below.
+
+    Parameters
+    ----------
+    x : ndarray of shape (K,)
+        The observed signal, a column ``X[:, l]`` of the data.
+    fits : dict of str to ndarray of shape (K,)
+        Method name → its fitted signal ``D @ H[:, l]``, in display order.
+    where : Axis or Grid
+        The feature axis (a Grid is drawn against the feature index).
+    title : str
+    nucleus : str or None
+        Labels the usual peaks on a ppm axis (see :func:`peak_labels`).
+    height : int
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        Row 1: the data (grey, "X") and one line per method ("<method> fit",
+        in the method's colour); row 2: "<method> residual" = x − fit. Every
+        line is bounded by :func:`envelope_indices`.
+    """
+    x = np.asarray(x, dtype=np.float64).ravel()
+    axis = where if isinstance(where, Axis) else Axis(np.arange(x.size), label="feature index")
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.68, 0.32], vertical_spacing=0.05)
+    fig.add_trace(_line(axis.values, x, name="X", line={"color": "#7b8794", "width": 1.1}), row=1, col=1)
+    for method, fit in fits.items():
+        fit = np.asarray(fit, dtype=np.float64).ravel()
+        color, label = METHOD_COLORS.get(method, "#333"), METHOD_LABELS.get(method, method)
+        fig.add_trace(_line(axis.values, fit, name=f"{label} fit", legendgroup=method,
+                            line={"color": color, "width": 1.6}), row=1, col=1)
+        fig.add_trace(_line(axis.values, x - fit, name=f"{label} residual", legendgroup=method, showlegend=False,
+                            line={"color": color, "width": 1.0}), row=2, col=1)
+    labels = peak_labels(axis, nucleus)
+    notes, guides = _peak_marks(labels, "x", "y domain")
+    fig.update_layout(_layout(title, height, annotations=notes, shapes=guides,
+                              legend={"orientation": "h", "x": 0, "y": -0.22, "font": {"size": 11}},
+                              margin={**_MARGIN, "b": 70}))
+    if labels:
+        tiers = 1 + max(t for *_, t in labels)
+        value_range = _value_range([x, *fits.values()], 0.1 + 0.12 * tiers)
+        if value_range is not None:
+            fig.update_yaxes(range=value_range, row=1, col=1)
+    fig.update_xaxes(autorange="reversed" if axis.reversed else True)
+    fig.update_xaxes(title={"text": axis_title(axis) + _envelope_note(axis)}, row=2, col=1)
+    fig.update_yaxes(title={"text": "value"}, row=1, col=1)
+    fig.update_yaxes(title={"text": "residual"}, row=2, col=1)
+    return fig
 
 
 def histogram_figure(values: np.ndarray, link, title: str, height: int = 260) -> go.Figure:

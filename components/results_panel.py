@@ -1,18 +1,36 @@
-"""Results panel: one column per method (signals, maps, convergence) and the RMSE chart.
+"""Results panel: one column per method (signals, maps, convergence), the RMSE chart and an inspector.
 
 Components are matched and scaled to the truth when it is known (otherwise to
 the first method's result), so columns can be compared component by component.
+Signals on a ppm axis carry the usual peaks of their nucleus; amplitudes on a
+time axis are lines against time. The inspector shows one observation (a
+number box, or the voxel or time point clicked on a method's map) with each
+method's fit D·H[:, l] and residual.
 """
 
 from __future__ import annotations
 
+import numpy as np
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
+from dash.exceptions import MissingCallbackContextException
 
 import gppnmf_core as gp
 
 from . import exports, store
 from .data_source import load_dataset
-from .figures import GRAPH_CONFIG, factor_figure, graph_config, rmse_figure, trace_figure
+from .figures import (
+    GRAPH_CONFIG,
+    MAX_HEATMAP_COLS,
+    MAX_HEATMAP_ROWS,
+    block_size,
+    factor_figure,
+    graph_config,
+    inspector_figure,
+    nucleus_of,
+    rmse_figure,
+    trace_figure,
+)
+from .jobs import signal_strength
 from .messages import problem
 from .theme import METHOD_COLORS, METHOD_LABELS
 
@@ -35,6 +53,17 @@ def layout() -> html.Section:
         html.P(id="results-placeholder", className="hint",
                children="Run a decomposition to compare the methods here."),
         html.Div(id="results-columns", className="results-grid"),
+        html.Div(id="inspector", className="inspector", style=HIDDEN, children=[
+            html.H3("Inspect one observation", className="plain"),
+            html.Div(className="inspector-row", children=[
+                html.Label("observation (1 to L; empty: the strongest)", htmlFor="inspect-observation"),
+                dcc.Input(id="inspect-observation", type="number", min=1, step=1, debounce=True,
+                          className="number", placeholder="strongest"),
+                html.Span("… or click a voxel or time point on a map", className="hint"),
+            ]),
+            html.Div(id="inspector-message", className="message", role="status"),
+            dcc.Graph(id="inspector-graph", config=GRAPH_CONFIG),
+        ]),
         dcc.Graph(id="rmse-chart", style=HIDDEN, config=GRAPH_CONFIG),
         html.Div(id="download-row", className="download-row", style=HIDDEN, children=[
             html.Span("Take the results home:", className="hint"),
@@ -77,16 +106,18 @@ def method_column(method: str, fit: dict, D, H, trace, dataset: gp.Dataset, slic
         names = list(truth.names)
     label = METHOD_LABELS[method]
     cols_on_axis = isinstance(dataset.cols, gp.Axis)
+    amplitude = "amplitude" if cols_on_axis else "value"
     return html.Div(className="method-column", children=[
         html.H3(label, style={"borderColor": METHOD_COLORS[method]}),
         html.P(_fit_summary(fit), className="hint"),
         dcc.Graph(id={"type": "result-signals", "method": method}, config=config,
                   figure=factor_figure(D.T, dataset.rows, title=f"{label} · D, signals", names=names,
-                                       truth=None if truth is None else truth.D.T, height=280)),
+                                       truth=None if truth is None else truth.D.T, height=280,
+                                       nucleus=nucleus_of(dataset))),
         dcc.Graph(id={"type": "result-maps", "method": method}, config=config,
                   figure=factor_figure(H, dataset.cols, title=f"{label} · H, amplitudes", names=names,
                                        truth=None if truth is None or not cols_on_axis else truth.H,
-                                       slice_index=slice_index, height=260)),
+                                       slice_index=slice_index, value_label=amplitude, height=260)),
         dcc.Graph(id={"type": "result-trace", "method": method}, config=config,
                   figure=trace_figure(trace, method, height=220)),
     ])
@@ -161,7 +192,7 @@ def download_results(_npz, _zip, session_id):
 
 #: Graphs that exist from the first page load (the result columns are built with the current format).
 STATIC_GRAPHS = ("dataset-heatmap", "preview-signal", "preview-strength", "samples-D", "samples-H", "hist-D",
-                 "hist-H", "simulated-data", "rmse-chart")
+                 "hist-H", "simulated-data", "rmse-chart", "inspector-graph")
 RESULT_GRAPHS = ("result-signals", "result-maps", "result-trace")
 
 
@@ -176,3 +207,120 @@ def set_figure_format(image_format, *result_ids):
     """Every camera button saves in the chosen format."""
     config = graph_config(image_format)
     return [config] * len(STATIC_GRAPHS), [[config] * len(ids) for ids in result_ids]
+
+
+def observation_at(click, cols, slice_index: int, n_tiles: int = 1) -> int | None:
+    """The observation (0-based column of X) under a click on a method's map; None when it names none.
+
+    ``click`` is a graph's ``clickData``. Maps on an Axis: the point nearest the
+    clicked coordinate. On a 2-D grid or the shown slice of a 3-D grid: the
+    pixel under the click, in whichever component's tile (see
+    :func:`components.figures._grid_layout`; ``n_tiles`` components side by
+    side). Maps drawn as block means, and anything a browser could forge, name
+    none.
+    """
+    try:
+        point = click["points"][0]
+        x, y = float(point["x"]), float(point.get("y", 0.0))
+    except (TypeError, KeyError, IndexError, ValueError):
+        return None
+    if not (np.isfinite(x) and np.isfinite(y)):
+        return None
+    if isinstance(cols, gp.Axis):
+        return int(np.argmin(np.abs(np.asarray(cols.values, dtype=np.float64) - x))) if cols.size else None
+    if not isinstance(cols, gp.Grid) or cols.ndim not in (2, 3):
+        return None
+    shape = tuple(cols.shape)
+    h, w = (shape[0], shape[1]) if cols.ndim == 2 else (shape[1], shape[0])  # 3-D slices are drawn transposed
+    if block_size(h, MAX_HEATMAP_ROWS) > 1 or block_size(max(1, n_tiles) * (w + 1) - 1, MAX_HEATMAP_COLS) > 1:
+        return None
+    row, column = int(round(y)), int(round(x)) % (w + 1)
+    if not (0 <= row < h and 0 <= column < w):
+        return None  # the gap between tiles
+    index = (row, column) if cols.ndim == 2 else (column, row, slice_index)
+    if cols.ndim == 3 and not 0 <= slice_index < shape[2]:
+        return None
+    return int(np.ravel_multi_index(index, shape))
+
+
+def _observation_number(value, L: int) -> int | None:
+    """The number box's observation (1-based) as a column index; None for empty; ValueError when out of range."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not float(value).is_integer():
+        raise ValueError(f"the observation must be a whole number from 1 to {L}, got {str(value)[:40]!r}")
+    if not 1 <= value <= L:
+        raise ValueError(f"the observation must be from 1 to {L}, got {int(value)}")
+    return int(value) - 1
+
+
+def observation_fits(arrays: dict, methods, column: int, n_features: int) -> dict:
+    """Each method's fitted signal D·H[:, column] from the stored results (method → (K,) array).
+
+    KeyError, IndexError or ValueError when the stored factors do not fit a data set of ``n_features`` rows.
+    """
+    fits = {m: np.asarray(arrays[f"{m}.D"]) @ np.asarray(arrays[f"{m}.H"])[:, column] for m in methods}
+    if any(fit.shape != (n_features,) for fit in fits.values()):
+        raise ValueError("the stored factors do not match the data set")
+    return fits
+
+
+def triggered_id():
+    """The id of the input that fired the running callback; None when called as a plain function (tests)."""
+    try:
+        return ctx.triggered_id
+    except MissingCallbackContextException:
+        return None
+
+
+@callback(
+    Output("inspector-graph", "figure"),
+    Output("inspector", "style"),
+    Output("inspect-observation", "max"),
+    Output("inspect-observation", "value"),
+    Output("inspector-message", "children"),
+    Input("job-result", "data"),
+    Input("inspect-observation", "value"),
+    Input({"type": "result-maps", "method": ALL}, "clickData"),
+    State("slice-slider", "value"),
+    State("session-id", "data"),
+    prevent_initial_call=True,
+)
+def inspect_observation(job, number, clicks, slice_index, session_id):
+    """One observation's signal with each method's fit and residual, from the session's latest results.
+
+    The observation comes from the number box, or from a click on a map (the
+    box then shows its number); empty means the strongest observation.
+    """
+    stored = store.get(session_id, "results") if job else None
+    if stored is None:
+        return no_update, HIDDEN, no_update, no_update, ""
+    arrays, meta = stored
+    try:
+        dataset = load_dataset(meta["dataset"], session_id)
+    except ValueError:
+        return no_update, HIDDEN, no_update, no_update, ""
+    L = dataset.X.shape[1]
+    column, box = None, no_update
+    trigger = triggered_id()
+    if isinstance(trigger, dict) and trigger.get("type") == "result-maps":
+        click = next((c for c, i in zip(clicks or [], ctx.inputs_list[2], strict=False)
+                      if i.get("id") == trigger), None)
+        column = observation_at(click, dataset.cols, _valid_slice(slice_index, dataset.cols),
+                                n_tiles=len(arrays[f"{meta['methods'][0]}.H"]) if meta.get("methods") else 1)
+        box = no_update if column is None else column + 1
+    if column is None:
+        try:
+            column = _observation_number(number, L)
+        except ValueError as exc:
+            return no_update, SHOWN, L, no_update, problem(exc)
+    if column is None:
+        column = int(np.argmax(signal_strength(dataset.X)))
+    try:
+        fits = observation_fits(arrays, meta["methods"], column, dataset.X.shape[0])
+    except (KeyError, ValueError, IndexError):
+        return no_update, HIDDEN, no_update, no_update, problem("The stored results do not match the data set; "
+                                                                "run the decomposition again.")
+    figure = inspector_figure(dataset.X[:, column], fits, dataset.rows, nucleus=nucleus_of(dataset),
+                              title=f"Observation {column + 1} of {L}: data, fits and residuals")
+    return figure, SHOWN, L, box, ""

@@ -99,11 +99,28 @@ def test_trace_uses_a_log_scale_only_for_positive_objectives():
     assert figures.trace_figure(np.array([1.0, -2.0]), "cnmf").layout.yaxis.type == "linear"
 
 
-def test_long_axes_become_an_activity_raster_with_truth_rows():
+def test_several_factors_on_a_long_time_axis_are_stacked_lines_with_truth_in_their_row():
     days = gp.Axis(np.arange(1000.0), label="day", unit="day")
     F, truth = np.random.default_rng(0).random((3, 1000)), np.random.default_rng(1).random((3, 1000))
     fig = figures.factor_figure(F, days, title="activity", names=["f1", "f2", "f3"], truth=truth)
-    assert fig.data[0].type == "heatmap"
-    assert list(fig.data[0].y) == ["f1", "f1 (true)", "f2", "f2 (true)", "f3", "f3 (true)"]
-    np.testing.assert_array_equal(fig.data[0].z[3], truth[1])
-    assert fig.layout.xaxis.title.text == "day"  # no unit repeated when it equals the label
+    assert {t.type for t in fig.data} == {"scatter"}  # lines, never a one-row heat map
+    assert [t.name for t in fig.data] == ["f1", "f1 (true)", "f2", "f2 (true)", "f3", "f3 (true)"]
+    assert [t.yaxis for t in fig.data] == ["y", "y", "y2", "y2", "y3", "y3"]  # one row per factor
+    np.testing.assert_array_equal(fig.data[3].y, truth[1])
+    assert fig.layout.xaxis3.title.text == "day"  # no unit repeated when it equals the label
+
+
+def test_long_spectra_are_overlaid_lines_even_with_several_components():
+    ppm = gp.Axis(np.linspace(4.3, 0.2, 4096), label="chemical shift", unit="ppm", reversed=True)
+    F = np.random.default_rng(0).random((3, 4096))
+    fig = figures.factor_figure(F, ppm, title="signals", names=["a", "b", "c"])
+    assert [t.type for t in fig.data] == ["scatter"] * 3 and {t.yaxis for t in fig.data} == {None}
+    assert fig.layout.xaxis.autorange == "reversed"
+
+
+def test_stacked_lines_on_a_very_long_axis_stay_bounded():
+    F = np.random.default_rng(0).random((3, 100_000))
+    fig = figures.factor_figure(F, gp.Axis(np.arange(100_000.0)), title="activity", names=["a", "b", "c"])
+    assert [t.type for t in fig.data] == ["scatter"] * 3
+    assert all(np.size(t.y) <= figures.MAX_LINE_POINTS for t in fig.data)
+    assert "min/max envelope of 100000 points" in fig.layout.xaxis3.title.text
