@@ -18,10 +18,10 @@ from .errors import DataFormatError
 from .isolated import read_dataset_isolated
 from .limits import MAX_BYTES, MAX_BYTES_ENV, max_bytes
 from .options import ReadOptions
-from .reader import SUPPORTED_FORMATS, read_dataset
+from .reader import SUPPORTED_FORMATS, list_arrays, read_dataset
 from .writer import write_nifti_mrs
 
 __all__ = [
-    "DataFormatError", "MAX_BYTES", "MAX_BYTES_ENV", "ReadOptions", "SUPPORTED_FORMATS", "max_bytes",
+    "DataFormatError", "MAX_BYTES", "MAX_BYTES_ENV", "ReadOptions", "SUPPORTED_FORMATS", "list_arrays", "max_bytes",
     "read_dataset", "read_dataset_isolated", "write_nifti_mrs",
 ]

@@ -180,7 +180,7 @@ def arrange(array: np.ndarray, meta: ArrayMeta, options: ReadOptions, filename: 
             f"{filename}: the data have only {K} feature (a single row per observation); at least 2 features are "
             f"needed" + ("; if each row is one spectrum, choose 'observations first'" if L >= 2 else "")
         )
-    if L < 2:
+    if L < 2 and X.dtype.kind != "c":  # one FID is kept: like one NIfTI-MRS voxel, it may be averaged or shown
         raise DataFormatError(
             f"{filename}: the data have only {L} observation (a single spectrum); GPP-NMF needs at least 2 "
             f"observations (voxels, pixels, times ...)"

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import io
 import struct
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.io
 
 from .errors import DataFormatError
-from .limits import check_budget, format_shape, prod
-from .meta import DATA_NAMES, META_NAMES, ArrayMeta, meta_from_arrays
+from .limits import check_budget, format_shape, max_bytes, prod
+from .meta import META_NAMES, ArrayMeta, choose_data, list_candidates, meta_from_arrays
 from .npy import check_numeric_dtype
 from .sniff import HDF5_MAGIC, MAT73_TEXT, UNKNOWN_BINARY, describe_content, wrong_content
 
-__all__ = ["read_mat", "MatContent"]
+__all__ = ["read_mat", "list_mat", "MatContent"]
 
 #: Bytes per element of each MATLAB numeric class (complex data take twice as many).
 _CLASS_BYTES = {
@@ -106,35 +107,103 @@ def _classes(listing: list[tuple], filename: str) -> dict[str, str]:
     return classes
 
 
-def _choose(numeric: dict[str, tuple], others: dict[str, str], filename: str) -> str:
-    for name in DATA_NAMES:
-        if name in numeric:
-            return name
-    candidates = [n for n, shape in numeric.items() if n not in META_NAMES and prod(shape) > 1]
-    if len(candidates) == 1:
-        return candidates[0]
-    if not candidates:
-        listed = ", ".join(f"{n} ({c})" for n, c in others.items()) or "none"
-        hint = " (convert sparse matrices with full())" if "sparse" in others.values() else ""
-        raise DataFormatError(f"{filename} holds no numeric array to read (variables: {listed}); "
-                              f"save the data as a numeric matrix{hint}, e.g. save('file.mat', 'X')")
-    raise DataFormatError(
-        f"{filename} holds several numeric arrays ({', '.join(candidates)}) and none is named "
-        f"{', '.join(repr(n) for n in DATA_NAMES)}; name the data variable 'X'"
-    )
+#: NumPy dtype -> MATLAB class, to name struct fields as MATLAB does.
+_NUMPY_CLASSES = {"float64": "double", "float32": "single", "bool": "logical", "complex128": "double",
+                  "complex64": "single"}
 
 
-def read_mat(data, filename: str) -> MatContent:
-    """Read the data array and optional metadata of a MAT-file.
+def _inflate_count(data, start: int, stop: int, cap: int, filename: str) -> int:
+    """Bytes a zlib stream ``data[start:stop]`` inflates to, counted up to just over ``cap``, 64 KiB at a time."""
+    inflater = zlib.decompressobj()
+    count = 0
+    try:
+        for pos in range(start, stop, 1 << 16):
+            pending = bytes(data[pos:min(pos + (1 << 16), stop)])
+            while pending and count <= cap:
+                count += len(inflater.decompress(pending, 1 << 20))
+                pending = inflater.unconsumed_tail
+            if count > cap or inflater.eof:
+                break
+    except zlib.error as exc:
+        raise DataFormatError(f"{filename} is damaged: a compressed variable cannot be inflated ({exc})") from None
+    return count
 
-    The variables are listed first (``scipy.io.whosmat``, which reads no
-    data); the declared size of the chosen one is checked against the limit
-    before it is loaded. The data variable is 'X', 'data', 'spectra' or 'fid'
-    (in that order), else the only numeric array with more than one element
-    that is not metadata. Optional variables as in .npz: 'ppm', 'grid_shape',
-    'spectrometer_mhz', 'dwell_time', 'reference_ppm'. Strings, cells,
-    structs, objects and sparse matrices are never used as data.
-    v7.3 files (HDF5) are refused with advice.
+
+def _inflated_size(data, filename: str, limit: int) -> int:
+    """Bytes of a v5 file once its compressed elements are inflated, counted in a stream up to ``limit`` + 1.
+
+    Struct variables have no declared size (``whosmat`` gives only their
+    dimensions), so before one is loaded the whole file is inflated in a
+    stream, never holding more than 1 MiB of it.
+    """
+    order = {b"IM": "<", b"MI": ">"}.get(bytes(data[126:128]))
+    if order is None:
+        return len(data)
+    pos, total = 128, 128
+    while pos + 8 <= len(data) and total <= limit:
+        mdtype, nbytes = struct.unpack_from(order + "II", data, pos)
+        if mdtype >> 16:  # a "small data element": 4 bytes of data in the tag itself
+            pos += 8
+            total += 8
+            continue
+        if nbytes == 0:
+            break
+        body = pos + 8
+        if mdtype == 15:  # miCOMPRESSED: a zlib stream
+            total += _inflate_count(data, body, min(body + nbytes, len(data)), limit - total, filename)
+        else:
+            total += 8 + nbytes
+        pos = body + nbytes
+    return total
+
+
+def _struct_fields(data, filename: str, structs: list[str]) -> dict[str, np.ndarray]:
+    """The numeric fields of 1×1 struct variables, one level deep, named ``struct.field``."""
+    if not structs:
+        return {}
+    limit = max_bytes()
+    if _inflated_size(data, filename, limit) > limit:
+        check_budget(limit + 1, filename, f"its struct variables ({', '.join(structs)}) would take more than")
+    try:
+        loaded = scipy.io.loadmat(io.BytesIO(data), variable_names=structs, squeeze_me=False)
+    except Exception as exc:
+        raise DataFormatError(f"{filename}: struct variable(s) {', '.join(structs)} could not be read; the file may "
+                              f"be damaged ({exc})") from None
+    fields = {}
+    for name in structs:
+        value = loaded.get(name)
+        if not isinstance(value, np.ndarray) or value.dtype.names is None or value.size != 1:
+            continue
+        record = value.reshape(-1)[0]
+        for field_name in value.dtype.names:
+            item = record[field_name]
+            if isinstance(item, np.ndarray) and item.dtype.kind in "biufc" and item.dtype.names is None \
+                    and item.size > 0:
+                fields[f"{name}.{field_name}"] = item
+    return fields
+
+
+def _listing(data, filename: str) -> tuple[list[tuple], dict[str, str], dict[str, np.ndarray]]:
+    """Checks, then (numeric variables and struct fields as (name, shape, class), other classes, struct fields)."""
+    if len(data) == 0:
+        raise DataFormatError(f"{filename} is empty (0 bytes)")
+    _check_header(data, filename)
+    _check_count(data, filename)
+    try:
+        listing = scipy.io.whosmat(io.BytesIO(data))
+    except Exception as exc:  # scipy raises many types for damaged files
+        raise DataFormatError(f"{filename} is not a MAT-file that can be read, or it is damaged ({exc})") from None
+    classes = _classes(listing, filename)
+    numeric = [(name, tuple(shape), cls) for name, shape, cls in listing if cls in _CLASS_BYTES]
+    others = {name: cls for name, cls in classes.items() if cls not in _CLASS_BYTES}
+    fields = _struct_fields(data, filename, [n for n, c in others.items() if c == "struct"])
+    numeric += [(name, tuple(value.shape), _NUMPY_CLASSES.get(value.dtype.name, value.dtype.name))
+                for name, value in fields.items()]
+    return numeric, others, fields
+
+
+def list_mat(data, filename: str) -> list[tuple[str, tuple, str]]:
+    """The numeric variables of a MAT-file, and the numeric fields of its 1×1 structs (``struct.field``).
 
     Parameters
     ----------
@@ -145,35 +214,90 @@ def read_mat(data, filename: str) -> MatContent:
 
     Returns
     -------
+    list of (name, shape, MATLAB class)
+    """
+    return _listing(data, filename)[0]
+
+
+def _no_data(others: dict[str, str], filename: str) -> DataFormatError:
+    listed = ", ".join(f"{n} ({c})" for n, c in others.items()) or "none"
+    hint = " (convert sparse matrices with full())" if "sparse" in others.values() else ""
+    return DataFormatError(f"{filename} holds no numeric array to read (variables: {listed}); "
+                           f"save the data as a numeric matrix{hint}, e.g. save('file.mat', 'X')")
+
+
+def _load(data, filename: str, names: list[str], fields: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    top = [n for n in names if n not in fields]
+    loaded = {}
+    if top:
+        try:
+            loaded = scipy.io.loadmat(io.BytesIO(data), variable_names=top, squeeze_me=False)
+        except Exception as exc:
+            raise DataFormatError(f"{filename}: variable '{top[0]}' could not be read; the file may be damaged "
+                                  f"({exc})") from None
+    return {n: (fields[n] if n in fields else loaded[n]) for n in names if n in fields or n in loaded}
+
+
+def read_mat(data, filename: str, variable: str | None = None, axis_variable: str | None = None,
+             axis_unit: str = "auto") -> MatContent:
+    """Read the data array and optional metadata of a MAT-file.
+
+    The variables are listed first (``scipy.io.whosmat``, which reads no
+    data); the declared size of the chosen one is checked against the limit
+    before it is loaded. 1×1 structs are looked into one level deep: their
+    numeric fields count as variables named ``struct.field`` (a file holding
+    structs is first inflated in a stream to check its size). The data
+    variable is ``variable`` when given, else 'X', 'data', 'spectra' or 'fid'
+    (in that order), else the only numeric array with more than one element
+    that is not metadata; when several could be the data the message lists
+    them (name, shape, class). Optional variables as in .npz: the feature
+    axis (``axis_variable``, default 'ppm'), 'grid_shape', 'spectrometer_mhz',
+    'dwell_time', 'reference_ppm' — for a struct field, looked up in the same
+    struct first. Strings, cells, objects and sparse matrices are never used
+    as data. v7.3 files (HDF5) are refused with advice.
+
+    Parameters
+    ----------
+    data : bytes
+        The file's content.
+    filename : str
+        Name used in messages.
+    variable, axis_variable : str, optional
+        The variables (or ``struct.field``) holding the data and the feature axis.
+    axis_unit : {"auto", "ppm", "Hz"}
+        Unit of the axis variable; "auto" decides from its name.
+
+    Returns
+    -------
     MatContent
     """
-    if len(data) == 0:
-        raise DataFormatError(f"{filename} is empty (0 bytes)")
-    _check_header(data, filename)
-    _check_count(data, filename)
-    try:
-        listing = scipy.io.whosmat(io.BytesIO(data))
-    except Exception as exc:  # scipy raises many types for damaged files
-        raise DataFormatError(f"{filename} is not a MAT-file that can be read, or it is damaged ({exc})") from None
-    classes = _classes(listing, filename)
-    numeric = {name: shape for name, shape, cls in listing if cls in _CLASS_BYTES}
-    others = {name: cls for name, cls in classes.items() if cls not in _CLASS_BYTES}
-    name = _choose(numeric, others, filename)
-    cls = classes[name]
-    # Complex data take twice the bytes of the class; count them so without knowing.
-    check_budget(2 * prod(numeric[name]) * _CLASS_BYTES[cls], filename,
-                 f"variable '{name}' ({format_shape(numeric[name])} {cls}) would take up to")
-    wanted = [name] + [m for m in META_NAMES if m in numeric and m != name]
-    try:
-        loaded = scipy.io.loadmat(io.BytesIO(data), variable_names=wanted, squeeze_me=False)
-    except Exception as exc:
-        raise DataFormatError(f"{filename}: variable '{name}' could not be read; the file may be damaged ({exc})") \
-            from None
+    numeric, others, fields = _listing(data, filename)
+    shapes = {name: shape for name, shape, _ in numeric}
+    for role, chosen_name in (("data", variable), ("axis", axis_variable)):
+        if chosen_name is not None and chosen_name not in shapes:
+            what = f" It is {others[chosen_name]}, not numbers." if chosen_name in others else ""
+            raise DataFormatError(f"{filename} holds no numeric variable named '{chosen_name}' (the one chosen as "
+                                  f"the {role}).{what} Its numeric variables: {list_candidates(numeric) or 'none'}")
+    name = choose_data(numeric, filename, "variable", variable=variable, axis_name=axis_variable)
+    if name is None:
+        raise _no_data(others, filename)
+    if name not in fields:
+        cls = dict((n, c) for n, _, c in numeric)[name]
+        # Complex data take twice the bytes of the class; count them so without knowing.
+        check_budget(2 * prod(shapes[name]) * _CLASS_BYTES[cls], filename,
+                     f"variable '{name}' ({format_shape(shapes[name])} {cls}) would take up to")
+    prefix = name.rsplit(".", 1)[0] + "." if "." in name else ""
+    companions = {}
+    for meta_name in [m for m in META_NAMES if m != "ppm"] + [axis_variable or "ppm"]:
+        for full in (meta_name, prefix + meta_name) if prefix and "." not in meta_name else (meta_name,):
+            if full in shapes and full != name:
+                companions[meta_name] = full  # the struct's own field wins over a top-level variable
+    loaded = _load(data, filename, [name, *dict.fromkeys(companions.values())], fields)
     if name not in loaded:
         raise DataFormatError(f"{filename}: variable '{name}' is listed in the file but could not be read; "
                               f"the file is damaged")
     array = np.asarray(loaded[name])
     check_numeric_dtype(array.dtype, f"{filename}: variable '{name}'")
-    found = {m: loaded[m] for m in wanted[1:] if m in loaded}
-    meta = meta_from_arrays(found, filename, "variable")
-    return MatContent(array=array, name=name, meta=meta, names=tuple(n for n, _, _ in listing))
+    found = {m: loaded[full] for m, full in companions.items() if full in loaded}
+    meta = meta_from_arrays(found, filename, "variable", axis_name=axis_variable, axis_unit=axis_unit)
+    return MatContent(array=array, name=name, meta=meta, names=tuple(n for n, _, _ in numeric) + tuple(others))

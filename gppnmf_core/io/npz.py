@@ -11,11 +11,12 @@ import numpy as np
 
 from .errors import DataFormatError
 from .limits import MAX_BYTES_ENV, check_budget, format_bytes, max_bytes
-from .meta import DATA_NAMES, META_NAMES, ArrayMeta, meta_from_arrays
-from .npy import read_npy
+from .meta import DATA_NAMES, META_NAMES, ArrayMeta, choose_data, meta_from_arrays
+from .npy import check_numeric_dtype, read_npy
 from .sniff import ZIP_MAGIC, wrong_content
 
-__all__ = ["read_npz", "NpzContent", "MAX_MEMBERS", "BOMB_RATIO", "BOMB_MIN_BYTES"]
+__all__ = ["read_npz", "list_npz", "NpzContent", "open_zip", "check_declared", "read_member", "MAX_MEMBERS",
+           "BOMB_RATIO", "BOMB_MIN_BYTES"]
 
 #: Most members an uploaded archive may have.
 MAX_MEMBERS = 64
@@ -59,11 +60,26 @@ def _central_entries(data) -> int:
     return data.count(b"PK\x01\x02", max(0, end - size), end)
 
 
-def _open_zip(data, filename: str) -> zipfile.ZipFile:
+#: Bytes of a member read to parse its .npy header when listing the arrays.
+_HEADER_BYTES = 4096
+
+
+def open_zip(data, filename: str, expected: str = "a NumPy .npz archive (a ZIP file)") -> zipfile.ZipFile:
+    """Open an uploaded ZIP archive after counting its central directory (no more than :data:`MAX_MEMBERS`).
+
+    Parameters
+    ----------
+    data : bytes
+        The archive.
+    filename : str
+        Name used in messages.
+    expected : str
+        What the extension promised, for the message when the content is not a ZIP archive.
+    """
     if len(data) == 0:
         raise DataFormatError(f"{filename} is empty (0 bytes)")
     if bytes(data[:4]) not in ZIP_MAGIC:
-        raise wrong_content(filename, "a NumPy .npz archive (a ZIP file)", data)
+        raise wrong_content(filename, expected, data)
     entries = _central_entries(data)
     if entries > MAX_MEMBERS:
         raise _too_many(filename, entries)
@@ -81,7 +97,7 @@ def _too_many(filename: str, n: int) -> DataFormatError:
                            f"(at most {MAX_MEMBERS} are accepted)")
 
 
-def _check_declared(infos: list[zipfile.ZipInfo], filename: str) -> None:
+def check_declared(infos: list[zipfile.ZipInfo], filename: str) -> None:
     """Refuse encrypted members, too many members, too much declared data and zip bombs, before decompressing."""
     if len(infos) > MAX_MEMBERS:
         raise _too_many(filename, len(infos))
@@ -103,7 +119,7 @@ def _check_declared(infos: list[zipfile.ZipInfo], filename: str) -> None:
     check_budget(total, filename, "its members declare")
 
 
-def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, filename: str, cap: int) -> bytes:
+def read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, filename: str, cap: int) -> bytes:
     """Decompress one member, never producing more than ``cap`` bytes (nor more than it declares)."""
     try:
         with zf.open(info) as stream:
@@ -121,30 +137,71 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, filename: str, cap:
     return content
 
 
-def _choose(names: list[str], filename: str) -> str:
-    for name in DATA_NAMES:
-        if name in names:
-            return name
-    candidates = [n for n in names if n not in META_NAMES]
-    if len(candidates) == 1:
-        return candidates[0]
-    if not candidates:
-        raise DataFormatError(f"{filename} holds only metadata arrays ({', '.join(names)}), no data array")
-    raise DataFormatError(
-        f"{filename} holds several arrays ({', '.join(candidates)}) and none is named "
-        f"{', '.join(repr(n) for n in DATA_NAMES)}; name the data array 'X' (np.savez(path, X=data, ...))"
-    )
+def _header(zf: zipfile.ZipFile, info: zipfile.ZipInfo, filename: str) -> tuple[tuple, np.dtype]:
+    """Shape and dtype of a member, from its .npy header (only the first few KiB are decompressed)."""
+    where = f"{filename}: member '{info.filename[:-4]}'"
+    try:
+        with zf.open(info) as stream:
+            head = io.BytesIO(stream.read(_HEADER_BYTES))
+    except Exception as exc:
+        raise DataFormatError(f"{filename} is damaged: member '{info.filename}' cannot be decompressed ({exc})") \
+            from None
+    try:
+        version = np.lib.format.read_magic(head)
+        reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = reader(head)
+    except Exception as exc:
+        raise DataFormatError(f"{where} is not a NumPy array, or its header is damaged ({exc})") from None
+    return tuple(int(n) for n in shape), dtype
 
 
-def read_npz(data, filename: str) -> NpzContent:
+def _numeric_listing(zf: zipfile.ZipFile, arrays: dict, filename: str) -> list[tuple[str, tuple, str]]:
+    listing = []
+    for name, info in arrays.items():
+        shape, dtype = _header(zf, info, filename)
+        if not (dtype.hasobject or dtype.names is not None or dtype.kind not in "biufc"):
+            listing.append((name, shape, dtype.name))
+    return listing
+
+
+def _members(zf: zipfile.ZipFile, filename: str) -> dict[str, zipfile.ZipInfo]:
+    # ZipInfo.is_dir() raises IndexError on an empty member name, which a crafted archive can hold.
+    infos = [info for info in zf.infolist() if not info.filename.endswith("/")]
+    check_declared(infos, filename)
+    arrays = {info.filename[:-4]: info for info in infos if info.filename.endswith(".npy")}
+    if not arrays:
+        listed = ", ".join(f"'{info.filename}'" for info in infos[:10]) or "none"
+        raise DataFormatError(f"{filename} is a ZIP archive without NumPy arrays (members: {listed}); "
+                              f"save it with np.savez")
+    return arrays
+
+
+def list_npz(data, filename: str) -> list[tuple[str, tuple, str]]:
+    """The numeric arrays of an ``.npz`` archive: (name, shape, dtype name), read from their headers only.
+
+    Parameters
+    ----------
+    data : bytes
+        The archive.
+    filename : str
+        Name used in messages.
+    """
+    with open_zip(data, filename) as zf:
+        return _numeric_listing(zf, _members(zf, filename), filename)
+
+
+def read_npz(data, filename: str, variable: str | None = None, axis_variable: str | None = None,
+             axis_unit: str = "auto") -> NpzContent:
     """Read the data array and optional metadata of an ``.npz`` archive.
 
     Checks before anything is decompressed: number of members, encryption,
     each member's declared size and their total against the limit, and the
     compression ratio (a member declared larger than 32 MiB and more than
     100 times its compressed size is refused as a zip bomb). The data array
-    is the member named 'X', 'data', 'spectra' or 'fid' (in that order), else
-    the only non-metadata array. Optional members: 'ppm' (feature axis),
+    is ``variable`` when given, else the member named 'X', 'data', 'spectra'
+    or 'fid' (in that order), else the only non-metadata array; when several
+    could be the data the message lists them (name, shape, dtype). Optional
+    members: the feature axis (``axis_variable``, default 'ppm'),
     'grid_shape', 'spectrometer_mhz', 'dwell_time' (s), 'reference_ppm'.
     Each member is then read as an .npy file (header checked, pickles refused).
 
@@ -154,29 +211,42 @@ def read_npz(data, filename: str) -> NpzContent:
         The archive.
     filename : str
         Name used in messages.
+    variable, axis_variable : str, optional
+        The members holding the data and the feature axis (``ReadOptions``).
+    axis_unit : {"auto", "ppm", "Hz"}
+        Unit of the axis member; "auto" decides from its name.
 
     Returns
     -------
     NpzContent
     """
-    with _open_zip(data, filename) as zf:
-        # ZipInfo.is_dir() raises IndexError on an empty member name, which a crafted archive can hold.
-        infos = [info for info in zf.infolist() if not info.filename.endswith("/")]
-        _check_declared(infos, filename)
-        arrays = {info.filename[:-4]: info for info in infos if info.filename.endswith(".npy")}
-        if not arrays:
-            listed = ", ".join(f"'{info.filename}'" for info in infos[:10]) or "none"
-            raise DataFormatError(f"{filename} is a ZIP archive without NumPy arrays (members: {listed}); "
-                                  f"save it with np.savez")
+    with open_zip(data, filename) as zf:
+        arrays = _members(zf, filename)
         names = list(arrays)
-        chosen = _choose(names, filename)
+        if axis_variable is not None and axis_variable not in arrays:
+            raise DataFormatError(f"{filename} has no member '{axis_variable}' (the one chosen as the axis); its "
+                                  f"arrays: {', '.join(names)}")
+        if variable is not None and variable not in arrays:
+            raise DataFormatError(f"{filename} has no member '{variable}' (the one chosen as the data); its "
+                                  f"arrays: {', '.join(names)}")
+        chosen = variable or next((n for n in DATA_NAMES if n in arrays and n != axis_variable), None)
+        others = [n for n in names if n not in META_NAMES and n != axis_variable]
+        if chosen is None and len(others) == 1:
+            chosen = others[0]
+        if chosen is None and others:
+            chosen = choose_data(_numeric_listing(zf, arrays, filename), filename, "member",
+                                 axis_name=axis_variable)
+        if chosen is None:
+            raise DataFormatError(f"{filename} holds only metadata arrays ({', '.join(names)}), no data array")
         info = arrays[chosen]
         where = f"{filename}: member '{chosen}'"
-        array = read_npy(_read_member(zf, info, filename, max_bytes() + 1024), filename, where)
+        array = read_npy(read_member(zf, info, filename, max_bytes() + 1024), filename, where)
         found = {}
-        for name in META_NAMES:
+        wanted = [m for m in META_NAMES if m != "ppm"] + [axis_variable or "ppm"]
+        for name in wanted:
             if name in arrays and name != chosen:
-                raw = _read_member(zf, arrays[name], filename, _META_MAX_BYTES)
+                raw = read_member(zf, arrays[name], filename, _META_MAX_BYTES)
                 found[name] = read_npy(raw, filename, f"{filename}: member '{name}'")
-    meta = meta_from_arrays(found, filename, "member")
+                check_numeric_dtype(found[name].dtype, f"{filename}: member '{name}'")
+    meta = meta_from_arrays(found, filename, "member", axis_name=axis_variable, axis_unit=axis_unit)
     return NpzContent(array=array, name=chosen, meta=meta, names=tuple(names))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import numpy as np
@@ -13,19 +14,22 @@ from .fid import fids_to_spectra
 from .gunzip import gunzip_capped
 from .layout import arrange, grid_names
 from .limits import check_budget, format_shape, max_bytes, prod
-from .matlab import read_mat
+from .matlab import list_mat, read_mat
 from .meta import ArrayMeta
 from .nifti_mrs import peek_nifti_gz, read_nifti_mrs
 from .npy import read_npy
-from .npz import read_npz
+from .npz import list_npz, read_npz
 from .options import ReadOptions
 from .sniff import GZIP_MAGIC, extension_of, wrong_content
 from .text import read_text
+from .vendor import convert_vendor, is_vendor_upload
 
-__all__ = ["read_dataset", "SUPPORTED_FORMATS"]
+__all__ = ["read_dataset", "list_arrays", "SUPPORTED_FORMATS"]
 
 #: The supported formats, as the messages list them.
-SUPPORTED_FORMATS = ".nii or .nii.gz (NIfTI-MRS), .npy, .npz, .csv, .tsv or .txt (text tables), .mat (MATLAB v4 to v7)"
+SUPPORTED_FORMATS = (".nii or .nii.gz (NIfTI-MRS), .npy, .npz, .csv, .tsv or .txt (text tables), .mat (MATLAB v4 "
+                     "to v7), and through spec2nii: .rda and .IMA/.dcm (Siemens), .SPAR + .SDAT in a .zip (Philips), "
+                     ".7 (GE), jMRUI .txt/.mrui, LCModel .RAW, a Bruker experiment folder in a .zip")
 
 
 def _reference(options: ReadOptions, from_file: float | None) -> tuple[float, str]:
@@ -101,9 +105,38 @@ def _read_nifti(data, name: str, compressed: bool, options: ReadOptions) -> Data
     return make_dataset(result.X, result.rows, cols, name, notes)
 
 
-def _read_array(array: np.ndarray, meta: ArrayMeta, options: ReadOptions, name: str, notes: list[str]) -> Dataset:
-    """The common path of .npy, .npz, .mat and text: layout, spectra or FIDs, crop, Dataset."""
+def _hz_axis(values: np.ndarray, meta: ArrayMeta, options: ReadOptions, notes: list[str]):
+    """A feature axis in Hz: converted to ppm when the spectrometer frequency is known, else kept in Hz.
+
+    ppm = Hz / MHz + reference (``reference_ppm``, default 0). ``conjugate="no"``
+    says the data are in the opposite (mirrored) sense, as it does for FIDs:
+    then ppm = reference - Hz / MHz.
+    """
+    sf = options.spectrometer_mhz if options.spectrometer_mhz is not None else meta.spectrometer_mhz
+    if sf is None:
+        notes.append("The feature axis is in Hz (shown reversed, high frequency on the left); give the spectrometer "
+                     "frequency and the reference for a ppm axis.")
+        return values, "frequency", "Hz"
+    reference, source = _reference(options, meta.reference_ppm)
+    if options.reference_ppm is None and meta.reference_ppm is None:
+        source = "no reference given, so 0 Hz is 0 ppm; set reference_ppm to change it"
+    sign = -1.0 if options.conjugate == "no" else 1.0
+    ppm = sign * np.asarray(values, dtype=np.float64) / sf + reference
+    formula = f"{reference:g} − Hz / {sf:.6g} MHz" if sign < 0 else f"Hz / {sf:.6g} MHz + {reference:g}"
+    notes.append(f"Frequency axis converted to ppm = {formula} ({source})"
+                 + ("; conjugate 'no': the axis is in the mirrored sense." if sign < 0 else "."))
+    return ppm, "chemical shift", "ppm"
+
+
+def _read_array(array: np.ndarray, meta: ArrayMeta, options: ReadOptions, name: str, notes: list[str],
+                columns_fid: bool = False) -> Dataset:
+    """The common path of .npy, .npz, .mat and text: layout, spectra or FIDs, crop, Dataset.
+
+    ``columns_fid``: the array is one FID made from the two columns of a text table (already said in the notes).
+    """
     check_values(array, name)
+    if columns_fid:
+        options = dataclasses.replace(options, orientation="features_first")
     arranged = arrange(array, meta, options, name)
     notes = notes + meta.notes + arranged.notes
     is_complex = arranged.X.dtype.kind == "c"
@@ -114,7 +147,7 @@ def _read_array(array: np.ndarray, meta: ArrayMeta, options: ReadOptions, name: 
         raise DataFormatError(f"{name} holds real values, but FIDs (time-domain signals) are complex; choose "
                               f"'spectra' or 'auto' as the content")
     if is_complex:
-        if options.kind == "auto":
+        if options.kind == "auto" and not columns_fid:
             notes.append("The values are complex, so they were read as FIDs (time domain) in the NIfTI-MRS phase "
                          "convention; choose 'spectra' to refuse complex data instead.")
         if meta.axis_values is not None:
@@ -130,8 +163,13 @@ def _read_array(array: np.ndarray, meta: ArrayMeta, options: ReadOptions, name: 
         return make_dataset(result.X, result.rows, arranged.cols, name, notes)
     K = arranged.X.shape[0]
     if meta.axis_values is not None:
-        rows = Axis(meta.axis_values, label=meta.axis_label, unit=meta.axis_unit,
-                    reversed=meta.axis_unit in ("ppm", "Hz"))
+        values, label, unit = meta.axis_values, meta.axis_label, meta.axis_unit
+        if options.axis_unit != "auto" and unit != options.axis_unit:
+            label, unit = ("chemical shift", "ppm") if options.axis_unit == "ppm" else ("frequency", "Hz")
+            notes.append(f"The feature axis was read in {unit}, as the options say.")
+        if unit == "Hz":
+            values, label, unit = _hz_axis(values, meta, options, notes)
+        rows = Axis(values, label=label, unit=unit, reversed=unit in ("ppm", "Hz"))
     else:
         rows = Axis(np.arange(K), label="feature index")
     X, rows = crop_rows(arranged.X, rows, options.ppm_range, name)
@@ -153,7 +191,14 @@ def read_dataset(data: bytes, filename: str, options: ReadOptions | None = None)
     Formats, chosen by the file's extension (case-insensitive) and checked
     against its content: NIfTI-MRS (``.nii``, ``.nii.gz``; complex FIDs that
     go through the FID → spectrum pipeline), NumPy ``.npy`` and ``.npz``,
-    text tables ``.csv``, ``.tsv``, ``.txt`` and MATLAB ``.mat`` (v4 to v7).
+    text tables ``.csv``, ``.tsv``, ``.txt`` (two columns without an axis: the
+    real and imaginary parts of one FID) and MATLAB ``.mat`` (v4 to v7; the
+    data and axis variables chosen by ``options.variable`` and
+    ``options.axis_variable``). Vendor formats are converted to NIfTI-MRS by
+    spec2nii and then read as NIfTI-MRS (:mod:`gppnmf_core.io.vendor`):
+    Siemens ``.rda`` and ``.ima``/``.dcm``, Philips ``.SPAR`` + ``.SDAT`` in a
+    ``.zip``, GE ``.7``, jMRUI ``.txt`` (recognised by its header) and
+    ``.mrui``, LCModel ``.RAW``/``.H2O``, a Bruker experiment in a ``.zip``.
 
     Parameters
     ----------
@@ -208,10 +253,70 @@ def read_dataset(data: bytes, filename: str, options: ReadOptions | None = None)
         array = read_npy(data, name)
         return _read_array(array, ArrayMeta(), options, name,
                            [f"NumPy .npy array of shape {format_shape(array.shape)} ({array.dtype.name})."])
+    if is_vendor_upload(data, ext):
+        return _read_vendor(data, name, ext, options)
     if ext in (".npz", ".mat"):
-        content = read_npz(data, name) if ext == ".npz" else read_mat(data, name)
+        read = read_npz if ext == ".npz" else read_mat
+        content = read(data, name, variable=options.variable, axis_variable=options.axis_variable,
+                       axis_unit=options.axis_unit)
         kind = "NumPy .npz archive; data array" if ext == ".npz" else "MATLAB file; variable"
         return _read_array(content.array, content.meta, options, name, [_container_note(kind, content)])
     table = read_text(data, name, rows_are_features=options.orientation != "observations_first")
     meta = ArrayMeta(axis_values=table.axis_values, axis_label=table.axis_label, axis_unit=table.axis_unit)
-    return _read_array(table.values, meta, options, name, list(table.notes))
+    values, notes = table.values, list(table.notes)
+    columns_fid = (values.shape[1] == 2 and table.axis_values is None and options.kind in ("auto", "fid")
+                   and options.orientation != "observations_first")
+    if columns_fid:
+        values = (values[:, 0] + 1j * values[:, 1])[:, None]
+        notes.append("Two columns read as the real and imaginary parts of one FID"
+                     + ("; choose 'spectra' to read them as two spectra." if options.kind == "auto" else "."))
+    return _read_array(values, meta, options, name, notes, columns_fid=columns_fid)
+
+
+def _read_vendor(data: bytes, name: str, ext: str, options: ReadOptions) -> Dataset:
+    """A vendor file: converted to NIfTI-MRS by spec2nii, then read by the NIfTI-MRS path."""
+    converted = convert_vendor(data, name, ext, options)
+    dataset = _read_nifti(converted.nifti, name, False, options)
+    lead = f"Uploaded file {name}."
+    description = dataset.description
+    if description.startswith(lead):
+        description = " ".join([lead, *converted.notes, description[len(lead):].strip()])
+    else:
+        description = " ".join([*converted.notes, description])
+    return dataclasses.replace(dataset, description=description)
+
+
+def list_arrays(data: bytes, filename: str) -> list[tuple[str, tuple[int, ...], str]]:
+    """The numeric arrays of a .mat or .npz file, to offer as the data and axis variables.
+
+    Nothing but the arrays' headers is read from an .npz; MAT 1×1 structs are
+    looked into one level deep (fields named ``struct.field``). A server calls
+    it on untrusted files in a limited process, as it reads them.
+
+    Parameters
+    ----------
+    data : bytes
+        The file's content.
+    filename : str
+        Its name; the extension (.mat or .npz) gives the format.
+
+    Returns
+    -------
+    list of (name, shape, type)
+        ``type`` is the NumPy dtype name for .npz, the MATLAB class for .mat
+        (``"double"``, ``"single"``, ``"int16"`` ...).
+
+    Raises
+    ------
+    DataFormatError
+        When the file is not a readable .mat or .npz file.
+    """
+    name = _clean_name(filename)
+    ext = extension_of(name)
+    if ext not in (".mat", ".npz"):
+        raise DataFormatError(f"{name}: only .mat and .npz files hold named arrays to choose from")
+    if len(data) == 0:
+        raise DataFormatError(f"{name} is empty (0 bytes)")
+    check_budget(len(data), name, "the file is too large")
+    data = bytes(data)
+    return list_npz(data, name) if ext == ".npz" else list_mat(data, name)

@@ -13,17 +13,25 @@ from .errors import DataFormatError
 
 __all__ = [
     "SUPPORTED_EXTENSIONS", "extension_of", "describe_content", "wrong_content", "nifti_version",
-    "is_text", "NPY_MAGIC", "ZIP_MAGIC", "GZIP_MAGIC", "HDF5_MAGIC", "MAT73_TEXT", "UNKNOWN_BINARY",
+    "is_text", "looks_like_jmrui_text", "VENDOR_EXTENSIONS", "NPY_MAGIC", "ZIP_MAGIC", "GZIP_MAGIC", "HDF5_MAGIC",
+    "MAT73_TEXT", "RDA_TEXT", "DICOM_MAGIC", "UNKNOWN_BINARY",
 ]
 
+#: Vendor and MRS-software formats that go through the spec2nii converter (see :mod:`.vendor`): Siemens RDA and
+#: DICOM, Philips SPAR/SDAT (a pair, uploaded as a .zip), GE P-files, jMRUI .mrui, LCModel .RAW/.H2O.
+VENDOR_EXTENSIONS = (".rda", ".ima", ".dcm", ".spar", ".sdat", ".7", ".zip", ".mrui", ".raw", ".h2o")
+
 #: Extensions read_dataset understands, longest first where one ends another.
-SUPPORTED_EXTENSIONS = (".nii.gz", ".nii", ".npy", ".npz", ".csv", ".tsv", ".txt", ".mat")
+SUPPORTED_EXTENSIONS = (".nii.gz", ".nii", ".npy", ".npz", ".csv", ".tsv", ".txt", ".mat") + VENDOR_EXTENSIONS
 
 NPY_MAGIC = b"\x93NUMPY"
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 GZIP_MAGIC = b"\x1f\x8b"
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 MAT73_TEXT = b"MATLAB 7.3 MAT-file"
+RDA_TEXT = b">>> Begin of header <<<"
+#: A DICOM file has these four bytes after a 128-byte preamble.
+DICOM_MAGIC = b"DICM"
 UNKNOWN_BINARY = "binary data of an unknown kind"
 
 _IMAGES = (
@@ -71,6 +79,19 @@ def is_text(data, sample_size: int = 65536) -> bool:
     return not any(c in controls for c in sample) and b"\x7f" not in sample
 
 
+def looks_like_jmrui_text(data) -> bool:
+    """Whether ``data`` is a jMRUI text export: its first line or its header names jMRUI's keys.
+
+    jMRUI writes ``jMRUI Data Textfile`` on the first line, then ``Key: value``
+    lines (``PointsInDataset``, ``SamplingInterval``, ``TransmitterFrequency`` ...)
+    and ``Signal 1 out of N in file`` before the numbers.
+    """
+    head = bytes(data[:4096]).lstrip(b"\xef\xbb\xbf").lower()
+    if head.lstrip().startswith(b"jmrui"):
+        return True
+    return b"pointsindataset:" in head and b"samplinginterval:" in head
+
+
 def describe_content(data) -> tuple[str, str | None]:
     """What the first bytes of ``data`` look like, and the extension such content should have.
 
@@ -100,6 +121,10 @@ def describe_content(data) -> tuple[str, str | None]:
         return "a MATLAB MAT-file", ".mat"
     if head.startswith(HDF5_MAGIC):
         return "an HDF5 file", None
+    if head.startswith(RDA_TEXT):
+        return "a Siemens RDA file", ".rda"
+    if head[128:132] == DICOM_MAGIC:
+        return "a DICOM file", ".dcm"
     for magic, what in _IMAGES:
         if head.startswith(magic):
             return what, None

@@ -16,6 +16,10 @@ a "row" is a line of the file):
   first cell is empty or names an axis (ppm, Hz, frequency, shift, time, ...)
   or there are at least 8 rows (noise is almost never monotonic over 8 points).
   Without a header row the first column is always data.
+* Two columns and no axis column are, for ``read_dataset`` with ``kind``
+  "auto" or "fid", the real and imaginary parts of one FID.
+* jMRUI text exports (a ``jMRUI Data Textfile`` header) are not tables:
+  ``read_dataset`` sends them to spec2nii's jMRUI reader (:mod:`.vendor`).
 """
 
 from __future__ import annotations
@@ -126,8 +130,8 @@ def _cell_error(filename: str, row: int, col: int, cell: str, delimiter: str) ->
         return DataFormatError(f"{where} is empty (a missing value); fill it in or remove the row")
     if _COMPLEX.match(cell.replace(" ", "")) and not _is_number(cell):
         return DataFormatError(
-            f"{where}: {cell!r} is a complex number, but text files must hold real spectra; "
-            f"save complex FIDs as .npy, .npz, .mat or NIfTI-MRS"
+            f"{where}: {cell!r} is a complex number, but text files must hold real spectra, or a complex FID as "
+            f"two columns (real part, imaginary part); or save complex FIDs as .npy, .npz, .mat or NIfTI-MRS"
         )
     if delimiter == "semicolon" and _DECIMAL_COMMA.match(cell):
         return DataFormatError(f"{where}: {cell!r} is not a number (decimal commas are not supported; use points)")
