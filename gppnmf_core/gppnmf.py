@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+
 from ._validation import (
     check_callback,
     check_int,
@@ -182,3 +184,53 @@ def _run_replicate(objective, method, replicate, n_replicates, max_iter, tol, gt
         return minimize_lbfgs(objective, theta0, max_iter=max_iter, tol=tol, gtol=gtol, on_iteration=on_iteration)
     return minimize_alternating_cg(objective, theta0, objective.blocks, max_iter=max_iter,
                                    on_iteration=on_iteration)
+
+
+def map_amplitudes(X, delta, prior_D: GPPrior, prior_H: GPPrior, noise_var, *, max_iter: int = 1000,
+                   tol: float = 1e-10, gtol: float = 1e-6, n_threads=None):
+    r"""The MAP amplitudes H of data X with the signals fixed: GPP-NMF's objective over eta alone.
+
+    Minimises :math:`L(\delta, \eta)` of :func:`fit_gppnmf` over the whitened
+    amplitudes eta (L-BFGS from eta = 0) with delta fixed, e.g. at a previous
+    fit's ``latent["delta"]``: the amplitudes of new observations under the
+    same signals and priors.
+
+    Parameters
+    ----------
+    X : array_like of shape (K, L)
+        Data with the rows (features) of the fit; any number L of columns that
+        ``prior_H`` accepts.
+    delta : ndarray of shape (n_latent_D, M)
+        Whitened signals, e.g. ``fit_gppnmf(...).latent["delta"]``.
+    prior_D, prior_H : GPPrior
+        The priors of the fit (``prior_H`` bound to L points).
+    noise_var : float
+        Noise variance sigma^2 (> 0).
+    max_iter, tol, gtol, n_threads
+        As in :func:`fit_gppnmf`.
+
+    Returns
+    -------
+    H : ndarray of shape (M, L)
+    """
+    X = check_matrix(X, "X")
+    K, L = X.shape
+    noise_var = check_positive(noise_var, "noise_var")
+    delta = np.asarray(delta, dtype=np.float64)
+    bound_D = prior_D.bind(K, name=f"prior_D (rows of X, shape {X.shape})")
+    bound_H = prior_H.bind(L, name=f"prior_H (columns of X, shape {X.shape})")
+    if delta.ndim != 2 or delta.shape[0] != bound_D.n_latent:
+        raise ValueError(f"delta must have shape ({bound_D.n_latent}, M) for prior_D on {K} points, "
+                         f"got {delta.shape}")
+    rank = check_rank(delta.shape[1], X.shape)
+    objective = GPPNMFObjective(X, rank, bound_D, bound_H, noise_var)
+    delta_flat = objective.pack(delta, np.zeros((bound_H.n_latent, rank)))[: objective.n_delta]
+
+    def over_eta(eta_flat):
+        value, grad = objective(np.concatenate([delta_flat, eta_flat]))
+        return value, grad[objective.n_delta:]
+
+    with blas_threads(n_threads, objective.product_work):
+        outcome = minimize_lbfgs(over_eta, np.zeros(objective.size - objective.n_delta), max_iter=max_iter,
+                                 tol=tol, gtol=gtol, on_iteration=lambda iteration, value: False)
+    return objective.factors(np.concatenate([delta_flat, outcome.x]))[1]

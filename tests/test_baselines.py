@@ -241,3 +241,25 @@ def test_ls_nmf_needs_positive_entries():
     # CNMF is defined on such data (the floor keeps the factors positive)
     res = cnmf(-np.ones((4, 5)), 2, max_iter=20, floor=1e-3, random_state=0)
     assert np.all(res.D >= 1e-3) and np.isfinite(res.objective)
+
+
+@pytest.mark.parametrize("fit", METHODS)
+def test_a_callback_raising_stop_iteration_stops_like_returning_true(fit, noisy):
+    def raising(p):
+        if p.replicate == 1 and p.iteration >= 20:
+            raise StopIteration
+
+    a = fit(noisy, 2, max_iter=100, tol=0, n_replicates=4, callback=raising, random_state=0)
+    b = fit(noisy, 2, max_iter=100, tol=0, n_replicates=4, callback=lambda p: p.replicate == 1 and p.iteration >= 20,
+            random_state=0)
+    assert a.stopped and a.message == b.message
+    np.testing.assert_array_equal(a.D, b.D)
+    np.testing.assert_array_equal(a.replicate_objectives, b.replicate_objectives)
+
+
+@pytest.mark.parametrize("fit", METHODS)
+def test_nfev_and_a_short_repr(fit, noisy):
+    res = fit(noisy, 2, max_iter=30, tol=0, random_state=0)
+    assert res.nfev == res.n_iter + 1 == 31
+    text = repr(res)
+    assert text.startswith(f"FitResult(method='{fit.__name__}', D=(60, 2), H=(2, 80)") and len(text) < 250

@@ -1,5 +1,7 @@
 """fit_gppnmf and its objective: gradients, convergence, determinism, masks, bad input."""
 
+import json
+
 import numpy as np
 import pytest
 from scipy import optimize
@@ -174,6 +176,7 @@ def test_csi_like_grid_prior_gives_exactly_symmetric_maps():
         (dict(method="newton"), "method"),
         (dict(max_iter=0), "max_iter"),
         (dict(random_state="seed"), "random_state"),
+        (dict(callback=3), "callback must be callable or None, got int 3"),
     ],
 )
 def test_bad_input_raises_a_clear_value_error(change, match):
@@ -194,3 +197,42 @@ def test_stop_during_a_later_replicate_is_reported_even_when_an_earlier_one_is_b
     assert res.replicate_objectives.shape == (2,)
     assert res.objective == res.replicate_objectives[0]  # the finished first replicate is better
     assert res.stopped
+
+
+@pytest.mark.parametrize("method", ["lbfgs", "alternating_cg"])
+def test_a_callback_raising_stop_iteration_stops_like_returning_true(method):
+    """SciPy's stop contract (raise StopIteration) and the older one (return True) give the same fit."""
+    X, _ = _toy(5)
+
+    def raising(progress):
+        if progress.replicate == 1 and progress.iteration >= 4:
+            raise StopIteration
+
+    def returning(progress):
+        return progress.replicate == 1 and progress.iteration >= 4
+
+    kw = dict(n_replicates=3, method=method, max_iter=40, random_state=0)
+    a = gp.fit_gppnmf(X, 2, **CORRECT, callback=raising, **kw)
+    b = gp.fit_gppnmf(X, 2, **CORRECT, callback=returning, **kw)
+    assert a.stopped and b.stopped and a.replicate_objectives.shape == (2,)
+    np.testing.assert_array_equal(a.D, b.D)
+    np.testing.assert_array_equal(a.replicate_objectives, b.replicate_objectives)
+    with pytest.raises(KeyError):  # any other exception from the callback propagates
+        gp.fit_gppnmf(X, 2, **CORRECT, callback=lambda p: {}["boom"], random_state=0)
+
+
+def test_the_result_records_its_seed_and_evaluations_and_has_a_short_repr():
+    X, _ = _toy(2)
+    res = gp.fit_gppnmf(X, 2, **CORRECT, random_state=11)
+    assert res.settings["random_state"] == 11
+    assert gp.fit_gppnmf(X, 2, **CORRECT, max_iter=3, random_state=None).settings["random_state"] is None
+    generator = gp.fit_gppnmf(X, 2, **CORRECT, max_iter=3, random_state=np.random.default_rng(1))
+    assert generator.settings["random_state"] == "Generator"
+    json.dumps(res.settings)
+    assert res.nfev >= res.n_iter + 1  # at least one evaluation per iteration and the start
+    text = repr(res)
+    assert len(text) < 250 and "D=(100, 2)" in text and "H=(2, 200)" in text
+    assert f"n_iter={res.n_iter}" in text and f"converged={res.converged}" in text and "nfev=" in text
+    assert res == res and res != gp.fit_gppnmf(X, 2, **CORRECT, random_state=11)  # identity, not array ==
+    cg = gp.fit_gppnmf(X, 2, **CORRECT, method="alternating_cg", max_iter=5, random_state=0)
+    assert cg.nfev > 2 * cg.n_iter  # two line searches per sweep, each at least one evaluation
