@@ -469,10 +469,11 @@ def nifti_zero_dwell(tmp: Path) -> BadCase:
 
 
 @case
-def nifti_coil_dimension(tmp: Path) -> BadCase:
-    fids = np.repeat(small_fids()[..., None], 4, axis=-1)
-    data = nifti_bytes(fids, MRS_META)
-    return BadCase("coils.nii", data, r"coils\.nii: dimension 5 \(DIM_COIL, 4 entries\) is not supported")
+def nifti_other_index_beyond_dimension(tmp: Path) -> BadCase:
+    fids = np.repeat(small_fids()[..., None], 2, axis=-1)[..., None, None, :]  # dims 5, 6 singleton; 7 DIM_EDIT
+    data = nifti_bytes(fids, {**MRS_META, "dim_7": "DIM_EDIT"})
+    return BadCase("edit.nii", data, r"edit\.nii: other_index 3 is beyond dimension 7 \(DIM_EDIT, 2 entries",
+                   options=ReadOptions(other_dims="index", other_index=3))
 
 
 @case

@@ -19,6 +19,7 @@ SF = 25.85  # MHz, 31P at 1.5 T
 DWELL = 1.0 / 2000.0
 N_T = 1024
 GRID = (4, 4, 2)
+FULL = ReadOptions(crop="none")  # the whole spectral width (the default crops 31P to -20...10 ppm)
 _LINES = {1: ((0.0, 1.0),), 2: ((-0.5, 0.5), (0.5, 0.5)), 3: ((-1.0, 0.25), (0.0, 0.5), (1.0, 0.25))}
 
 
@@ -38,7 +39,11 @@ def brain_signal(n_t=N_T, dwell=DWELL, sf=SF, extra_width_hz=0.0):
 
 
 def stored_fids(amplitudes=None, phases=None, seed=0):
-    """FIDs on GRID in the NIfTI-MRS convention (the conjugate), with a random zero-order phase per voxel.
+    """FIDs on GRID in the NIfTI-MRS convention (the conjugate), with a zero-order phase per voxel.
+
+    The default phases are a common receiver phase (2.5 rad) plus a random deviation of up to ±60° per voxel:
+    a phase that differs from the data set's by more than 90° cannot be told from an inverted spectrum, which
+    the reader keeps inverted (an inversion-recovery series keeps its signs).
 
     Returns
     -------
@@ -49,7 +54,7 @@ def stored_fids(amplitudes=None, phases=None, seed=0):
     if amplitudes is None:
         amplitudes = np.ones(GRID)
     if phases is None:
-        phases = rng.uniform(0.0, 2.0 * np.pi, GRID)
+        phases = 2.5 + rng.uniform(-np.radians(60.0), np.radians(60.0), GRID)
     signal = amplitudes[..., None] * np.exp(1j * phases)[..., None] * brain_signal()[None, None, None, :]
     return np.conj(signal), phases
 
@@ -59,7 +64,7 @@ def round_trip():
     amplitudes = 1.0 + np.arange(32.0).reshape(GRID)
     fids, phases = stored_fids(amplitudes=amplitudes)
     content = write_nifti_mrs(fids, DWELL, SF)
-    return content, amplitudes, phases, read_dataset(content, "csi.nii")
+    return content, amplitudes, phases, read_dataset(content, "csi.nii", FULL)
 
 
 def _index(ppm, value):
@@ -118,13 +123,14 @@ def test_zero_order_phase_makes_absorption_lines(round_trip):
     assert np.all(ds.X[near_pcr].sum(axis=0) > 0)
     # Each phased column is the ideal absorption spectrum up to its amplitude.
     ideal = read_dataset(write_nifti_mrs(stored_fids(phases=np.zeros(GRID))[0], DWELL, SF), "ideal.nii",
-                         ReadOptions(phase="none")).X[:, 0]
+                         ReadOptions(phase="none", crop="none")).X[:, 0]
     for column in ds.X.T:
         assert np.corrcoef(column, ideal)[0, 1] > 0.9999
     # Without correction the random phases leave some PCr lines negative.
-    raw = read_dataset(content, "csi.nii", ReadOptions(phase="none"))
+    raw = read_dataset(content, "csi.nii", ReadOptions(phase="none", crop="none"))
     assert np.any(raw.X[pcr] < 0)
-    assert "zero-order phase" in ds.description and "no phase correction" in raw.description
+    assert "common phase of the data set" in ds.description and "no phase correction" in raw.description
+    assert "per-spectrum zero-order refinement within ±90°" in ds.description
 
 
 def test_voxels_are_flattened_in_c_order(round_trip):
@@ -168,7 +174,7 @@ def _fwhm_hz(ppm, spectrum, centre):
 
 def test_line_broadening_widens_the_lines(round_trip):
     content, _, _, ds = round_trip
-    broad = read_dataset(content, "csi.nii", ReadOptions(line_broadening_hz=10.0))
+    broad = read_dataset(content, "csi.nii", ReadOptions(line_broadening_hz=10.0, crop="none"))
     ppm = ds.rows.values
     sharp_width = _fwhm_hz(ppm, ds.X[:, 0], 0.0)
     broad_width = _fwhm_hz(ppm, broad.X[:, 0], 0.0)
@@ -177,28 +183,33 @@ def test_line_broadening_widens_the_lines(round_trip):
     assert broad.X[_index(ppm, 0.0), 0] < 0.7 * ds.X[_index(ppm, 0.0), 0]
     assert "10 Hz exponential line broadening" in broad.description
     cropped = read_dataset(content, "csi.nii", ReadOptions(ppm_range=(-20, 10)))
-    assert "FFT, cropped to -20 to 10 ppm, zero-order phase" in cropped.description
+    assert "cropped to -20 to 10 ppm, real part" in cropped.description
+    default = read_dataset(content, "csi.nii")  # the default crop: the 31P metabolite range
+    np.testing.assert_array_equal(default.rows.values, cropped.rows.values)
+    assert "cropped to the 31P metabolite range -20 to 10 ppm" in default.description
 
 
 def test_description_says_what_was_read_and_done(round_trip):
     _, _, _, ds = round_trip
     for fragment in ("NIfTI-MRS file (NIfTI-2, intent mrs_v0_3)", "4×4×2×1024 complex64", "Nucleus 31P at 25.85 MHz",
                      "conjugated (NIfTI-MRS convention)", "first point halved", "FFT",
-                     "Dwell time 0.5 ms (spectral width 2000 Hz)", "centre of the spectrum is 0 ppm",
+                     "Dwell time 0.5 ms (spectral width 2000 Hz)",
+                     "the NIfTI-MRS tools' default SpecFreqChemShift for 31P, 0 ppm, as the header has none",
                      "4×4×2 voxel grid", "Suggested noise variance"):
         assert fragment in ds.description, fragment
 
 
 def test_reference_from_header_and_from_options():
     fids = small_fids((2, 2, 1, 128))
-    with_ref = read_dataset(write_nifti_mrs(fids, DWELL, SF, reference_ppm=2.0), "ref.nii")
-    plain = read_dataset(write_nifti_mrs(fids, DWELL, SF), "plain.nii")
+    with_ref = read_dataset(write_nifti_mrs(fids, DWELL, SF, reference_ppm=2.0), "ref.nii", FULL)
+    plain = read_dataset(write_nifti_mrs(fids, DWELL, SF), "plain.nii", FULL)
     np.testing.assert_allclose(with_ref.rows.values, plain.rows.values + 2.0)
-    assert "reference from the file" in with_ref.description
+    assert "reference from the file: SpecFreqChemShift 2 ppm from the header" in with_ref.description
     override = read_dataset(write_nifti_mrs(fids, DWELL, SF, reference_ppm=2.0), "ref.nii",
-                            ReadOptions(reference_ppm=-1.0))
+                            ReadOptions(reference_ppm=-1.0, crop="none"))
     np.testing.assert_allclose(override.rows.values, plain.rows.values - 1.0)
-    faster = read_dataset(write_nifti_mrs(fids, DWELL, SF), "sf.nii", ReadOptions(spectrometer_mhz=2 * SF))
+    faster = read_dataset(write_nifti_mrs(fids, DWELL, SF), "sf.nii",
+                          ReadOptions(spectrometer_mhz=2 * SF, crop="none"))
     np.testing.assert_allclose(faster.rows.values, plain.rows.values / 2)
 
 
@@ -207,7 +218,7 @@ def test_gzip_and_nifti1_read_like_nifti2(round_trip, tmp_path):
     path = tmp_path / "csi.nii.gz"
     gz = write_nifti_mrs(stored_fids(amplitudes=1.0 + np.arange(32.0).reshape(GRID))[0], DWELL, SF, path_or_none=path)
     assert gz[:2] == b"\x1f\x8b" and path.read_bytes() == gz
-    np.testing.assert_array_equal(read_dataset(gz, "csi.NII.GZ").X, ds.X)
+    np.testing.assert_array_equal(read_dataset(gz, "csi.NII.GZ", FULL).X, ds.X)
     assert gzip.decompress(gz) == content
     fids = small_fids((2, 2, 1, 64))
     one = read_dataset(nifti_bytes(fids, MRS_META, version=1), "one.nii")
@@ -221,7 +232,7 @@ def test_repeated_acquisitions_are_averaged():
     averaged = read_dataset(nifti_bytes(dynamics, MRS_META), "dyn.nii")
     single = read_dataset(nifti_bytes(fids, MRS_META), "one.nii")
     np.testing.assert_allclose(averaged.X, single.X, rtol=1e-5, atol=1e-6 * np.abs(single.X).max())
-    assert "Dimension 6 (DIM_DYN, 3 acquisitions) was averaged" in averaged.description
+    assert "Dimension 6 (DIM_DYN, 3 repeats) averaged" in averaged.description
 
 
 def test_big_endian_complex128_and_millisecond_headers_read_alike():

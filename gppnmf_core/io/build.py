@@ -8,7 +8,7 @@ from ..dataset import Axis, Dataset, Grid
 from .errors import DataFormatError
 from .limits import format_shape
 
-__all__ = ["estimate_noise_var", "check_values", "crop_rows", "make_dataset", "DEFAULT_RANK"]
+__all__ = ["estimate_noise_var", "check_values", "crop_rows", "make_dataset", "suggested_rank", "DEFAULT_RANK"]
 
 #: Suggested number of components of an uploaded data set.
 DEFAULT_RANK = 2
@@ -95,7 +95,13 @@ def _describe_axes(rows: Axis, cols) -> str:
     return f"Result: {feat} × {obs}."
 
 
-def make_dataset(X: np.ndarray, rows: Axis, cols, filename: str, notes: list[str]) -> Dataset:
+def suggested_rank(K: int, L: int) -> int:
+    """The suggested number of components: DEFAULT_RANK, never more than min(K, L) (1 for one observation)."""
+    return int(max(1, min(DEFAULT_RANK, K, L)))
+
+
+def make_dataset(X: np.ndarray, rows: Axis, cols, filename: str, notes: list[str], *,
+                 noise_var: float | None = None, noise_note: str = "") -> Dataset:
     """Check X and wrap it, its axes and a description into a Dataset.
 
     Parameters
@@ -110,18 +116,30 @@ def make_dataset(X: np.ndarray, rows: Axis, cols, filename: str, notes: list[str
         Becomes the title.
     notes : list of str
         Sentences on what was read and done.
+    noise_var : float, optional
+        A noise variance measured by the reader (e.g. on signal-free points of
+        spectra made from FIDs); None: the robust estimate from neighbouring
+        differences (:func:`estimate_noise_var`).
+    noise_note : str
+        Where ``noise_var`` came from.
     """
     X = np.ascontiguousarray(X, dtype=np.float64)
     check_values(X, filename)
-    with np.errstate(over="ignore", invalid="ignore"):
-        noise_var = estimate_noise_var(X)
+    if noise_var is None or not (np.isfinite(noise_var) and noise_var > 0):
+        with np.errstate(over="ignore", invalid="ignore"):
+            noise_var = estimate_noise_var(X)
+        noise_note = "robust estimate from differences between neighbouring features"
     if not np.isfinite(noise_var):
         raise DataFormatError(f"{filename}: the values are too large to work with (largest magnitude "
                               f"{float(np.max(np.abs(X))):.3g}); rescale the data before uploading")
-    description = " ".join([
-        f"Uploaded file {filename}.", *notes, _describe_axes(rows, cols),
-        f"Suggested noise variance {noise_var:.3g} (robust estimate from differences between neighbouring "
-        f"features) and {DEFAULT_RANK} components: both can be changed.",
-    ])
-    return Dataset(name="upload", title=filename, X=X, rows=rows, cols=cols, truth=None, noise_var=noise_var,
-                   rank=DEFAULT_RANK, description=description, presets={})
+    K, L = X.shape
+    rank = suggested_rank(K, L)
+    parts = [f"Uploaded file {filename}.", *notes, _describe_axes(rows, cols)]
+    if L == 1:
+        parts.append("A single spectrum (one observation): a decomposition needs several observations — keep the "
+                     "repeats as observations (dynamics 'keep'), or upload a CSI/MRSI or dynamic file; 1 component "
+                     "is suggested.")
+    parts.append(f"Suggested noise variance {float(noise_var):.3g} ({noise_note}) and {rank} "
+                 f"component{'s' if rank != 1 else ''}: both can be changed.")
+    return Dataset(name="upload", title=filename, X=X, rows=rows, cols=cols, truth=None, noise_var=float(noise_var),
+                   rank=rank, description=" ".join(parts), presets={})

@@ -5,9 +5,10 @@ zero-copy view of the file's bytes (``numpy.frombuffer`` at ``vox_offset``),
 after the declared data size has been checked against the bytes present and
 the size limit. NIfTI stores arrays in Fortran order (x fastest), so the view
 is transposed, never copied, to (time, x, y, z); the FID pipeline reads it
-once. Dimensions 5-7 (coils, dynamics, indirect dimensions) must be singleton,
-except repeated acquisitions tagged ``DIM_DYN`` or ``DIM_MEAS`` (``dim_6``
-defaults to ``DIM_DYN``), which are averaged.
+once. Dimensions 5-7 (coils, dynamics, indirect dimensions …) are kept as they
+are, with their tags (``dim_5`` … keys, defaulting to ``DIM_COIL``,
+``DIM_DYN``, ``DIM_INDIRECT_0`` as the standard says) and ``dim_N_header``
+entries; :mod:`.higher_dims` combines, averages, keeps or selects them.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 
 from .errors import DataFormatError
 from .limits import check_budget, format_bytes, format_shape, prod
+from .nuclei import file_reference
 from .sniff import describe_content, nifti_version, wrong_content
 
 __all__ = ["NiftiMRS", "read_nifti_mrs", "peek_nifti_gz", "MRS_ECODE"]
@@ -30,7 +32,6 @@ __all__ = ["NiftiMRS", "read_nifti_mrs", "peek_nifti_gz", "MRS_ECODE"]
 #: NIfTI extension code of the NIfTI-MRS JSON header extension.
 MRS_ECODE = 44
 _DEFAULT_DIM_TAGS = {5: "DIM_COIL", 6: "DIM_DYN", 7: "DIM_INDIRECT_0"}
-_AVERAGED_TAGS = ("DIM_DYN", "DIM_MEAS")
 _TIME_UNITS = {"sec": 1.0, "msec": 1e-3, "usec": 1e-6}
 #: NIfTI time-unit codes (``xyzt_units`` minus its spatial part, as nibabel splits it).
 _TIME_CODES = {0: "unknown", 8: "sec", 16: "msec", 24: "usec", 32: "hz", 40: "ppm", 48: "rads"}
@@ -42,11 +43,15 @@ class NiftiMRS:
 
     Attributes
     ----------
-    fids : complex ndarray of shape (n_t, nx, ny, nz)
+    data : complex ndarray of shape (n_t, nx, ny, nz, n5, n6, n7)
         The stored FIDs, usually a view of the file's bytes (do not keep it
-        beyond the read).
+        beyond the read); dimensions 5-7 absent from the file have length 1.
     grid : tuple of int
         (nx, ny, nz).
+    dim_tags : tuple of str
+        Tags of dimensions 5, 6 and 7 (``DIM_COIL``, ``DIM_DYN`` …).
+    dim_headers : tuple of (dict or None)
+        The ``dim_5_header`` … entries (None where absent or not an object).
     dwell : float
         Dwell time in seconds.
     sf : float or None
@@ -54,19 +59,33 @@ class NiftiMRS:
     nucleus : str or None
         Resonant nucleus from the header, e.g. ``"31P"``.
     reference : float or None
-        Chemical shift of the receiver frequency from the header (``ChemicalShiftReference``).
+        Chemical shift of the spectrometer frequency, ppm:
+        ``SpecFreqChemShift + RxOffset`` with the NIfTI-MRS tools' defaults
+        (see :func:`.nuclei.file_reference`); None when not known.
+    reference_source : str
+        Where ``reference`` came from.
+    acquisition_delay : float or None
+        ``AcquisitionStartTime`` in seconds (the first-order phase of the
+        spectra is 2 pi f times this), None when absent.
+    repetition_time : float or None
+        ``RepetitionTime`` in seconds.
     scale : float
         ``scl_slope`` when set, else 1.
     notes : list of str
         Sentences for the description.
     """
 
-    fids: np.ndarray
+    data: np.ndarray
     grid: tuple[int, int, int]
+    dim_tags: tuple[str, str, str]
+    dim_headers: tuple
     dwell: float
     sf: float | None
     nucleus: str | None
     reference: float | None
+    reference_source: str = ""
+    acquisition_delay: float | None = None
+    repetition_time: float | None = None
     scale: float = 1.0
     notes: list[str] = field(default_factory=list)
 
@@ -200,24 +219,21 @@ def _dwell_time(header, filename: str, notes: list[str]) -> float:
     return dwell * _TIME_UNITS[units]
 
 
-def _frames(shape, meta: dict, filename: str, notes: list[str]) -> list[int]:
-    """Axes (of the reversed-order view) to average over, after checking dims 5-7."""
-    averaged = []
-    n_extra = len(shape) - 4
-    for i, n in enumerate(shape[4:]):
-        dim = 5 + i
-        if n == 1:
-            continue
-        tag = str(meta.get(f"dim_{dim}", _DEFAULT_DIM_TAGS[dim]))
-        if tag not in _AVERAGED_TAGS:
-            raise DataFormatError(
-                f"{filename}: dimension {dim} ({tag}, {n} entries) is not supported; only x, y, z and time are read "
-                f"(repeated acquisitions tagged DIM_DYN or DIM_MEAS are averaged). Combine coils or select one "
-                f"entry first, e.g. with the NIfTI-MRS tools"
-            )
-        averaged.append(n_extra - 1 - i)
-        notes.append(f"Dimension {dim} ({tag}, {n} acquisitions) was averaged.")
-    return averaged
+def _dim_tags(shape, meta: dict, filename: str) -> tuple[tuple[str, str, str], tuple]:
+    """Tags and dim_N_header objects of dimensions 5-7."""
+    tags, headers = [], []
+    for dim in (5, 6, 7):
+        tag = meta.get(f"dim_{dim}", _DEFAULT_DIM_TAGS[dim])
+        n = shape[dim - 1] if len(shape) >= dim else 1
+        if not isinstance(tag, str) or not tag.strip() or len(tag) > 64:
+            if n > 1:
+                raise DataFormatError(f"{filename}: the NIfTI-MRS tag of dimension {dim} (dim_{dim}) is "
+                                      f"{str(tag)[:40]!r}, not a name such as DIM_COIL or DIM_DYN")
+            tag = _DEFAULT_DIM_TAGS[dim]
+        tags.append(tag.strip().upper())
+        header = meta.get(f"dim_{dim}_header")
+        headers.append(header if isinstance(header, dict) else None)
+    return tuple(tags), tuple(headers)
 
 
 def read_nifti_mrs(data, filename: str, spectrometer_mhz: float | None = None,
@@ -267,7 +283,7 @@ def read_nifti_mrs(data, filename: str, spectrometer_mhz: float | None = None,
     meta = meta or {}
     if not intent.startswith("mrs_v"):
         notes.append(f"Its intent name is {intent!r}, not mrs_vM_m; it was read as NIfTI-MRS all the same.")
-    averaged = _frames(shape, meta, filename, notes)
+    tags, headers = _dim_tags(shape, meta, filename)
 
     nbytes = prod(shape) * dtype.itemsize
     check_budget(nbytes, filename, f"its header declares {format_shape(shape)} {dtype.name} values")
@@ -277,13 +293,12 @@ def read_nifti_mrs(data, filename: str, spectrometer_mhz: float | None = None,
             f"{filename} is truncated or damaged: its header declares {format_shape(shape)} {dtype.name} values "
             f"({format_bytes(nbytes)}) but it holds only {format_bytes(present)} of data"
         )
-    raw = np.frombuffer(data, dtype=dtype, count=prod(shape), offset=vox_offset).reshape(shape[::-1])
-    n_extra = len(shape) - 4
-    if averaged:
-        raw = raw.mean(axis=tuple(range(n_extra)), dtype=np.complex64)
-    else:
-        raw = raw.reshape(raw.shape[n_extra:])
-    fids = raw.transpose(0, 3, 2, 1)  # (t, z, y, x) in memory -> (t, x, y, z)
+    if len(shape) > 7:
+        raise DataFormatError(f"{filename}: the NIfTI header declares {len(shape)} dimensions; NIfTI-MRS has at "
+                              f"most 7 (x, y, z, time and three higher dimensions)")
+    full = tuple(shape) + (1,) * (7 - len(shape))
+    raw = np.frombuffer(data, dtype=dtype, count=prod(shape), offset=vox_offset).reshape(full[::-1])
+    fids = raw.transpose(3, 6, 5, 4, 2, 1, 0)  # (d7, d6, d5, t, z, y, x) in memory -> (t, x, y, z, d5, d6, d7)
 
     sf = _number(meta.get("SpectrometerFrequency"))
     if meta and sf is None and spectrometer_mhz is None:
@@ -292,7 +307,11 @@ def read_nifti_mrs(data, filename: str, spectrometer_mhz: float | None = None,
     if sf is not None and sf <= 0:
         raise DataFormatError(f"{filename}: SpectrometerFrequency is {sf:g} MHz; it must be positive")
     nucleus = _first(meta.get("ResonantNucleus"))
-    reference = _number(meta.get("ChemicalShiftReference"))
+    nucleus = str(nucleus) if isinstance(nucleus, (str, int)) and str(nucleus).strip() else None
+    reference, reference_source = file_reference(nucleus, _number(meta.get("SpecFreqChemShift")),
+                                                 _number(meta.get("RxOffset")))
+    delay = _number(meta.get("AcquisitionStartTime"))
+    repetition = _number(meta.get("RepetitionTime"))
     dwell = dwell_time_s if dwell_time_s is not None else _dwell_time(header, filename, notes)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -300,7 +319,9 @@ def read_nifti_mrs(data, filename: str, spectrometer_mhz: float | None = None,
     scale = slope if math.isfinite(slope) and slope not in (0.0, 1.0) else 1.0
     if scale != 1.0:
         notes.append(f"Values scaled by scl_slope = {scale:g}.")
-    return NiftiMRS(fids=fids, grid=tuple(shape[:3]), dwell=dwell, sf=sf,
-                    nucleus=str(nucleus) if nucleus is not None else None, reference=reference, scale=scale,
-                    notes=notes)
+    return NiftiMRS(data=fids, grid=tuple(full[:3]), dim_tags=tags, dim_headers=headers, dwell=dwell, sf=sf,
+                    nucleus=nucleus, reference=reference, reference_source=reference_source,
+                    acquisition_delay=delay if delay is not None and abs(delay) < 1.0 else None,
+                    repetition_time=repetition if repetition is not None and repetition > 0 else None,
+                    scale=scale, notes=notes)
 

@@ -12,6 +12,7 @@ from .build import check_values, crop_rows, make_dataset
 from .errors import DataFormatError
 from .fid import fids_to_spectra
 from .gunzip import gunzip_capped
+from .higher_dims import reduce_higher_dims
 from .layout import arrange, grid_names
 from .limits import check_budget, format_shape, max_bytes, prod
 from .matlab import list_mat, read_mat
@@ -32,11 +33,12 @@ SUPPORTED_FORMATS = (".nii or .nii.gz (NIfTI-MRS), .npy, .npz, .csv, .tsv or .tx
                      ".7 (GE), jMRUI .txt/.mrui, LCModel .RAW, a Bruker experiment folder in a .zip")
 
 
-def _reference(options: ReadOptions, from_file: float | None) -> tuple[float, str]:
+def _reference(options: ReadOptions, from_file: float | None, file_source: str = "") -> tuple[float, str]:
+    """The ppm of the spectrometer frequency and where it came from: options, then the file, else 0."""
     if options.reference_ppm is not None:
         return options.reference_ppm, "reference from the options"
     if from_file is not None:
-        return from_file, "reference from the file"
+        return from_file, f"reference from the file: {file_source}" if file_source else "reference from the file"
     return 0.0, "no reference in the file, so the centre of the spectrum is 0 ppm; set reference_ppm to change it"
 
 
@@ -62,6 +64,7 @@ def _container_note(kind: str, content) -> str:
 
 
 def _read_nifti(data, name: str, compressed: bool, options: ReadOptions) -> Dataset:
+    """NIfTI-MRS: header, dimensions 5-7 (:mod:`.higher_dims`), then the FID pipeline (:mod:`.fid`)."""
     notes = []
     if compressed:
         if bytes(data[:2]) != GZIP_MAGIC:
@@ -80,29 +83,31 @@ def _read_nifti(data, name: str, compressed: bool, options: ReadOptions) -> Data
                      f"header's {mrs.sf:g} MHz.")
     if mrs.nucleus:
         notes.append(f"Nucleus {mrs.nucleus} at {sf:.6g} MHz.")
-        if mrs.nucleus.upper() == "1H" and options.reference_ppm is None and mrs.reference is None:
-            notes.append("For 1H the receiver is usually on water: consider reference_ppm = 4.65.")
-    grid = mrs.grid
+    reduced = reduce_higher_dims(mrs.data, mrs.dim_tags, mrs.dim_headers, options, name, mrs.repetition_time)
+    notes += reduced.notes
+    cols = reduced.cols
     if options.grid_shape is not None:
-        if prod(options.grid_shape) != prod(grid):
+        if prod(options.grid_shape) != cols.size:
             raise DataFormatError(
                 f"{name}: grid_shape {options.grid_shape} (from the options) has {prod(options.grid_shape)} points, "
-                f"but the file has {format_shape(grid)} = {prod(grid)} voxels; the product must equal that number"
+                f"but the file has {cols.size} observations; the product must equal that number"
             )
-        grid = options.grid_shape
-        notes.append(f"The voxels were rearranged on the grid {format_shape(grid)} given in the options.")
+        cols = Grid(tuple(options.grid_shape), names=grid_names(len(options.grid_shape)), unit="voxel")
+        notes.append(f"The observations were rearranged on the grid {format_shape(cols.shape)} given in the options.")
     if options.orientation != "auto":
         notes.append("The orientation option does not apply to NIfTI-MRS, whose layout is fixed.")
-    reference, reference_source = _reference(options, mrs.reference)
+    reference, reference_source = _reference(options, mrs.reference, mrs.reference_source)
     dwell = mrs.dwell
     result = fids_to_spectra(
-        mrs.fids, name, dwell=dwell, sf=sf, reference=reference, ppm_range=options.ppm_range,
+        reduced.fids, name, dwell=dwell, sf=sf, reference=reference, ppm_range=options.ppm_range,
         line_broadening_hz=options.line_broadening_hz, phase=options.phase, scale=mrs.scale,
+        n_average=reduced.n_average, crop=options.crop, align=options.align,
+        conjugate=options.conjugate != "no", nucleus=mrs.nucleus, acquisition_delay=mrs.acquisition_delay,
     )
-    del mrs
+    del mrs, reduced
     notes += _pipeline_notes(result.steps, dwell, sf, reference, reference_source)
-    cols = Grid(tuple(grid), names=grid_names(len(grid)), unit="voxel")
-    return make_dataset(result.X, result.rows, cols, name, notes)
+    return make_dataset(result.X, result.rows, cols, name, notes, noise_var=result.noise_var,
+                        noise_note=result.noise_note)
 
 
 def _hz_axis(values: np.ndarray, meta: ArrayMeta, options: ReadOptions, notes: list[str]):

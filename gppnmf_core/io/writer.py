@@ -34,6 +34,8 @@ def write_nifti_mrs(
     *,
     reference_ppm: float | None = None,
     voxel_size_mm: tuple[float, float, float] = (10.0, 10.0, 10.0),
+    dim_tags: tuple[str, ...] = (),
+    header: dict | None = None,
 ) -> bytes:
     """Write FIDs as a single-file NIfTI-MRS image (NIfTI-2 header, complex64 data).
 
@@ -42,13 +44,14 @@ def write_nifti_mrs(
     ``pixdim[1:4]`` with a qform (code "scanner") scaling voxel indices to mm;
     and the JSON header extension (ecode 44) with ``SpectrometerFrequency``
     ([MHz]), ``ResonantNucleus`` ([nucleus]) and, when given,
-    ``ChemicalShiftReference`` (ppm of the receiver frequency; a key borrowed
-    from DICOM, not part of the NIfTI-MRS standard, that :func:`read_dataset`
-    reads).
+    ``SpecFreqChemShift`` (the standard's chemical shift of the spectrometer
+    frequency, ppm; without it readers assume the nucleus's default, 4.65 ppm
+    for 1H and 0 for 31P), ``dim_5`` … tags of higher dimensions and further
+    standard keys (``header``).
 
     Parameters
     ----------
-    fids : complex ndarray of shape (nx, ny, nz, n_t)
+    fids : complex ndarray of shape (nx, ny, nz, n_t[, n5[, n6[, n7]]])
         Time-domain signals in the NIfTI-MRS phase convention: for a nucleus
         with positive gyromagnetic ratio a line at chemical shift delta
         (relative to the receiver) rotates as ``exp(-2j*pi*delta*SF*t)``;
@@ -63,7 +66,13 @@ def write_nifti_mrs(
         Where to write the file as well; a name ending in ``.gz`` is
         gzip-compressed.
     reference_ppm : float, optional
-        Chemical shift of the receiver frequency, stored as ``ChemicalShiftReference``.
+        Chemical shift of the spectrometer frequency, stored as ``SpecFreqChemShift``.
+    dim_tags : sequence of str, optional
+        Tags of dimensions 5, 6, 7 present in ``fids`` (e.g. ``("DIM_COIL", "DIM_DYN")``);
+        required for each dimension beyond the 4th.
+    header : dict, optional
+        Further NIfTI-MRS header keys (e.g. ``{"AcquisitionStartTime": 0.001,
+        "RepetitionTime": 3.0, "dim_6_header": {...}}``), JSON-serialisable.
     voxel_size_mm : (float, float, float), default (10, 10, 10)
         Voxel size.
 
@@ -75,8 +84,12 @@ def write_nifti_mrs(
     fids = np.asarray(fids)
     if fids.dtype.kind != "c":
         raise ValueError(f"fids must be complex (time-domain signals), got dtype {fids.dtype}")
-    if fids.ndim != 4 or min(fids.shape) < 1:
-        raise ValueError(f"fids must have shape (nx, ny, nz, n_t), got {fids.shape}")
+    if not 4 <= fids.ndim <= 7 or min(fids.shape) < 1:
+        raise ValueError(f"fids must have shape (nx, ny, nz, n_t) plus up to 3 higher dimensions, got {fids.shape}")
+    dim_tags = tuple(dim_tags)
+    if len(dim_tags) != fids.ndim - 4 or not all(isinstance(t, str) and t for t in dim_tags):
+        raise ValueError(f"dim_tags must name each of the {fids.ndim - 4} dimension(s) beyond the 4th, "
+                         f"got {dim_tags!r}")
     dwell_time = _positive(dwell_time, "dwell_time")
     spectrometer_mhz = _positive(spectrometer_mhz, "spectrometer_mhz")
     if not isinstance(nucleus, str) or not nucleus.strip():
@@ -88,18 +101,22 @@ def write_nifti_mrs(
     if reference_ppm is not None:
         if isinstance(reference_ppm, bool) or not isinstance(reference_ppm, numbers.Real):
             raise ValueError(f"reference_ppm must be a number, got {reference_ppm!r}")
-        meta["ChemicalShiftReference"] = float(reference_ppm)
+        meta["SpecFreqChemShift"] = float(reference_ppm)
+    for dim, tag in enumerate(dim_tags, start=5):
+        meta[f"dim_{dim}"] = tag
+    if header is not None:
+        meta.update(json.loads(json.dumps(dict(header))))
 
     affine = np.diag([*sizes, 1.0])
     image = nib.Nifti2Image(np.asarray(fids, dtype=np.complex64), affine)
-    header = image.header
-    header.set_data_dtype(np.complex64)
-    header.set_qform(affine, code="scanner")
-    header.set_sform(affine, code="scanner")
-    header.set_xyzt_units("mm", "sec")
-    header.set_zooms((*sizes, dwell_time))
-    header["intent_name"] = NIFTI_MRS_INTENT.encode("ascii")
-    header.extensions.append(nib.nifti1.Nifti1Extension(MRS_ECODE, json.dumps(meta).encode("utf-8")))
+    nifti_header = image.header
+    nifti_header.set_data_dtype(np.complex64)
+    nifti_header.set_qform(affine, code="scanner")
+    nifti_header.set_sform(affine, code="scanner")
+    nifti_header.set_xyzt_units("mm", "sec")
+    nifti_header.set_zooms((*sizes, dwell_time) + (1.0,) * (fids.ndim - 4))
+    nifti_header["intent_name"] = NIFTI_MRS_INTENT.encode("ascii")
+    nifti_header.extensions.append(nib.nifti1.Nifti1Extension(MRS_ECODE, json.dumps(meta).encode("utf-8")))
     content = image.to_bytes()
     if path_or_none is not None:
         path = os.fspath(path_or_none)
