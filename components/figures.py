@@ -131,9 +131,17 @@ def matrix_heatmap(X: np.ndarray, rows: Axis | Grid, cols: Axis | Grid, title: s
 
 
 def data_heatmap(dataset: Dataset) -> go.Figure:
-    """The data matrix X of a data set, titled with its size (and how it is shown when it is reduced)."""
+    """The data matrix X of a data set, titled with its size (and how it is shown when it is reduced).
+
+    A single observation on a feature axis is a signal, not a matrix: it is drawn
+    as a line (peaks of its nucleus labelled), never as a one-column heat map.
+    """
     K, L = dataset.X.shape
-    return matrix_heatmap(dataset.X, dataset.rows, dataset.cols, f"{dataset.title}: X is {K} × {L}")
+    title = f"{dataset.title}: X is {K} × {L}"
+    if L == 1 and isinstance(dataset.rows, Axis):
+        return factor_figure(dataset.X.T, dataset.rows, title=title + " (one observation)", names=["X"],
+                             height=340, nucleus=nucleus_of(dataset))
+    return matrix_heatmap(dataset.X, dataset.rows, dataset.cols, title)
 
 
 def envelope_indices(y: np.ndarray, max_points: int = MAX_LINE_POINTS) -> np.ndarray:

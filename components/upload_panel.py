@@ -28,6 +28,7 @@ from dash.exceptions import MissingCallbackContextException
 
 import gppnmf_core.io as gio
 from gppnmf_core.io import DataFormatError, ReadOptions, max_bytes, read_dataset_isolated
+from gppnmf_core.io.options import CHOICES
 
 from . import services, store
 from .data_source import digest_of, put_upload
@@ -104,10 +105,12 @@ def layout() -> html.Div:
                 _number("line broadening (Hz)", "read-lb", value=0, min=0),
             ]),
             html.H4("Spectroscopy: FIDs and NIfTI-MRS", className="option-heading"),
-            html.Div(className="option-grid", children=[
+            html.Div(className="number-row", children=[
                 _number("reference (ppm)", "read-reference", placeholder="from file"),
                 _number("spectrometer frequency (MHz)", "read-mhz", min=0, placeholder="from file"),
                 _number("dwell time (µs)", "read-dwell", min=0, placeholder="from file"),
+            ]),
+            html.Div(className="option-grid", children=[
                 _choice("FID convention", "read-conjugate",
                         {"auto": "auto", "yes": "conjugate (NIfTI-MRS)", "no": "as stored (mirrored)"}, "auto"),
                 _choice("phase", "read-phase", {"auto": "auto", "zero_order": "zero-order", "none": "none"}, "auto"),
@@ -304,8 +307,8 @@ def options_summary(options: ReadOptions) -> str:
             parts.append(f"dwell time {value * 1e6:g} µs")
         elif isinstance(value, float):
             parts.append(f"{label} {value:g} {_UNITS.get(name, '')}".rstrip())
-        else:
-            parts.append(f"{label} {str(value).replace('_', ' ')}")
+        else:  # a choice's word reads better without its underscore; a variable's name is kept as it is
+            parts.append(f"{label} {str(value).replace('_', '-') if name in CHOICES else value}")
     return ", ".join(parts)
 
 

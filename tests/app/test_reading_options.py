@@ -259,3 +259,11 @@ def test_a_real_matlab_file_lists_its_variables_in_the_sandbox():
     style, options, axis_options, *_ = upload_panel.list_upload_arrays(token, None, None, session)
     assert style == upload_panel.SHOWN and options == axis_options
     assert {"label": "spectra_dynamic — 2048 × 64 double", "value": "spectra_dynamic"} in options
+
+
+def test_the_message_names_the_options_in_the_pages_words():
+    options = upload_panel.read_options(variable="spectra_dynamic", phase="zero_order", dwell_us=83.3,
+                                        reference_ppm=4.65, grid_text="8,8,8")
+    assert upload_panel.options_summary(options) == ("voxel grid 8 × 8 × 8, phase zero-order, reference 4.65 ppm, "
+                                                     "dwell time 83.3 µs, data variable spectra_dynamic")
+    assert upload_panel.options_summary(ReadOptions()) == ""
