@@ -6,7 +6,8 @@ import math
 import numbers
 from dataclasses import dataclass
 
-__all__ = ["ReadOptions", "ORIENTATIONS", "KINDS", "PHASES", "DYNAMICS", "OTHER_DIMS", "AXIS_UNITS", "CHOICES"]
+__all__ = ["ReadOptions", "ORIENTATIONS", "KINDS", "PHASES", "DYNAMICS", "OTHER_DIMS", "AXIS_UNITS", "CHOICES",
+           "NUCLEI"]
 
 ORIENTATIONS = ("auto", "features_first", "observations_first")
 KINDS = ("auto", "spectra", "fid")
@@ -16,6 +17,8 @@ OTHER_DIMS = ("average", "keep", "index")
 AXIS_UNITS = ("auto", "ppm", "Hz")
 AUTO_OR_NONE = ("auto", "none")
 CONJUGATE = ("auto", "yes", "no")
+#: Nuclei whose conventions (default reference, metabolite range, peak labels) the readers know.
+NUCLEI = ("1H", "13C", "31P", "19F", "2H", "23Na")
 #: Every option that takes one of a few words, with the words it takes.
 CHOICES = {"orientation": ORIENTATIONS, "kind": KINDS, "phase": PHASES, "dynamics": DYNAMICS,
            "other_dims": OTHER_DIMS, "axis_unit": AXIS_UNITS, "align": AUTO_OR_NONE, "crop": AUTO_OR_NONE,
@@ -87,6 +90,9 @@ class ReadOptions:
     axis_unit : {"auto", "ppm", "Hz"}
         Unit of the feature axis read from a file; a Hz axis is converted to ppm
         with ``spectrometer_mhz`` and ``reference_ppm`` when both are known.
+    nucleus : str or None
+        The observed nucleus ("1H", "13C", "31P", …) where the file does not say
+        (plain arrays, LCModel .RAW); None: from the file, else unknown.
     reference_ppm : float or None
         Chemical shift of the receiver (centre) frequency. None: from the file
         (NIfTI-MRS ``SpecFreqChemShift`` + ``RxOffset``), else the nucleus's
@@ -117,6 +123,7 @@ class ReadOptions:
     variable: str | None = None
     axis_variable: str | None = None
     axis_unit: str = "auto"
+    nucleus: str | None = None
 
     def __post_init__(self) -> None:
         for name, allowed in CHOICES.items():
@@ -128,9 +135,13 @@ class ReadOptions:
             raise ValueError(f"ReadOptions.other_index must be a whole number >= 0, got {self.other_index!r}")
         for name in ("variable", "axis_variable"):
             value = getattr(self, name)
-            if value is not None and not (isinstance(value, str) and value.isidentifier() and len(value) <= 63):
-                raise ValueError(f"ReadOptions.{name} must be a variable name (letters, digits, _) or None, "
-                                 f"got {value!r}")
+            if value is not None and not (isinstance(value, str) and len(value) <= 127
+                                          and 1 <= len(value.split(".")) <= 2
+                                          and all(part.isidentifier() for part in value.split("."))):
+                raise ValueError(f"ReadOptions.{name} must be a variable name (letters, digits, _), or "
+                                 f"struct.field one level deep, or None; got {value!r}")
+        if self.nucleus is not None and self.nucleus not in NUCLEI:
+            raise ValueError(f"ReadOptions.nucleus must be one of {', '.join(NUCLEI)} or None, got {self.nucleus!r}")
         object.__setattr__(self, "grid_shape", _grid_shape(self.grid_shape))
         object.__setattr__(self, "ppm_range", _ppm_range(self.ppm_range))
         lb = self.line_broadening_hz

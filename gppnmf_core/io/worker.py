@@ -23,10 +23,11 @@ from .record import dataset_to_bytes
 
 
 def limit_resources(memory_bytes: int, cpu_seconds: int) -> None:
-    """Cap this process: address space, CPU seconds, written files (stderr only), no core files."""
+    """Cap this process: address space, CPU seconds, no core files, and each file it writes (stderr, and the
+    temporary copy a vendor converter needs) to the size of its memory limit."""
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (2**20, 2**20))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (memory_bytes, memory_bytes))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
