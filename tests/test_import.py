@@ -1,0 +1,47 @@
+"""``import gppnmf_core`` stays cheap: the heavy modules load on first use, never with the package."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+#: Modules that ``import gppnmf_core`` must not load (each costs 0.1-1 s; none is needed to fit).
+HEAVY = ("scipy.signal", "scipy.io", "scipy.optimize", "scipy.stats", "scipy.interpolate", "nibabel", "pydicom",
+         "sklearn", "dash", "plotly", "flask", "celery", "redis")
+
+
+def _loaded_after(code: str) -> set[str]:
+    """Modules in ``sys.modules`` after running ``code`` in a fresh interpreter."""
+    script = f"import sys, json\n{code}\nprint(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
+    return set(json.loads(out.stdout.splitlines()[-1]))
+
+
+def test_import_gppnmf_core_loads_no_heavy_module():
+    loaded = _loaded_after("import gppnmf_core")
+    assert "gppnmf_core" in loaded
+    assert sorted(m for m in HEAVY if m in loaded) == []
+    assert "gppnmf_core.io" not in loaded and "gppnmf_core.estimators" not in loaded
+
+
+def test_the_lazy_names_load_on_first_use():
+    loaded = _loaded_after("import gppnmf_core as gp\nassert gp.io.read_dataset is gp.read_dataset\n"
+                           "gp.rmse([[1.0]], [[1.0]])")
+    assert {"gppnmf_core.io", "gppnmf_core.metrics", "nibabel"} <= loaded
+
+
+def test_a_data_set_and_a_fit_need_no_heavy_module_but_the_optimizer():
+    loaded = _loaded_after(
+        "import gppnmf_core as gp\n"
+        "ds = gp.datasets.calcium_imaging(random_state=0, shape=(8, 8), n_frames=40, n_cells=2)\n"
+        "gp.cnmf(ds.X, 2, max_iter=10, random_state=0)")
+    assert sorted(m for m in HEAVY if m in loaded) == []
+
+
+def test_dir_and_unknown_names():
+    import gppnmf_core as gp
+
+    assert {"io", "metrics", "estimators", "read_dataset", "fit_gppnmf"} <= set(dir(gp))
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        gp.nope  # noqa: B018
