@@ -17,13 +17,12 @@ from dash import Dash, dcc, html
 
 from components import data_panel, decompose_panel, prior_panel, results_panel, sessions
 from components.errors import report_callback_error
-from components.services import background_manager, make_celery_app
+from components.services import make_celery_app
 from components.upload_panel import MAX_UPLOAD_BYTES
 
 #: Celery app when REDIS_URL is set (`celery -A app:celery_app worker`), else None.
 celery_app = make_celery_app()
-app = Dash(__name__, title="GPP-NMF Studio", background_callback_manager=background_manager(celery_app),
-           on_error=report_callback_error)
+app = Dash(__name__, title="GPP-NMF Studio", on_error=report_callback_error)
 server = app.server
 # Sessions and signed job handles must verify in every worker of one deployment: set SECRET_KEY there.
 server.secret_key = os.environ.get("SECRET_KEY") or os.urandom(32).hex()

@@ -1,28 +1,28 @@
-"""Decompose panel: choose rank, methods and budgets; run them in a background job.
+"""Decompose panel: choose rank, methods and budgets; run them as a job with progress and Cancel.
 
-The job runs in a worker process (Dash background callback) with a progress
-bar and a Cancel button; Run is disabled while it runs. Results go to the
-session's server-side store; the page receives only a small status record.
+Run checks the settings at once (messages on the page), then hands the job to
+the app's job runner (:mod:`components.job_runner`) and returns. While a job
+is queued or running, an interval polls the session's job record and shows its
+progress; when it ends, ``job-result`` tells the results panel. A reloaded
+page picks up its session's job where it stands.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import logging
-from contextlib import nullcontext
+from typing import NamedTuple
 
-from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
+from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
-from . import store
+from . import job_runner
 from .data_source import load_dataset
-from .job_slots import job_slot
-from .jobs import JobSettings, JobTimeout, aligned_factors, run_decomposition, scores
+from .jobs import JobSettings, prepare
+from .jobs import store_results as _store_results  # noqa: F401 - the name tests and benchmarks import
 from .messages import notice, problem
-from .services import REDIS_URL
-from .specs import factor_axis, prior_from_ui
 from .theme import METHOD_LABELS, METHODS
 
-log = logging.getLogger(__name__)
+#: How often a page with an active job asks how it stands (milliseconds).
+POLL_MS = 400
 
 
 def _number(label: str, input_id: str, value, **kwargs) -> html.Div:
@@ -56,6 +56,7 @@ def layout() -> html.Section:
         ]),
         html.Div(id="job-message", className="message", role="alert"),
         dcc.Store(id="job-result"),
+        dcc.Interval(id="job-poll", interval=POLL_MS, disabled=True),
     ])
 
 
@@ -70,24 +71,92 @@ def _as_int(value):
     return int(value) if isinstance(value, (int, float)) and float(value).is_integer() else value
 
 
-def _store_results(session_id, dataset_key, dataset, settings, results, prior_specs=None) -> None:
-    factors = aligned_factors(dataset, results)
-    arrays, fits = {}, {}
-    for method, result in results.items():
-        arrays[f"{method}.D"], arrays[f"{method}.H"] = factors[method]
-        arrays[f"{method}.trace"] = result.objective_trace
-        fits[method] = {"objective": result.objective, "n_iter": result.n_iter, "converged": result.converged,
-                        "runtime": result.runtime, "message": result.message}
-    store.put(session_id, "results", arrays, {
-        "dataset": dataset_key, "methods": list(results), "rank": settings.rank, "fits": fits,
-        "scores": scores(dataset, factors),
-        "settings": {"data": dataset.title, "job": dataclasses.asdict(settings), "priors": prior_specs},
-    })
+def settings_from_form(rank, methods, max_iter, tol, replicates, mask_threshold, noise_var) -> JobSettings:
+    """The Decompose panel's inputs as job settings (checked later by :func:`components.jobs.check_settings`)."""
+    return JobSettings(
+        methods=tuple(m for m in METHODS if m in (methods or [])), rank=_as_int(rank),
+        max_iter=_as_int(max_iter), tol=tol if isinstance(tol, (int, float)) else float("nan"),
+        n_replicates=_as_int(replicates), noise_var=noise_var, mask_threshold=float(mask_threshold or 0.0),
+    )
+
+
+class JobView(NamedTuple):
+    """What the page shows about the session's job: one value per output of :func:`drive_job`."""
+
+    progress: object = no_update
+    status: object = no_update
+    message: object = no_update
+    run_disabled: object = no_update
+    cancel_disabled: object = no_update
+    poll_disabled: object = no_update
+    result: object = no_update
+
+
+def _idle_view(status="idle", message=no_update, result=no_update) -> JobView:
+    return JobView("0", status, message, False, True, True, result)
+
+
+def _active_view(record: dict, message=no_update) -> JobView:
+    return JobView(f"{record['fraction']:.3f}", record["text"], message, True, False, False)
+
+
+def _ended_view(record: dict, reported, page_load: bool) -> JobView:
+    """A job that has ended: tell the results panel (done, error) or say it here (cancelled, lost), once."""
+    state, status = record["state"], record.get("status") or record["state"]
+    if reported and reported.get("run") == record["id"]:
+        return _idle_view(status)
+    if state == "done":
+        return JobView("1", "done", "", False, True, True, {"run": record["id"], "error": None})
+    if page_load:  # a reloaded page shows how the last job ended, without repeating its message
+        return _idle_view(status)
+    if state == "error":
+        return _idle_view(status, result={"run": record["id"], "error": record["message"]})
+    say = notice if state == "cancelled" else problem  # said once: the poll stops with this answer
+    return _idle_view(status, message=say(record["message"]))
+
+
+def poll_job(token, reported, page_load: bool) -> JobView:
+    """How the session's job stands now (also on page load: a reloaded page finds its running job)."""
+    record = job_runner.status(token)
+    if record is None:
+        return _idle_view()
+    if record["state"] in job_runner.ACTIVE:
+        return _active_view(record)
+    return _ended_view(record, reported, page_load)
+
+
+def start_job(token, specs, settings: JobSettings) -> JobView:
+    """Check the request, queue it as the session's job and return at once."""
+    request = {"specs": specs, "settings": dataclasses.asdict(settings)}
+    try:
+        prepare(request, token)  # the data set loads, the settings and priors are valid
+        record = job_runner.start(token, request)
+    except job_runner.JobRefused as exc:
+        return JobView(message=problem(str(exc)), run_disabled=True, cancel_disabled=False, poll_disabled=False)
+    except ValueError as exc:
+        return _idle_view("not started", result={"run": None, "error": str(exc)})
+    return _active_view(record, message="")
+
+
+def cancel_job(token) -> JobView:
+    """Stop the session's job; its slot or worker is free at once."""
+    record = job_runner.cancel(token)
+    if record is not None and record["state"] not in ("cancelled", *job_runner.ACTIVE):
+        return poll_job(token, None, page_load=False)  # it ended on its own just before
+    return _idle_view("cancelled", message=notice("Cancelled. Press Run to start again."))
 
 
 @callback(
+    Output("job-progress", "value"),
+    Output("job-status", "children"),
+    Output("job-message", "children"),
+    Output("run-button", "disabled"),
+    Output("cancel-button", "disabled"),
+    Output("job-poll", "disabled"),
     Output("job-result", "data"),
     Input("run-button", "n_clicks"),
+    Input("cancel-button", "n_clicks"),
+    Input("job-poll", "n_intervals"),
     State("session-id", "data"),
     State("prior-specs", "data"),
     State("rank-input", "value"),
@@ -96,99 +165,15 @@ def _store_results(session_id, dataset_key, dataset, settings, results, prior_sp
     State("tol-input", "value"),
     State("replicates-input", "value"),
     State("mask-threshold", "value"),
-    background=True,
-    running=[
-        (Output("run-button", "disabled"), True, False),
-        (Output("cancel-button", "disabled"), False, True),
-    ],
-    cancel=[Input("cancel-button", "n_clicks")],
-    progress=[Output("job-progress", "value"), Output("job-status", "children")],
-    prevent_initial_call=True,
+    State("job-result", "data"),
 )
-def run_job(set_progress, n_clicks, session_id, specs, rank, methods, max_iter, tol, replicates, mask_threshold):
-    """Fit the chosen methods with the current priors; store the results for this session."""
-    store.delete(session_id, "results")  # a job abandoned mid-run must not leave stale results
-    set_job_state(session_id, n_clicks, "running")
-    set_progress(("0", "starting"))
-    try:
-        if not specs:
-            raise ValueError("fix the prior settings first (see the message in the prior designer)")
-        dataset = load_dataset(specs["dataset"], session_id)
-        settings = JobSettings(
-            methods=tuple(m for m in METHODS if m in (methods or [])), rank=_as_int(rank),
-            max_iter=_as_int(max_iter), tol=tol if isinstance(tol, (int, float)) else float("nan"),
-            n_replicates=_as_int(replicates), noise_var=specs["noise_var"],
-            mask_threshold=float(mask_threshold or 0.0),
-        )
-        priors = [prior_from_ui(specs[f], factor_axis(dataset, f), f) for f in ("D", "H")]
-        with _slot(set_progress):
-            results = run_decomposition(dataset, *priors, settings,
-                                        report=lambda fraction, text: set_progress((f"{fraction:.3f}", text)))
-        _store_results(session_id, specs["dataset"], dataset, settings, results, specs)
-    except (ValueError, JobTimeout) as exc:
-        set_progress(("0", "stopped" if isinstance(exc, JobTimeout) else "not started"))
-        set_job_state(session_id, n_clicks, "error")
-        return {"run": n_clicks, "error": str(exc)}
-    except Exception as exc:  # shown on the page; the server keeps serving
-        log.exception("decomposition job failed")
-        set_progress(("0", "failed"))
-        set_job_state(session_id, n_clicks, "error")
-        return {"run": n_clicks, "error": f"The job failed: {type(exc).__name__}: {exc}"}
-    set_job_state(session_id, n_clicks, "done")
-    return {"run": n_clicks, "error": None}
-
-
-def _slot(set_progress):
-    """A job slot on the embedded default; Celery workers cap concurrency themselves."""
-    if REDIS_URL:
-        return nullcontext()
-    return job_slot(on_wait=lambda n: set_progress(("0", f"waiting: {n} jobs are running, yours starts next")))
-
-
-def set_job_state(session_id: str, run, state: str) -> None:
-    """Record how this session's latest job stands: running, done, error or cancelled."""
-    store.put(session_id, "job", {}, {"run": run, "state": state})
-
-
-# Until a worker or a slot picks the job up, say it is queued (in the browser: no round trip).
-clientside_callback(
-    "function(n) { return ['0', 'queued: waiting for a free worker', '']; }",
-    Output("job-progress", "value", allow_duplicate=True),
-    Output("job-status", "children", allow_duplicate=True),
-    Output("job-message", "children", allow_duplicate=True),
-    Input("run-button", "n_clicks"),
-    prevent_initial_call=True,
-)
-
-
-@callback(
-    Output("job-message", "children", allow_duplicate=True),
-    Output("job-status", "children", allow_duplicate=True),
-    Input("run-button", "disabled"),
-    State("session-id", "data"),
-    prevent_initial_call=True,
-)
-def notice_lost_job(run_disabled, session_id):
-    """When a run ends without a result (its worker died), tell the user instead of saying nothing."""
-    if run_disabled:
-        return no_update, no_update
-    stored = store.get(session_id, "job")
-    if stored is None or stored[1]["state"] != "running":
-        return no_update, no_update
-    set_job_state(session_id, stored[1]["run"], "lost")
-    return problem("The job stopped unexpectedly (its worker was lost). Press Run to try again."), "failed"
-
-
-@callback(
-    Output("job-message", "children", allow_duplicate=True),
-    Output("job-status", "children", allow_duplicate=True),
-    Input("cancel-button", "n_clicks"),
-    State("session-id", "data"),
-    prevent_initial_call=True,
-)
-def report_cancel(_, session_id):
-    stored = store.get(session_id, "job")
-    if stored is not None:
-        set_job_state(session_id, stored[1]["run"], "cancelled")
-    return notice("Cancelled. Press Run to start again."), "cancelled"
-
+def drive_job(_run, _cancel, _tick, session_id, specs, rank, methods, max_iter, tol, replicates, mask_threshold,
+              reported):
+    """Run, Cancel and the poll (and page load): the one callback that owns the job's controls."""
+    if ctx.triggered_id == "run-button":
+        noise_var = specs.get("noise_var") if isinstance(specs, dict) else None
+        settings = settings_from_form(rank, methods, max_iter, tol, replicates, mask_threshold, noise_var)
+        return list(start_job(session_id, specs, settings))
+    if ctx.triggered_id == "cancel-button":
+        return list(cancel_job(session_id))
+    return list(poll_job(session_id, reported, page_load=ctx.triggered_id is None))

@@ -1,7 +1,9 @@
-"""Decomposition jobs as plain functions: run the chosen methods, match components, score them.
+"""Decomposition jobs as plain functions: check a request, run the chosen methods, match, score, store.
 
-The dashboard's background callback calls :func:`run_decomposition`; so can a
-test, without Dash.
+The job process (:mod:`components.job_worker`) calls :func:`prepare` and
+:func:`run_decomposition`, then :func:`store_results`; so can a test, without
+Dash. Time limits are enforced from outside the computation (the job process
+kills it), never inside it.
 """
 
 from __future__ import annotations
@@ -14,12 +16,10 @@ import numpy as np
 
 import gppnmf_core as gp
 
-from . import services
+from . import services, store
+from .data_source import load_dataset
+from .specs import factor_axis, prior_from_ui
 from .theme import METHOD_LABELS, METHODS
-
-
-class JobTimeout(RuntimeError):
-    """The job ran past its time limit."""
 
 
 @dataclass(frozen=True)
@@ -104,26 +104,20 @@ def fit_method(method, dataset, prior_D, prior_H, settings: JobSettings, callbac
 
 
 def run_decomposition(dataset, prior_D, prior_H, settings: JobSettings, report=None,
-                      timeout_s: float | None = None) -> dict[str, gp.FitResult]:
+                      report_every_s: float = 0.1) -> dict[str, gp.FitResult]:
     """Run every chosen method in turn; ``report(fraction, text)`` hears about progress.
 
-    Reports are throttled to about ten a second. A job is cancelled by stopping
-    its process; one that runs past ``timeout_s`` (default: the server's
-    ``GPPNMF_JOB_TIMEOUT_S``) raises :class:`JobTimeout`.
+    Reports come at most every ``report_every_s`` seconds (and at the start of
+    each method). A job is stopped, on time or on Cancel, by killing its process.
     """
     check_settings(dataset, settings)
-    timeout_s = services.JOB_TIMEOUT_S if timeout_s is None else timeout_s
     results, last = {}, [0.0]
     n = len(settings.methods)
-    deadline = time.monotonic() + timeout_s
 
     for i, method in enumerate(settings.methods):
         def callback(progress, i=i, method=method):
             now = time.monotonic()
-            if now > deadline:
-                raise JobTimeout(f"stopped after {timeout_s:g} s, this server's time limit for a job "
-                                 "(GPPNMF_JOB_TIMEOUT_S); try fewer iterations or replicates")
-            if report is not None and now - last[0] > 0.1:
+            if report is not None and now - last[0] > report_every_s:
                 last[0] = now
                 report((i + progress.fraction) / n,
                        f"{METHOD_LABELS[method]} ({i + 1}/{n}): replicate {progress.replicate + 1}/"
@@ -162,3 +156,35 @@ def scores(dataset, factors: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[s
         else:
             out[method] = gp.evaluate(D, H, dataset.X)
     return out
+
+
+def prepare(request: dict, token: str) -> tuple[gp.Dataset, gp.GPPrior, gp.GPPrior, JobSettings]:
+    """The data set, the two priors and the settings of a job request; ValueError when it cannot run.
+
+    ``request`` is the JSON-able form a job record keeps: ``{"specs": <the page's
+    prior specs>, "settings": <JobSettings as a dict>}``.
+    """
+    specs = request.get("specs")
+    if not specs:
+        raise ValueError("fix the prior settings first (see the message in the prior designer)")
+    settings = JobSettings(**{**request["settings"], "methods": tuple(request["settings"]["methods"])})
+    dataset = load_dataset(specs["dataset"], token)
+    check_settings(dataset, settings)
+    prior_D, prior_H = (prior_from_ui(specs[f], factor_axis(dataset, f), f) for f in ("D", "H"))
+    return dataset, prior_D, prior_H, settings
+
+
+def store_results(token, dataset_key, dataset, settings, results, prior_specs=None) -> None:
+    """Keep a job's aligned factors, traces, fits and scores as the session's ``results`` entry."""
+    factors = aligned_factors(dataset, results)
+    arrays, fits = {}, {}
+    for method, result in results.items():
+        arrays[f"{method}.D"], arrays[f"{method}.H"] = factors[method]
+        arrays[f"{method}.trace"] = result.objective_trace
+        fits[method] = {"objective": result.objective, "n_iter": result.n_iter, "converged": result.converged,
+                        "runtime": result.runtime, "message": result.message}
+    store.put(token, "results", arrays, {
+        "dataset": dataset_key, "methods": list(results), "rank": settings.rank, "fits": fits,
+        "scores": scores(dataset, factors),
+        "settings": {"data": dataset.title, "job": dataclasses.asdict(settings), "priors": prior_specs},
+    })

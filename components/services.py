@@ -1,9 +1,10 @@
-"""Server-side services chosen from the environment: the storage directory, background jobs, limits.
+"""Server-side services chosen from the environment: the storage directory, the job service, limits.
 
-Embedded defaults need no external service: the session store and Dash
-background callbacks on ``DiskcacheManager`` live in explicit directories under
-``GPPNMF_CACHE_DIR`` (default ``<system temp>/gppnmf-studio-<uid>``), so every
-process of one server shares them. That directory is the server's alone: it is
+Embedded defaults need no external service: the session store, job slots and
+locks live in explicit directories under ``GPPNMF_CACHE_DIR`` (default
+``<system temp>/gppnmf-studio-<uid>``), so every process of one server shares
+them, and each job runs in a fresh process the web server starts
+(:mod:`components.job_runner`). That directory is the server's alone: it is
 created with mode 0700 and refused when another user owns it or others may
 write to it (what is stored there is trusted when read back).
 
@@ -84,29 +85,28 @@ def cache_root() -> Path:
     return private_directory(Path(os.environ.get("GPPNMF_CACHE_DIR") or default))
 
 
+_celery_app = None
+
+
 def make_celery_app():
-    """The Celery app for ``REDIS_URL`` (None without it)."""
+    """This process's Celery app for ``REDIS_URL``, with the job task registered (None without REDIS_URL)."""
+    global _celery_app
     if not REDIS_URL:
         return None
-    from celery import Celery
+    if _celery_app is None:
+        from celery import Celery
 
-    celery_app = Celery("gppnmf_studio", broker=REDIS_URL, backend=REDIS_URL)
-    celery_app.conf.update(
-        task_time_limit=int(JOB_TIMEOUT_S) + 60,  # a hard stop behind the job's own timeout
-        worker_prefetch_multiplier=1,  # a busy worker does not hoard queued jobs
-        result_expires=DEFAULT_TIMEOUT,
-        broker_connection_retry_on_startup=True,
-    )
-    return celery_app
+        from .job_runner import JOB_TASK
+        from .job_worker import run_job
 
-
-def background_manager(celery_app=None):
-    """Celery workers when a Celery app is given, else worker processes coordinated through a diskcache."""
-    if celery_app is not None:
-        from dash import CeleryManager
-
-        return CeleryManager(celery_app, expire=DEFAULT_TIMEOUT)
-    import diskcache
-    from dash import DiskcacheManager
-
-    return DiskcacheManager(diskcache.Cache(str(private_directory(cache_root() / "jobs"))), expire=DEFAULT_TIMEOUT)
+        celery_app = Celery("gppnmf_studio", broker=REDIS_URL, backend=REDIS_URL)
+        celery_app.conf.update(
+            task_time_limit=int(JOB_TIMEOUT_S) + 60,  # a hard stop behind the job's own, enforced time limit
+            task_track_started=True,  # the web server tells a running task from a lost one
+            worker_prefetch_multiplier=1,  # a busy worker does not hoard queued jobs
+            result_expires=DEFAULT_TIMEOUT,
+            broker_connection_retry_on_startup=True,
+        )
+        celery_app.task(name=JOB_TASK)(run_job)
+        _celery_app = celery_app
+    return _celery_app

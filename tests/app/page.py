@@ -45,10 +45,19 @@ def result_columns(driver) -> int:
     return len(driver.find_elements(By.CSS_SELECTOR, "#results-columns .method-column"))
 
 
-def start_long_run(dash_duo) -> None:
-    """A run that takes minutes (a million iterations, no tolerance, 20 replicates), seen reaching CNMF."""
+#: What #job-status says once a job runs (its first method has started).
+RUNNING = ("starting", "(1/3)", "(2/3)", "(3/3)")
+
+
+def job_running(dash_duo) -> bool:
+    return any(word in dash_duo.find_element("#job-status").text for word in RUNNING)
+
+
+def start_long_run(dash_duo, wait_until_running: bool = True) -> None:
+    """A run that takes minutes (a million iterations, no tolerance, 20 replicates), seen running."""
     set_input(dash_duo, "iter-input", 1000000)
     set_input(dash_duo, "tol-input", 0)
     set_input(dash_duo, "replicates-input", 20)
     dash_duo.find_element("#run-button").click()
-    dash_duo.wait_for_contains_text("#job-status", "CNMF", timeout=30)
+    if wait_until_running:
+        wait(dash_duo.driver, lambda: job_running(dash_duo), timeout=60, message="the long run did not start")

@@ -1,12 +1,15 @@
-"""Limits that protect the server: job slots, time limit, size and rank caps, lost jobs."""
+"""Limits that protect the server: job slots, size and rank caps, lost jobs (time limit: test_jobs_process.py)."""
 
+import subprocess
+import sys
 import threading
 import time
 
+import psutil
 import pytest
 
 import app  # noqa: F401 - binds the cache
-from components import decompose_panel, jobs, services, store
+from components import decompose_panel, job_runner, jobs, services, store
 from components.data_source import builtin_key, load_dataset
 from components.job_slots import job_slot
 from components.specs import factor_axis, prior_from_ui, ui_from_prior
@@ -40,14 +43,6 @@ def test_a_job_waits_for_a_free_slot_and_says_so():
     assert order == ["first done", "second"]
 
 
-def test_a_job_past_its_time_limit_is_stopped_with_a_reason():
-    dataset, priors, settings = _toy_job(max_iter=100000, tol=0.0, methods=("cnmf",), n_replicates=20)
-    start = time.perf_counter()
-    with pytest.raises(jobs.JobTimeout, match="stopped after 0.5 s, this server's time limit"):
-        jobs.run_decomposition(dataset, *priors, settings, timeout_s=0.5)
-    assert time.perf_counter() - start < 5
-
-
 def test_size_and_rank_caps(monkeypatch):
     dataset, _, settings = _toy_job()
     monkeypatch.setattr(services, "MAX_JOB_ENTRIES", 10_000)
@@ -59,12 +54,31 @@ def test_size_and_rank_caps(monkeypatch):
         jobs.check_settings(dataset, settings)
 
 
-def test_a_run_that_ended_while_still_running_is_reported_as_lost():
+def _record_of_a_finished_process(state: str) -> dict:
+    """A job record naming a job process that has already exited (as after a SIGKILL)."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    created = psutil.Process(process.pid).create_time()
+    process.wait()
+    record = job_runner.new_record({}, "embedded")
+    record.update(state=state, pid=process.pid, pgid=process.pid, pid_created=created)
+    return record
+
+
+def test_a_job_whose_process_is_gone_is_reported_lost_once():
     session = store.new_session_id()
-    decompose_panel.set_job_state(session, 3, "running")
-    message, status = decompose_panel.notice_lost_job(False, session)
-    assert "stopped unexpectedly" in message.children and status == "failed"
-    assert decompose_panel.notice_lost_job(False, session) == (decompose_panel.no_update,) * 2  # said once
-    decompose_panel.set_job_state(session, 4, "done")
-    assert decompose_panel.notice_lost_job(False, session) == (decompose_panel.no_update,) * 2
-    assert decompose_panel.notice_lost_job(True, session) == (decompose_panel.no_update,) * 2
+    job_runner.write(session, _record_of_a_finished_process("running"))
+    view = decompose_panel.poll_job(session, None, page_load=False)
+    assert "stopped unexpectedly" in view.message.children and view.status == "failed"
+    assert view.poll_disabled and not view.run_disabled and view.cancel_disabled
+    assert job_runner.read(session)["state"] == "lost"
+    again = decompose_panel.poll_job(session, None, page_load=True)  # a reload does not say it again
+    assert again.message is decompose_panel.no_update and again.status == "failed"
+
+
+def test_a_finished_job_is_not_taken_for_lost():
+    session = store.new_session_id()
+    job_runner.write(session, _record_of_a_finished_process("done"))
+    assert job_runner.status(session)["state"] == "done"
+    view = decompose_panel.poll_job(session, None, page_load=True)  # a reloaded page shows the results
+    assert view.result == {"run": job_runner.read(session)["id"], "error": None}
+    assert decompose_panel.poll_job(session, view.result, page_load=False).result is decompose_panel.no_update

@@ -3,12 +3,13 @@
 ``Stack(workdir, backend="celery")`` starts ``redis-server``, one Celery worker
 (prefork, concurrency 2) and ``gunicorn -w 2 app:server`` with one shared
 ``REDIS_URL``/``SECRET_KEY``/``GPPNMF_CACHE_DIR``; ``backend="embedded"`` starts
-gunicorn alone, without ``REDIS_URL`` (background jobs on DiskcacheManager).
+gunicorn alone, without ``REDIS_URL`` (each job in a fresh process the web server starts).
 
 Everything listens on 127.0.0.1 only, on ports the kernel hands out. Each
 process starts in a session (process group) of its own and writes its log to
 a file in ``workdir``; :meth:`Stack.stop` stops every group, kills whatever is
-left and returns what it could not stop (and which ports still answer). Every
+left (embedded job processes too: they run in groups of their own) and returns
+what it could not stop (and which ports still answer). Every
 wait is bounded in time.
 """
 
@@ -82,6 +83,14 @@ def port_answers(port: int, timeout: float = 0.5) -> bool:
         with socket.create_connection((HOST, port), timeout=timeout):
             return True
     except OSError:
+        return False
+
+
+def _running(process: psutil.Process) -> bool:
+    """Alive and not a zombie (an orphan's zombie waits for a PID 1 that may never reap it)."""
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
         return False
 
 
@@ -325,10 +334,34 @@ class Stack:
             service = self.services.get(name)
             if service is not None:
                 problems += service.stop()
+        problems += self._stop_job_processes()
         for service in self.services.values():
             if service.port is not None and port_answers(service.port):
                 problems.append(f"{service.name}: port {service.port} still answers")
         return problems
+
+    def job_processes(self) -> list[psutil.Process]:
+        """Embedded job processes of this stack (``components.job_worker`` with this stack's storage directory)."""
+        found = []
+        for process in psutil.process_iter(["cmdline"]):
+            try:
+                if "components.job_worker" in (process.info["cmdline"] or []) and \
+                        process.environ().get("GPPNMF_CACHE_DIR") == self.env["GPPNMF_CACHE_DIR"]:
+                    found.append(process)
+            except psutil.Error:
+                continue
+        return found
+
+    def _stop_job_processes(self) -> list[str]:
+        """Kill the job processes a stopped web server left behind (each leads a process group of its own)."""
+        leftovers = self.job_processes()
+        for process in leftovers:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        _, alive = psutil.wait_procs(leftovers, timeout=5)
+        return [f"job process {p.pid} still running" for p in alive if _running(p)]
 
     def __enter__(self) -> Stack:
         self.start()
