@@ -149,6 +149,44 @@ class _Transform:
         return spectra if rows is None else spectra[rows]
 
 
+def _windows(work, transform, values, order, unit, nucleus, ppm_range, crop, metabolites):
+    """The kept window, the window the alignment and phases are estimated on, and what the description says.
+
+    The kept window is ``ppm_range``, else (``crop="auto"``) the nucleus's
+    metabolite range, else everything. Estimates use the kept window, except
+    that without a crop the metabolite range is used when known. When the
+    strongest line lies outside the metabolite range, 10 times higher than
+    any inside it (0.3 ppm clear of its edges; an unsuppressed water reference), the nucleus's signal range
+    is used instead, for both.
+    """
+    if ppm_range is not None:
+        keep = _window(values, order, *ppm_range)
+        return keep, keep, [f"cropped to {ppm_range[0]:g} to {ppm_range[1]:g} ppm"]
+    if metabolites is None:
+        return order, order, []
+    inside = _window(values, order, *metabolites)
+    signals = signal_range(nucleus)
+    if signals is not None:
+        strongest = np.argsort(-np.abs(work[0]))[:16]  # a few strong observations are enough to see where lines are
+        magnitude = np.abs(transform(work[:, strongest])).mean(axis=1)
+        outside = np.setdiff1d(_window(values, order, *signals), inside)
+        core = _window(values, order, metabolites[0] + 0.3, metabolites[1] - 0.3)  # clear of outside lines' tails
+        core = core if core.size else inside
+        if outside.size and magnitude[outside].max() > 10.0 * magnitude[core].max():
+            wide = _window(values, order, *signals)
+            top = float(values[outside[np.argmax(magnitude[outside])]])
+            note = (f"the strongest line ({top:.3g} ppm) lies outside the {nucleus} metabolite range, 10 times "
+                    f"higher than any inside (a water reference?), so the {nucleus} signal range {signals[0]:g} to "
+                    f"{signals[1]:g} ppm was used")
+            if crop == "auto":
+                return wide, wide, [note.replace("was used", "was kept")]
+            return order, wide, [note]
+    if crop == "auto":
+        return inside, inside, [f"cropped to the {nucleus} metabolite range {metabolites[0]:g} to "
+                                f"{metabolites[1]:g} ppm"]
+    return order, inside, []
+
+
 def _align(work, transform, est, max_lag, step_hz, dwell_or_1, groups: int):
     """Align columns of ``work`` (n_t, N) to the mean magnitude of their group (N = G * groups... see caller)."""
     total = np.zeros(work.shape[1])
@@ -263,14 +301,6 @@ def fids_to_spectra(
                 f"{filename}: ppm_range ({lo:g}, {hi:g}) keeps {keep.size} point(s) of the spectrum, which spans "
                 f"{values.min():.4g} to {values.max():.4g} ppm; choose a wider range inside it"
             )
-        crop_note = f"cropped to {ppm_range[0]:g} to {ppm_range[1]:g} ppm"
-    elif crop == "auto" and metabolites is not None:
-        keep = _window(values, order, *metabolites)
-        crop_note = f"cropped to the {nucleus} metabolite range {metabolites[0]:g} to {metabolites[1]:g} ppm"
-    else:
-        keep, crop_note = order, ""
-    est = keep
-    window_note = (f"{values[est].min():.3g} to {values[est].max():.3g} {unit}" if unit else "the whole spectrum")
 
     work = np.empty(stored.shape, dtype=np.complex64)
     if conjugate:
@@ -290,6 +320,8 @@ def fids_to_spectra(
     if scale != 1.0:
         work *= np.float32(scale)
     transform = _Transform(n_t, dwell, line_broadening_hz)
+    keep, est, window_steps = _windows(work, transform, values, order, unit, nucleus, ppm_range, crop, metabolites)
+    window_note = (f"{values[est].min():.3g} to {values[est].max():.3g} {unit}" if unit else "the whole spectrum")
     steps.append("first point halved")
     if line_broadening_hz > 0:
         steps.append(f"{line_broadening_hz:g} Hz exponential line broadening")
@@ -376,8 +408,7 @@ def fids_to_spectra(
         if noise_var is not None:
             noise_note = "predicted from the variance of the last eighth of the FIDs"
 
-    if crop_note:
-        steps.append(crop_note)
+    steps += window_steps
     X = spectra[keep].real.astype(np.float64)
     steps.append("real part")
     rows_axis = Axis(values[keep].astype(np.float64), label=label, unit=unit, reversed=unit in ("ppm", "Hz"))

@@ -15,7 +15,9 @@ per-spectrum zero-order refinement that never inverts a spectrum.
    tops upright; τ is the delay whose phased real part has the least negative
    energy :math:`\sum \min(\mathrm{Re}, 0)^2 / \sum \mathrm{Re}^2` (within
    0.001 of the least counts as a tie; ties go to the smallest
-   :math:`|\tau|`), or ``AcquisitionStartTime`` when the header gives it.
+   :math:`|\tau|`; a delay that does not halve the negative energy of τ = 0
+   is not believed: spectra dominated by one line say nothing about τ), or
+   ``AcquisitionStartTime`` when the header gives it.
    :math:`\varphi_0` is then refined within ±10° to the least negative energy
    (the tops' phase is biased by the tails of overlapping lines).
 3. **Refinement.** Each spectrum's own zero-order phase relative to the
@@ -136,8 +138,8 @@ def common_phase(R: np.ndarray, freqs: np.ndarray, dwell: float | None, delay: f
         step = dwell if dwell is not None else 1.0
         lo, hi = (-1e-3, 3e-3) if dwell is not None else (-2.0, 6.0)
         lo, hi = min(lo, -2 * step), max(hi, 4 * step)
-        grid = np.arange(lo, hi + step / 32, step / 32)
-        grid = grid[np.argsort(np.abs(grid), kind="stable")]  # ties go to the smallest delay
+        grid = np.append(0.0, np.arange(lo, hi + step / 32, step / 32))
+        grid = grid[np.argsort(np.abs(grid), kind="stable")]  # ties go to the smallest delay; grid[0] = 0
         rotations = np.exp(-2j * np.pi * np.outer(grid, f))  # (G, P)
         phi0s = np.angle(rotations @ values)  # (G,): the tops upright for each delay
         negative = np.empty(grid.size)
@@ -145,7 +147,11 @@ def common_phase(R: np.ndarray, freqs: np.ndarray, dwell: float | None, delay: f
             part = slice(start, start + 64)
             real = (R[None, :] * np.exp(-1j * (phi0s[part, None] + 2.0 * np.pi * np.outer(grid[part], freqs)))).real
             negative[part] = _negative_energy(real)
-        tau = float(grid[int(np.argmax(negative <= negative.min() + _NEGATIVE_TOLERANCE))])
+        best = negative.min()
+        if best < 0.5 * negative[0]:  # a delay must halve the negative energy of none to be believed
+            tau = float(grid[int(np.argmax(negative <= best + _NEGATIVE_TOLERANCE))])
+        else:
+            tau = 0.0
         unit = "ms" if dwell is not None else "points"
         shown = tau * 1e3 if dwell is not None else tau
         how = (f"first order estimated as a delay of {shown:.3g} {unit} (least negative area of the real part, "
