@@ -2,8 +2,8 @@
 
 Run: python benchmarks/load_test.py --backend embedded|celery --sessions 8
 
-* ``embedded``: ``gunicorn -w 2 app:server`` without ``REDIS_URL`` (jobs on
-  DiskcacheManager, at most ``GPPNMF_MAX_JOBS`` at once, the rest wait).
+* ``embedded``: ``gunicorn -w 2 app:server`` without ``REDIS_URL`` (each job in
+  a fresh process, at most ``GPPNMF_MAX_JOBS`` at once, the rest wait).
 * ``celery``: ``redis-server`` + one Celery worker (prefork, concurrency 2) +
   ``gunicorn -w 2 app:server`` (the code in tests/services/stack.py).
 

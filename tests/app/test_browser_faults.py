@@ -5,7 +5,7 @@ import signal
 import time
 
 import psutil
-from page import result_columns, set_input, start_long_run, wait
+from page import job_running, result_columns, set_input, start_long_run, wait
 
 from components import services
 
@@ -60,3 +60,15 @@ def test_cancel_frees_the_only_job_slot(studio, monkeypatch):
     _short_run(studio)  # would wait forever for the slot if cancel had not freed it
     print(f"\nCancel with one job slot to a new run's results: {time.perf_counter() - cancelled:.2f} s")
     assert "waiting" not in studio.find_element("#job-status").text
+
+
+def test_a_reloaded_page_finds_its_running_job_and_can_cancel_it(studio):
+    start_long_run(studio)
+    studio.driver.refresh()  # the session cookie keeps the session; the page polls its job record
+    wait(studio.driver, lambda: job_running(studio) and studio.find_element("#cancel-button").is_enabled(),
+         timeout=30, message="the reloaded page did not show the running job")
+    assert not studio.find_element("#run-button").is_enabled()
+    studio.find_element("#cancel-button").click()
+    studio.wait_for_contains_text("#job-message", "Cancelled", timeout=10)
+    wait(studio.driver, lambda: studio.find_element("#run-button").is_enabled(), timeout=10,
+         message="Run was not enabled after Cancel")

@@ -1,14 +1,17 @@
 """The scale-out deployment with real services: Redis, a Celery worker (prefork, 2 processes), gunicorn -w 2.
 
 A headless Chromium drives the page served by gunicorn; jobs run on the Celery
-worker. Faults: the pool process running a job is killed (SIGKILL), and a job
-is cancelled; the page must say so and the worker must take new jobs.
+worker (task ``gppnmf.run_job``: a supervisor in the pool process, the
+computation in its child). Faults: the pool process running a job is killed
+(SIGKILL), and a job is cancelled; the page must say so, no computation may
+outlive its job, and the worker must take new jobs.
 """
 
 import os
 import signal
 import time
 
+import psutil
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -51,14 +54,33 @@ def _diagnosis(driver, stack) -> str:
             f"\nRun enabled: {_run_enabled(driver)}\n--- worker log (end) ---\n{stack.services['worker'].tail(3000)}")
 
 
+def _running(driver) -> bool:
+    return any(word in _text(driver, "#job-status") for word in ("starting", "(1/3)", "(2/3)", "(3/3)"))
+
+
+def _computation(task: dict) -> list[psutil.Process]:
+    """The forked computation of a task's supervisor (the pool process)."""
+    return wait_until(lambda: psutil.Process(task["worker_pid"]).children(), 20, interval=0.2,
+                      message="the task's computation did not start")
+
+
+def _gone(processes: list[psutil.Process]) -> bool:
+    def running(p):
+        try:
+            return p.status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+    return not any(running(p) for p in processes)
+
+
 def _long_run(driver, stack) -> dict:
-    """Start a run that would go on for hours; return the Celery task once CNMF (the 2nd method) is running."""
+    """Start a run that would go on for hours; return the Celery task once it is running."""
     _set_input(driver, "iter-input", 1000000)
     _set_input(driver, "tol-input", 0)
     _set_input(driver, "replicates-input", 20)
     before = {t["id"] for t in stack.active_tasks() or []}  # left over by an earlier test that failed
     driver.find_element(By.ID, "run-button").click()
-    _wait(driver, lambda: "CNMF" in _text(driver, "#job-status"), 60, "the long run did not reach CNMF")
+    _wait(driver, lambda: _running(driver), 60, "the long run did not start" + _diagnosis(driver, stack))
     assert not _run_enabled(driver)
     tasks = wait_until(lambda: [t for t in stack.active_tasks() or [] if t["id"] not in before], 10, interval=0.5,
                        message="no active task on the worker")
@@ -97,7 +119,7 @@ def test_csi_decomposition_runs_end_to_end_on_gunicorn_and_celery(browser, celer
     # The job ran on the Celery worker, not in a web process.
     assert celery_stack.total_tasks() > tasks_before
     log = celery_stack.services["worker"].log()
-    assert "Task background_callback_" in log and "succeeded" in log, log[-3000:]
+    assert "Task gppnmf.run_job" in log and "succeeded" in log, log[-3000:]
 
 
 def test_a_killed_pool_process_is_reported_and_the_worker_takes_a_new_run(browser, celery_stack):
@@ -106,13 +128,15 @@ def test_a_killed_pool_process_is_reported_and_the_worker_takes_a_new_run(browse
     children = {p.pid: p for p in worker.children()}
     victim = task["worker_pid"]
     assert victim in children, f"the task's pool process {victim} is not a child of the worker: {sorted(children)}"
+    computation = _computation(task)
     os.kill(victim, signal.SIGKILL)
     killed = time.perf_counter()
     # The worker's main process notices the lost process and marks the task failed (WorkerLostError) ...
     state = wait_until(lambda: (s := celery_stack.task_state(task["id"])) in ("FAILURE", "REVOKED") and s, 20,
                        interval=0.1, message="the killed task was not marked failed in the result backend")
     marked = time.perf_counter()
-    # ... Dash's poll then sees a task that is no longer running and has no result, and the page says so.
+    # ... the computation dies with its parent, and the page's poll sees a task that ended without a word.
+    wait_until(lambda: _gone(computation), 10, interval=0.1, message="the computation outlived its pool process")
     _wait(browser, lambda: any(s in _text(browser, "#job-message") for s in ("stopped unexpectedly", "failed")), 30,
           "the page did not report the killed job" + _diagnosis(browser, celery_stack))
     _wait(browser, lambda: _run_enabled(browser), 10, "Run was not enabled again" + _diagnosis(browser, celery_stack))
@@ -130,6 +154,7 @@ def test_a_killed_pool_process_is_reported_and_the_worker_takes_a_new_run(browse
 
 def test_cancel_frees_the_worker_for_a_new_run(browser, celery_stack):
     task = _long_run(browser, celery_stack)
+    computation = _computation(task)
     browser.find_element(By.ID, "cancel-button").click()
     cancelled = time.perf_counter()
     _wait(browser, lambda: _run_enabled(browser), 10, "Run did not come back after Cancel"
@@ -137,15 +162,14 @@ def test_cancel_frees_the_worker_for_a_new_run(browser, celery_stack):
     print(f"\nCancel to Run enabled again (Celery): {time.perf_counter() - cancelled:.2f} s")
     assert "Cancelled" in _text(browser, "#job-message")
     assert _n_results(browser) == 0
-    # The cancelled task must really stop: Dash revokes it with terminate=True.
+    # The task's supervisor sees the record cancelled, kills and reaps its computation, and the task ends.
+    wait_until(lambda: _gone(computation), 10, interval=0.1, message="the cancelled computation still runs")
+    killed = time.perf_counter() - cancelled
     wait_until(lambda: (a := celery_stack.active_tasks()) is not None and task["id"] not in {t["id"] for t in a},
                15, interval=0.5, message=f"the cancelled task {task['id']} still runs on the worker")
     freed = time.perf_counter() - cancelled
-    # Dash revokes with terminate=True: the pool process running the task gets SIGTERM and is replaced.
-    pool = wait_until(lambda: (p := celery_stack.pool_pids()) and len(p) == 2 and task["worker_pid"] not in p and p,
-                      20, interval=0.5, message=f"the pool process {task['worker_pid']} of the cancelled task is "
-                                                f"still there: {celery_stack.services['worker'].tail(2000)}")
-    print(f"Cancel to the task gone from the worker: {freed:.2f} s; task state {celery_stack.task_state(task['id'])}; "
-          f"pool process {task['worker_pid']} replaced, now {pool}")
+    assert task["worker_pid"] in celery_stack.pool_pids()  # the pool process is free, not lost
+    print(f"Cancel to the computation killed: {killed:.2f} s; to the task gone from the worker: {freed:.2f} s; "
+          f"task state {celery_stack.task_state(task['id'])}")
     elapsed = _short_run(browser, celery_stack)
     print(f"a new run after Cancel: results in {elapsed:.2f} s")
