@@ -139,7 +139,7 @@ def data_heatmap(dataset: Dataset) -> go.Figure:
     K, L = dataset.X.shape
     title = f"{dataset.title}: X is {K} × {L}"
     if L == 1 and isinstance(dataset.rows, Axis):
-        return factor_figure(dataset.X.T, dataset.rows, title=title + " (one observation)", names=["X"],
+        return factor_figure(dataset.X.T, dataset.rows, title=title, names=["X"],
                              height=340, nucleus=nucleus_of(dataset))
     return matrix_heatmap(dataset.X, dataset.rows, dataset.cols, title)
 

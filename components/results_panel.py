@@ -56,7 +56,7 @@ def layout() -> html.Section:
         html.Div(id="inspector", className="inspector", style=HIDDEN, children=[
             html.H3("Inspect one observation", className="plain"),
             html.Div(className="inspector-row", children=[
-                html.Label("observation (1 to L; empty: the strongest)", htmlFor="inspect-observation"),
+                html.Label("observation number (empty: the strongest)", htmlFor="inspect-observation"),
                 dcc.Input(id="inspect-observation", type="number", min=1, step=1, debounce=True,
                           className="number", placeholder="strongest"),
                 html.Span("… or click a voxel or time point on a map", className="hint"),
