@@ -16,7 +16,7 @@ from dash.exceptions import MissingCallbackContextException
 
 import gppnmf_core as gp
 
-from . import exports, store
+from . import exports, provenance, store  # noqa: F401 - provenance: the line saying what the results came from
 from .data_source import load_dataset
 from .figures import (
     GRAPH_CONFIG,
@@ -52,6 +52,15 @@ def layout() -> html.Section:
         ]),
         html.P(id="results-placeholder", className="hint",
                children="Run a decomposition to compare the methods here."),
+        html.Div(id="results-provenance", role="status"),
+        html.Div(id="results-body", children=_results_body()),
+        dcc.Download(id="download-results"),
+    ])
+
+
+def _results_body() -> list:
+    """What a run fills in (hidden as a whole when the results belong to another data set)."""
+    return [
         html.Div(id="results-columns", className="results-grid"),
         html.Div(id="inspector", className="inspector", style=HIDDEN, children=[
             html.H3("Inspect one observation", className="plain"),
@@ -71,8 +80,7 @@ def layout() -> html.Section:
             html.Button("CSV files (.zip)", id="download-zip", className="button secondary"),
             html.Span("Figures: the camera button on each chart saves a PNG.", className="hint"),
         ]),
-        dcc.Download(id="download-results"),
-    ])
+    ]
 
 
 @callback(

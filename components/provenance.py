@@ -1,0 +1,90 @@
+"""What the results on the page came from, and whether the page still shows those settings.
+
+A result is only true for the data and settings it was computed with. The
+results panel says which ones (data set, rank, methods, priors, σ², mask,
+budgets), warns as soon as the controls differ from them, and hides results
+that belong to another data set than the one selected — the store keeps them,
+so switching back shows them again.
+"""
+
+from __future__ import annotations
+
+from dash import Input, Output, State, callback, html
+
+from . import store
+from .messages import problem
+from .theme import METHOD_LABELS
+
+SHOWN, HIDDEN = {"display": "block"}, {"display": "none"}
+
+
+def _factor_text(ui: dict) -> str:
+    kernel = ui.get("kernel", "?")
+    parts = [kernel if kernel == "white" else f"{kernel} β {ui.get('beta', '?'):g}",
+             f"{ui.get('link', '?')} {ui.get('scale', '?'):g}"]
+    if ui.get("mirror"):
+        parts.append("mirror")
+    return " ".join(parts)
+
+
+def describe(meta: dict) -> str:
+    """One line naming the data and every setting a stored result was computed with."""
+    settings = meta.get("settings", {})
+    job, priors = settings.get("job", {}), settings.get("priors") or {}
+    methods = ", ".join(METHOD_LABELS.get(m, m) for m in meta.get("methods", []))
+    parts = [f"Results for {settings.get('data', 'the data set')}: rank {meta.get('rank')}", methods]
+    if "gppnmf" in meta.get("methods", []) and priors:
+        parts.append(f"priors D: {_factor_text(priors['D'])}; H: {_factor_text(priors['H'])}")
+    if job:
+        parts.append(f"σ² {job.get('noise_var', 0):g}")
+        if job.get("mask_threshold"):
+            parts.append(f"voxel mask {job['mask_threshold']:g} %")
+        parts.append(f"{job.get('max_iter')} iterations, {job.get('n_replicates')} replicate(s)")
+    return " · ".join(parts) + "."
+
+
+def changes(meta: dict, specs: dict | None, rank) -> list[str]:
+    """What the controls hold now that differs from the stored result's settings."""
+    priors = meta.get("settings", {}).get("priors") or {}
+    found = []
+    if isinstance(rank, int) and rank != meta.get("rank"):
+        found.append(f"rank {meta.get('rank')} → {rank}")
+    if not isinstance(specs, dict) or not priors or "gppnmf" not in meta.get("methods", []):
+        return found
+    for factor in ("D", "H"):
+        if specs.get(factor) != priors.get(factor):
+            found.append(f"prior of {factor}")
+    if specs.get("noise_var") != priors.get("noise_var"):
+        found.append("σ²")
+    return found
+
+
+def provenance_view(meta: dict | None, dataset_key, specs, rank) -> tuple:
+    """(provenance children, results-body style) for the page's current controls."""
+    if meta is None:
+        return "", SHOWN
+    if meta.get("dataset") != dataset_key:
+        title = meta.get("settings", {}).get("data", "another data set")
+        return (html.P(f"The last results are for {title}, not the data set selected now: run to decompose this "
+                       "one (switching back shows them again).", className="hint"), HIDDEN)
+    line = html.P(describe(meta), className="hint provenance")
+    changed = changes(meta, specs, rank)
+    if not changed:
+        return line, SHOWN
+    return [line, problem(f"The settings changed since this run ({', '.join(changed)}): these results are still "
+                          "those of the settings above. Run again to update them.")], SHOWN
+
+
+@callback(
+    Output("results-provenance", "children"),
+    Output("results-body", "style"),
+    Input("job-result", "data"),
+    Input("dataset-key", "data"),
+    Input("prior-specs", "data"),
+    Input("rank-input", "value"),
+    State("session-id", "data"),
+)
+def show_provenance(_job, dataset_key, specs, rank, session_id):
+    """Say what the results came from, warn when the controls moved on, hide another data set's results."""
+    stored = store.get(session_id, "results")
+    return provenance_view(None if stored is None else stored[1], dataset_key, specs, rank)
