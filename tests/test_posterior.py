@@ -1,0 +1,153 @@
+"""Posterior sampling: a known Gaussian posterior, label switching, reproducibility, stop."""
+
+import numpy as np
+import pytest
+
+import gppnmf_core as gp
+from gppnmf_core.links import Link
+from gppnmf_core.posterior import (
+    Posterior,
+    build_objective,
+    gauss_newton_hessian,
+    identify,
+    laplace_log_evidence,
+    objective_value,
+    sample_posterior,
+)
+
+
+class IdentityLink(Link):
+    """f^{-1}(h) = h: makes D = C delta linear (negative values allowed, for tests only)."""
+
+    name = "identity"
+
+    def value_and_derivative(self, h):
+        h = np.asarray(h, dtype=np.float64)
+        return h.copy(), np.ones_like(h)
+
+    def to_spec(self):
+        return {"name": "identity"}
+
+
+class ConstantLink(Link):
+    """f^{-1}(h) = 1: H is fixed at ones and eta keeps its N(0, I) prior (for tests only)."""
+
+    name = "constant"
+
+    def value_and_derivative(self, h):
+        h = np.asarray(h, dtype=np.float64)
+        return np.ones_like(h), np.zeros_like(h)
+
+    def to_spec(self):
+        return {"name": "constant"}
+
+
+def _linear_gaussian(K=4, L=6, noise_var=2.0, seed=0):
+    """X = C delta 1^T + noise: the posterior of D = C delta is Gaussian with known mean and covariance."""
+    rng = np.random.default_rng(seed)
+    prior_D = gp.GPPrior(gp.RBF(beta=2.0), IdentityLink())
+    prior_H = gp.GPPrior(gp.White(), ConstantLink())
+    C = prior_D.bind(K).sqrt.apply(np.eye(K))
+    X = (C @ rng.standard_normal(K))[:, None] + np.sqrt(noise_var) * rng.standard_normal((K, L))
+    precision = np.eye(K) + L / noise_var * C.T @ C
+    cov_delta = np.linalg.inv(precision)
+    mean_delta = cov_delta @ (C.T @ X.sum(axis=1)) / noise_var
+    return X, prior_D, prior_H, noise_var, C @ mean_delta, C @ cov_delta @ C.T
+
+
+def test_linear_gaussian_posterior_mean_and_covariance():
+    X, prior_D, prior_H, noise_var, mean, cov = _linear_gaussian()
+    post = sample_posterior(X, 1, prior_D, prior_H, noise_var, n_draws=600, n_chains=2, n_warmup=200,
+                            random_state=1, n_jobs=1)
+    x0 = (post.D_draws[..., 0] * post.H_draws[:, :, 0, :1]).reshape(-1, X.shape[0])  # D H[:, 0] = C delta
+    n_eff = post.ess_bulk_min
+    assert n_eff > 200
+    se = np.sqrt(np.diag(cov) / n_eff)
+    assert np.all(np.abs(x0.mean(axis=0) - mean) < 4 * se)
+    sample_cov = np.cov(x0.T)
+    # variance of a sample variance ~ 2 s^4 / n: allow 4 standard errors
+    assert np.all(np.abs(np.diag(sample_cov) / np.diag(cov) - 1) < 4 * np.sqrt(2 / n_eff))
+    corr = sample_cov / np.sqrt(np.outer(np.diag(sample_cov), np.diag(sample_cov)))
+    corr_true = cov / np.sqrt(np.outer(np.diag(cov), np.diag(cov)))
+    assert np.max(np.abs(corr - corr_true)) < 4 / np.sqrt(n_eff)
+    q = post.quantiles("X0", [0.05, 0.5, 0.95])
+    assert q.shape == (3,) + X.shape
+    assert np.all(q[0] <= q[1]) and np.all(q[1] <= q[2])
+
+
+def test_identify_undoes_permutation_and_scale():
+    rng = np.random.default_rng(0)
+    D = rng.random((30, 3)) + np.eye(30, 3) * 5
+    H = rng.random((3, 20))
+    perm = np.array([2, 0, 1])
+    scale = np.array([0.5, 3.0, 7.0])
+    D_id, H_id, switched = identify(D[:, perm] * scale, H[perm] / scale[:, None], D)
+    assert switched
+    np.testing.assert_allclose(D_id, D / np.linalg.norm(D, axis=0))
+    np.testing.assert_allclose(D_id @ H_id, D @ H)
+    _, _, switched = identify(D * 2.0, H / 2.0, D)
+    assert not switched
+
+
+def test_gauss_newton_matches_finite_differences_at_zero_residual():
+    toy = gp.datasets.paper_toy(random_state=0, K=12, L=15)
+    p = toy.presets["correct"]
+    rng = np.random.default_rng(1)
+    for mask in (None, (rng.random(15) > 0.3).astype(float), (rng.random((12, 15)) > 0.3).astype(float)):
+        probe = build_objective(toy.X, 2, p.prior_D, p.prior_H, 0.5, mask)
+        theta = 0.3 * rng.standard_normal(probe.size)
+        D, H = probe.factors(theta)
+        objective = build_objective(D @ H, 2, p.prior_D, p.prior_H, 0.5, mask)  # residual zero: GN is exact
+        G = gauss_newton_hessian(objective, theta, objective.mask_sq) + np.eye(objective.size)
+        h = 1e-5
+        fd = np.array([(objective(theta + h * e)[1] - objective(theta - h * e)[1]) / (2 * h)
+                       for e in np.eye(objective.size)])
+        assert np.max(np.abs(G - fd)) < 1e-6 * np.max(np.abs(fd))
+        assert objective_value(objective, theta) == pytest.approx(objective(theta)[0], rel=1e-12)
+
+
+def test_toy_reproducible_across_processes_and_summaries():
+    toy = gp.datasets.paper_toy(random_state=3, K=20, L=25)
+    p = toy.presets["correct"]
+    kwargs = dict(n_draws=60, n_chains=2, n_warmup=60, random_state=5, n_diagnostic=8)
+    a = sample_posterior(toy.X, 2, p.prior_D, p.prior_H, p.noise_var, n_jobs=1, **kwargs)
+    b = sample_posterior(toy.X, 2, p.prior_D, p.prior_H, p.noise_var, n_jobs=2, **kwargs)
+    assert isinstance(a, Posterior)
+    np.testing.assert_array_equal(a.D_draws, b.D_draws)
+    np.testing.assert_array_equal(a.H_draws, b.H_draws)
+    assert a.quantiles("D", [0.05, 0.95]).shape == (2, 20, 2)
+    assert a.quantiles("H", [0.5]).shape == (1, 2, 25)
+    np.testing.assert_allclose(np.linalg.norm(a.D_draws, axis=2), 1.0)
+    assert np.isfinite(a.rhat_max) and a.ess_bulk_min > 0
+    assert a.settings["random_state"] == 5 and "rhat_max" in repr(a)
+    with pytest.raises(ValueError, match="name must be one of"):
+        a.quantiles("W", [0.5])
+    with pytest.raises(ValueError, match="theta0 must have shape"):
+        sample_posterior(toy.X, 2, p.prior_D, p.prior_H, 25.0, theta0=np.zeros(3))
+
+
+def test_callback_stops_sampling():
+    toy = gp.datasets.paper_toy(random_state=0, K=15, L=20)
+    p = toy.presets["correct"]
+    seen = []
+
+    def callback(progress):
+        seen.append(progress.method)
+        return progress.method == "posterior"
+
+    post = sample_posterior(toy.X, 2, p.prior_D, p.prior_H, p.noise_var, n_draws=100000, n_warmup=10,
+                            n_chains=1, n_jobs=1, callback=callback)
+    assert post.stopped and "posterior" in seen
+    assert post.n_draws < 100000
+
+
+def test_laplace_evidence_prefers_the_generating_prior():
+    toy = gp.datasets.paper_toy(random_state=0)
+    out = {}
+    for name in ("correct", "incorrect"):
+        p = toy.presets[name]
+        fit = gp.fit_gppnmf(toy.X, 2, p.prior_D, p.prior_H, p.noise_var, random_state=0)
+        objective = build_objective(toy.X, 2, p.prior_D, p.prior_H, p.noise_var)
+        theta = objective.pack(fit.latent["delta"], fit.latent["eta"])
+        out[name] = laplace_log_evidence(objective, theta, value=fit.objective)
+    assert out["correct"] > out["incorrect"]
