@@ -1,0 +1,171 @@
+"""How sure, and which model: coverage, diagnostics and speed of the posterior; model choice; sigma^2.
+
+Prints one table per part (targets of issue 12 in the last column):
+
+* posterior on the toy (``--toy-sets`` data sets) and the CSI phantom (``--csi-seeds``): 90 % band
+  coverage of X0 (inside the head for CSI: positive links never cover the exact zeros outside) and of
+  the unit-norm D columns, worst R-hat and bulk ESS over the diagnosed summaries, wall time;
+* model choice: ranks 1-4 and the incorrect preset on the toy, ranks 1-3 on the CSI phantom, the
+  choice (CV with the one-SE rule, and the Laplace evidence) and the time per candidate in units of
+  one full GPP-NMF fit;
+* sigma^2 by MacKay's update: relative error to the realised noise variance and rounds.
+
+Usage: ``python benchmarks/bench_posterior.py [--toy-sets 10] [--csi-seeds 2] [--skip-csi]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import gppnmf_core as gp  # noqa: E402
+from gppnmf_core.model_selection import select_model  # noqa: E402
+from gppnmf_core.noise_estimation import estimate_noise_var  # noqa: E402
+from gppnmf_core.posterior import sample_posterior  # noqa: E402
+
+
+def _coverage(post, data, inside=None):
+    q = post.quantiles("X0", [0.05, 0.95])
+    X0 = data.truth.X0
+    hit = (q[0] <= X0) & (X0 <= q[1])
+    x0_cov = float(hit[:, inside].mean() if inside is not None else hit.mean())
+    Dt = data.truth.D / np.linalg.norm(data.truth.D, axis=0)
+    perm = gp.match_components(post.D_map, Dt)
+    qd = post.quantiles("D", [0.05, 0.95])
+    d_cov = float(((qd[0][:, perm] <= Dt) & (Dt <= qd[1][:, perm])).mean())
+    return x0_cov, d_cov
+
+
+def _fit_time(data, preset, repeats=3):
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        gp.fit_gppnmf(data.X, data.rank, preset.prior_D, preset.prior_H, preset.noise_var, random_state=0)
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
+def posterior_part(name, datasets, preset_name, inside_fn):
+    rows = []
+    for seed, data in datasets:
+        p = data.presets[preset_name]
+        t = time.perf_counter()
+        post = sample_posterior(data.X, data.rank, p.prior_D, p.prior_H, p.noise_var, random_state=seed)
+        elapsed = time.perf_counter() - t
+        x0_cov, d_cov = _coverage(post, data, inside_fn(data))
+        rows.append((seed, x0_cov, d_cov, post.rhat_max, post.ess_bulk_min, post.n_divergent, elapsed,
+                     np.mean(post.settings["mean_leapfrog_steps"])))
+        print(f"  {name} seed {seed}: X0 {x0_cov:.3f}  D {d_cov:.3f}  R-hat {post.rhat_max:.4f}  "
+              f"ESS {post.ess_bulk_min:.0f}  div {post.n_divergent}  {elapsed:.1f} s  "
+              f"steps/draw {rows[-1][-1]:.1f}", flush=True)
+    return np.array(rows)
+
+
+def selection_part(name, datasets, candidates_fn, truth_fn):
+    rows = []
+    for seed, data in datasets:
+        candidates = candidates_fn(data)
+        sel = select_model(data.X, candidates, noise_var=data.noise_var, random_state=seed)
+        fit = _fit_time(data, data.presets["correct" if "correct" in data.presets else "paper"])
+        per_cand = sel.runtime / len(candidates) / fit
+        ok_cv = truth_fn(sel.best)
+        ok_ev = sel.evidence_index is not None and truth_fn(candidates[sel.evidence_index])
+        rows.append((seed, ok_cv, ok_ev, per_cand))
+        print(f"  {name} seed {seed}: CV picks #{sel.best_index} ({'ok' if ok_cv else 'WRONG'}), evidence "
+              f"#{sel.evidence_index} ({'ok' if ok_ev else 'WRONG'}), {per_cand:.1f} fit times per candidate",
+              flush=True)
+    return np.array(rows, dtype=float)
+
+
+def noise_part(name, datasets):
+    rows = []
+    for seed, data in datasets:
+        p = data.presets["correct" if "correct" in data.presets else "paper"]
+        realised = float(np.mean((data.X - data.truth.X0) ** 2))
+        t = time.perf_counter()
+        est, rec = estimate_noise_var(data.X, data.rank, p.prior_D, p.prior_H, max_rounds=3, random_state=seed,
+                                      return_details=True)
+        rows.append((seed, (est - realised) / realised, rec.n_rounds, time.perf_counter() - t))
+        print(f"  {name} seed {seed}: sigma^2 {est:.6g} vs realised {realised:.6g} "
+              f"({rows[-1][1]:+.4%}), {rec.n_rounds} rounds, {rows[-1][3]:.1f} s", flush=True)
+    return np.array(rows, dtype=float)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--toy-sets", type=int, default=10)
+    parser.add_argument("--csi-seeds", type=int, default=2)
+    parser.add_argument("--skip-csi", action="store_true")
+    parser.add_argument("--parts", default="posterior,selection,noise")
+    args = parser.parse_args(argv)
+    parts = args.parts.split(",")
+    toys = [(s, gp.datasets.paper_toy(random_state=s)) for s in range(args.toy_sets)]
+    csis = [] if args.skip_csi else [(s, gp.datasets.csi_phantom(random_state=s)) for s in range(args.csi_seeds)]
+
+    def head(data):
+        return data.truth.H.sum(axis=0) > 0
+
+    table = []
+    if "posterior" in parts:
+        r = posterior_part("toy", toys, "correct", lambda d: None)
+        table += [
+            ("toy X0 90% coverage (median, min-max)", f"{np.median(r[:, 1]):.3f} ({r[:, 1].min():.3f}-"
+             f"{r[:, 1].max():.3f})", "0.85-0.95"),
+            ("toy normalised-D coverage (median, min)", f"{np.median(r[:, 2]):.3f} ({r[:, 2].min():.3f})", ">= 0.85"),
+            ("toy worst R-hat / bulk ESS", f"{r[:, 3].max():.4f} / {r[:, 4].min():.0f}", "<= 1.01 / >= 200"),
+            ("toy posterior time (median s)", f"{np.median(r[:, 6]):.1f}", "<= 5"),
+        ]
+        if csis:
+            r = posterior_part("csi", csis, "paper", head)
+            table += [
+                ("CSI X0 coverage in head (median, min-max)", f"{np.median(r[:, 1]):.3f} ({r[:, 1].min():.3f}-"
+                 f"{r[:, 1].max():.3f})", "0.85-0.95"),
+                ("CSI normalised-D coverage (median)", f"{np.median(r[:, 2]):.3f}", ">= 0.85"),
+                ("CSI worst R-hat / bulk ESS", f"{r[:, 3].max():.4f} / {r[:, 4].min():.0f}", "<= 1.01 / >= 200"),
+                ("CSI posterior time (median s)", f"{np.median(r[:, 6]):.1f}", "<= 40"),
+            ]
+    if "selection" in parts:
+        def toy_candidates(data):
+            c, w = data.presets["correct"], data.presets["incorrect"]
+            return [{"rank": r, "prior_D": c.prior_D, "prior_H": c.prior_H, "name": "correct"} for r in (1, 2, 3, 4)] \
+                + [{"rank": 2, "prior_D": w.prior_D, "prior_H": w.prior_H, "name": "incorrect"}]
+
+        r = selection_part("toy", toys, toy_candidates, lambda c: c["rank"] == 2 and c["name"] == "correct")
+        table += [
+            ("toy: CV picks rank 2 + correct preset", f"{int(r[:, 1].sum())} of {len(r)}", ">= 9 of 10"),
+            ("toy: evidence picks rank 2 + correct", f"{int(r[:, 2].sum())} of {len(r)}", "(second opinion)"),
+            ("toy: model choice per candidate (fit times)", f"{np.median(r[:, 3]):.1f}", "<= 6"),
+        ]
+        if csis:
+            def csi_candidates(data):
+                p = data.presets["paper"]
+                return [{"rank": r, "prior_D": p.prior_D, "prior_H": p.prior_H} for r in (1, 2, 3)]
+
+            r = selection_part("csi", csis, csi_candidates, lambda c: c["rank"] == 2)
+            table += [
+                ("CSI: CV picks rank 2", f"{int(r[:, 1].sum())} of {len(r)}", ">= 4 of 5"),
+                ("CSI: evidence picks rank 2", f"{int(r[:, 2].sum())} of {len(r)}", "(second opinion)"),
+                ("CSI: model choice per candidate (fit times)", f"{np.median(r[:, 3]):.1f}", "<= 10"),
+            ]
+    if "noise" in parts:
+        r = noise_part("toy", toys)
+        table += [("toy sigma^2 rel. error (max |.|), rounds (max)",
+                   f"{np.abs(r[:, 1]).max():.3%}, {int(r[:, 2].max())}", "< 1 %, <= 3")]
+        if csis:
+            r = noise_part("csi", csis)
+            table += [("CSI sigma^2 rel. error (max |.|), rounds (max)",
+                       f"{np.abs(r[:, 1]).max():.3%}, {int(r[:, 2].max())}", "< 1 %, <= 3")]
+    width = max(len(row[0]) for row in table)
+    print(f"\n{'measure':<{width}}  {'measured':<28}  target")
+    for name, value, target in table:
+        print(f"{name:<{width}}  {value:<28}  {target}")
+
+
+if __name__ == "__main__":
+    main()
