@@ -2,8 +2,9 @@ r"""Frequency alignment of spectra (B0 drift between repeats, B0 inhomogeneity b
 
 Each spectrum's shift against a reference is found by cross-correlating
 magnitude spectra (which do not depend on the phase) over a window: the lag
-of the largest correlation within ``± max_lag`` points, refined to a fraction
-of a point by a parabola through the peak and its two neighbours. The shift is
+of the largest correlation within ``± max_lag`` points, on the correlation
+interpolated to 1/8 point (zero-padding its spectrum) and refined by a
+parabola through the peak and its two neighbours. The shift is
 undone in the time domain, where a frequency shift of :math:`\Delta f` is the
 linear phase :math:`e^{-2\pi i \Delta f\, t}` (exact for any fraction of a point).
 """
@@ -13,7 +14,10 @@ from __future__ import annotations
 import numpy as np
 import scipy.fft
 
-__all__ = ["estimate_shifts", "shift_fids"]
+__all__ = ["estimate_shifts", "shift_fids", "UPSAMPLE"]
+
+#: The cross-correlation is interpolated on a grid this many times finer than the spectrum's points.
+UPSAMPLE = 8
 
 
 def estimate_shifts(magnitude: np.ndarray, reference: np.ndarray, max_lag: int) -> np.ndarray:
@@ -40,19 +44,22 @@ def estimate_shifts(magnitude: np.ndarray, reference: np.ndarray, max_lag: int) 
     r = reference.reshape(K, -1)
     r = r - r.mean(axis=0, keepdims=True)
     n = scipy.fft.next_fast_len(2 * K)
-    corr = scipy.fft.irfft(scipy.fft.rfft(a, n, axis=0) * np.conj(scipy.fft.rfft(r, n, axis=0)), n, axis=0)
-    lags = np.arange(-max_lag, max_lag + 1)
-    window = corr[lags % n]  # (2 max_lag + 1, N)
+    product = scipy.fft.rfft(a, n, axis=0) * np.conj(scipy.fft.rfft(r, n, axis=0))
+    # Zero-padding the product interpolates the correlation on a grid of 1/UPSAMPLE point (band-limited).
+    corr = scipy.fft.irfft(product, n * UPSAMPLE, axis=0)
+    lags = np.arange(-max_lag * UPSAMPLE, max_lag * UPSAMPLE + 1)
+    window = corr[lags % (n * UPSAMPLE)]  # (2 max_lag UPSAMPLE + 1, N)
     best = np.argmax(window, axis=0)
-    inner = (best > 0) & (best < 2 * max_lag)
+    last = window.shape[0] - 1
+    inner = (best > 0) & (best < last)
     cols = np.arange(N)
-    left = window[np.clip(best - 1, 0, 2 * max_lag), cols]
+    left = window[np.clip(best - 1, 0, last), cols]
     mid = window[best, cols]
-    right = window[np.clip(best + 1, 0, 2 * max_lag), cols]
+    right = window[np.clip(best + 1, 0, last), cols]
     curvature = left - 2.0 * mid + right
     with np.errstate(divide="ignore", invalid="ignore"):
         fraction = np.where(inner & (curvature < 0), 0.5 * (left - right) / curvature, 0.0)
-    shifts = lags[best] + np.clip(fraction, -0.5, 0.5)
+    shifts = (lags[best] + np.clip(fraction, -0.5, 0.5)) / UPSAMPLE
     flat = ~np.any(a, axis=0) | (mid <= 0)
     shifts[flat] = 0.0
     return shifts.astype(np.float64)

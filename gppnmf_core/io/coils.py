@@ -4,15 +4,18 @@ The method is the signal-to-noise-squared weighting of the field (Hall et al.,
 NeuroImage 2014, "Comparison of methods for combining multichannel data";
 Roemer's rule for spectroscopy): coil c sees the signal :math:`a_c s(t)` with a
 complex sensitivity :math:`a_c` and noise of variance :math:`\sigma_c^2`. With
-the first FID point of each coil (averaged over repeats) as the estimate of
-:math:`a_c` and the variance of each coil's FID tail as :math:`\sigma_c^2`,
+the first FID point :math:`p_c` of each coil (averaged over repeats) as the
+estimate of :math:`a_c` (up to the signal's own first point) and the variance
+of each coil's FID tail as :math:`\sigma_c^2`,
 
 .. math::
-    s(t) = \frac{\sum_c \bar a_c\, s_c(t) / \sigma_c^2}{\sum_c |a_c|^2 / \sigma_c^2},
+    s(t) = \frac{\sum_c \bar p_c\, s_c(t) / \sigma_c^2}{\sum_c |p_c| / \sigma_c^2},
 
-which aligns every coil to the phase of the signal itself (the coils add in
-phase) and weights each by its signal over its noise variance — the weights
-that maximise the S/N of the sum — while keeping the signal's amplitude.
+which turns every coil to the phase of its first point (the coils add in
+phase, and the result's first point is real and positive) and weights each by
+its signal over its noise variance — the weights that maximise the S/N of the
+sum. The result is a weighted mean of the phase-aligned coils: a signal seen
+equally by every coil keeps its amplitude.
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ def combine_coils(fids: np.ndarray) -> np.ndarray:
     noise = tail_noise_variance(fids.reshape(fids.shape[0], -1, fids.shape[-1]), axis=0).mean(axis=0)  # (C,)
     noise = np.where(noise > 0, noise, max(float(noise.max()), np.finfo(np.float64).tiny))
     weights = np.conj(first) / noise  # (V, C)
-    norm = np.sum(np.abs(first) ** 2 / noise, axis=1)  # (V,)
+    norm = np.sum(np.abs(first) / noise, axis=1)  # (V,)
     flat = norm <= 0
     if np.any(flat):  # no signal at the first point: plain mean of the coils
         weights[flat] = 1.0 / fids.shape[-1]

@@ -374,7 +374,10 @@ def fids_to_spectra(
         total_phase += common.phi0
         steps.append(f"common phase of the data set {np.degrees(common.phi0):.1f}° ({common.how})")
         if phase == "auto" and L > 1:
-            refined = refine_zero_order(spectra[est], R * common.factor(freqs[est]))
+            refined, flip = refine_zero_order(spectra[est], R * common.factor(freqs[est]))
+            if flip:  # most of the signal energy pointed down: the data set's sign was the other one
+                refined = refined + np.pi
+                steps.append("the data set's sign set so that most of its signal energy is upright")
             column_factor = np.exp(-1j * refined)
             spectra *= column_factor.astype(np.complex64)[None, :]
             total_phase += refined

@@ -12,7 +12,8 @@ per-spectrum zero-order refinement that never inverts a spectrum.
    are the local maxima of :math:`|R|` (which does not depend on the phase).
    For each delay τ of a grid (−1 to 3 ms, steps of 1/32 dwell time),
    :math:`\varphi_0(\tau) = \arg \sum_p R_p e^{-2\pi i f_p \tau}` makes the
-   tops upright; τ is the delay whose phased real part has the least negative
+   tops upright; τ is the delay whose phased real part, less its median (the
+   offset that the points lost to the delay leave), has the least negative
    energy :math:`\sum \min(\mathrm{Re}, 0)^2 / \sum \mathrm{Re}^2` (within
    0.001 of the least counts as a tie; ties go to the smallest
    :math:`|\tau|`; a delay that does not halve the negative energy of τ = 0
@@ -25,7 +26,9 @@ per-spectrum zero-order refinement that never inverts a spectrum.
    π into (−90°, 90°): a spectrum whose lines point the other way (an
    inversion-recovery series, a negated voxel) keeps its sign. A spectrum
    whose receiver phase differs from the data set's by more than 90° cannot be
-   told from an inverted one and is kept inverted.
+   told from an inverted one and is kept inverted. The data set's sign (the
+   principal spectrum's is arbitrary) is the one that leaves most of the
+   signal energy upright.
 """
 
 from __future__ import annotations
@@ -75,7 +78,10 @@ def principal_spectrum(spectra: np.ndarray, iterations: int = 6) -> np.ndarray:
     Returns
     -------
     complex128 ndarray of shape (K,)
-        Unit norm; its global phase is arbitrary.
+        Unit norm; its global phase is the weighted mean of the spectra's
+        phases taken modulo π (half the argument of the sum of c_n squared), so the
+        refinement relative to it is centred on the data set, inverted
+        spectra included.
     """
     energy = np.einsum("kn,kn->n", spectra.real, spectra.real) + np.einsum("kn,kn->n", spectra.imag, spectra.imag)
     R = spectra[:, int(np.argmax(energy))].astype(np.complex128)
@@ -86,7 +92,12 @@ def principal_spectrum(spectra: np.ndarray, iterations: int = 6) -> np.ndarray:
         c = np.conj(spectra.T) @ (R / norm)  # (N,)
         R = spectra @ c
     norm = np.linalg.norm(R)
-    return R / norm if norm > 0 else R
+    if norm == 0:
+        return R
+    R = R / norm
+    c = np.conj(R) @ spectra  # each spectrum's complex weight on R: c_n = R^H S_n
+    axial = np.sum(c.astype(np.complex128) ** 2)  # phases modulo pi, so inverted spectra count with the others
+    return R * np.exp(0.5j * np.angle(axial)) if axial != 0 else R
 
 
 def _tops(magnitude: np.ndarray) -> np.ndarray:
@@ -146,7 +157,7 @@ def common_phase(R: np.ndarray, freqs: np.ndarray, dwell: float | None, delay: f
         for start in range(0, grid.size, 64):
             part = slice(start, start + 64)
             real = (R[None, :] * np.exp(-1j * (phi0s[part, None] + 2.0 * np.pi * np.outer(grid[part], freqs)))).real
-            negative[part] = _negative_energy(real)
+            negative[part] = _negative_energy(real - np.median(real, axis=1, keepdims=True))
         best = negative.min()
         if best < 0.5 * negative[0]:  # a delay must halve the negative energy of none to be believed
             tau = float(grid[int(np.argmax(negative <= best + _NEGATIVE_TOLERANCE))])
@@ -179,23 +190,34 @@ def _refine_phi0(R: np.ndarray, phi0: float) -> float:
     return float(np.angle(np.exp(1j * candidates[tied[tied.size // 2]])))
 
 
-def refine_zero_order(spectra: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """Each column's zero-order phase relative to ``reference``, within (−π/2, π/2].
+def refine_zero_order(spectra: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Each column's zero-order phase relative to ``reference``, within (−π/2, π/2], and the data set's sign.
 
     Parameters
     ----------
     spectra : complex ndarray of shape (K, N)
         Spectra after the common phase.
     reference : complex ndarray of shape (K,)
-        The phased principal spectrum.
+        The phased principal spectrum (upright; its sign is that of an
+        arbitrary singular vector).
 
     Returns
     -------
-    ndarray of shape (N,)
+    phase : ndarray of shape (N,)
         Radians; multiply column n by ``exp(-1j * phase[n])``. A column with
         no overlap with the reference gets 0.
+    flip : bool
+        True when most of the signal energy (columns weighted by
+        :math:`|c_n|^2`; a tie goes to the strongest column) then points
+        down: add π to every phase, so that the majority is upright and the
+        signs of the spectra relative to each other are kept.
     """
     c = np.conj(reference) @ spectra
     with np.errstate(divide="ignore", invalid="ignore"):
         phase = np.arctan(c.imag / c.real)
-    return np.where(np.isfinite(phase), phase, np.where(c.imag != 0, np.pi / 2, 0.0)).astype(np.float64)
+    phase = np.where(np.isfinite(phase), phase, np.where(c.imag != 0, np.pi / 2, 0.0)).astype(np.float64)
+    weight = np.abs(c) ** 2
+    vote = float(np.sum(weight * np.sign(c.real)))
+    if vote == 0.0 and c.size:
+        vote = float(np.sign(c.real[int(np.argmax(weight))]))
+    return phase, vote < 0
