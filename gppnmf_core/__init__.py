@@ -10,13 +10,14 @@ CNMF (Sajda et al.).
 >>> pH = gp.GPPrior(gp.RBF(beta=10.0), gp.ExponentialLink(lam=1.0))
 >>> res = gp.fit_gppnmf(toy.X, rank=2, prior_D=pD, prior_H=pH, noise_var=25.0, random_state=0)
 
-Importing the package loads the model (kernels, links, priors, fits) and the
-built-in data sets. The file readers (:mod:`gppnmf_core.io`: nibabel,
-``scipy.io``), the metrics (``scipy.optimize``), the scikit-learn estimators
-(:mod:`gppnmf_core.estimators`) and the command line (:mod:`gppnmf_core.cli`)
-are imported on first use of one of their names, so ``import gppnmf_core``
-stays cheap (``benchmarks/bench_import.py``; ``tests/test_import.py`` checks
-which modules it loads).
+Importing the package loads nothing but this file: every public name (and
+every submodule) is imported on first use, as SciPy's SPEC 1 describes, so
+``import gppnmf_core`` costs milliseconds and a name costs only what its module
+needs: the model (kernels, priors, fits) numpy and SciPy's ``linalg``, ``fft``
+and ``special``; the file readers (:mod:`gppnmf_core.io`) nibabel and
+``scipy.io``; the metrics ``scipy.optimize``; the estimators scikit-learn.
+``benchmarks/bench_import.py`` prints the times; ``tests/test_import.py``
+checks which modules load.
 """
 
 from __future__ import annotations
@@ -24,49 +25,68 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from . import datasets
-from .baselines import cnmf, ls_nmf
-from .dataset import Axis, Dataset, Grid, Truth
-from .gppnmf import fit_gppnmf
-from .kernels import RBF, Exponential, Kernel, Matern32, Matern52, Periodic, White, kernel_from_spec
-from .links import ExponentialLink, GammaLink, Link, RectifiedGaussianLink, link_from_spec
-from .objective import GPPNMFObjective
-from .priors import BoundPrior, GPPrior, Preset
-from .results import FitResult, Progress
-from .structure import (
-    CirculantSquareRoot,
-    DenseSquareRoot,
-    IdentitySquareRoot,
-    KroneckerSquareRoot,
-    SquareRoot,
-    mirror_factor,
-    sqrt_factor,
-)
-
 #: The one version of the package (read by setuptools for the distribution's metadata).
 __version__ = "0.1.0"
 
-#: Names imported on first use: public name -> (module, attribute or None for the module itself).
-_LAZY = {
-    "io": ("gppnmf_core.io", None),
-    "DataFormatError": ("gppnmf_core.io", "DataFormatError"),
-    "ReadOptions": ("gppnmf_core.io", "ReadOptions"),
-    "read_dataset": ("gppnmf_core.io", "read_dataset"),
-    "write_nifti_mrs": ("gppnmf_core.io", "write_nifti_mrs"),
-    "metrics": ("gppnmf_core.metrics", None),
-    "align_to_truth": ("gppnmf_core.metrics", "align_to_truth"),
-    "evaluate": ("gppnmf_core.metrics", "evaluate"),
-    "match_components": ("gppnmf_core.metrics", "match_components"),
-    "normalize_for_display": ("gppnmf_core.metrics", "normalize_for_display"),
-    "rmse": ("gppnmf_core.metrics", "rmse"),
-    "estimators": ("gppnmf_core.estimators", None),
-    "cli": ("gppnmf_core.cli", None),
+#: Public names by the submodule that defines them; each is imported on first use.
+_EXPORTS = {
+    "baselines": ("cnmf", "ls_nmf"),
+    "dataset": ("Axis", "Dataset", "Grid", "Truth"),
+    "gppnmf": ("fit_gppnmf",),
+    "io": ("DataFormatError", "ReadOptions", "read_dataset", "write_nifti_mrs"),
+    "kernels": ("RBF", "Exponential", "Kernel", "Matern32", "Matern52", "Periodic", "White", "kernel_from_spec"),
+    "links": ("ExponentialLink", "GammaLink", "Link", "RectifiedGaussianLink", "link_from_spec"),
+    "metrics": ("align_to_truth", "evaluate", "match_components", "normalize_for_display", "rmse"),
+    "objective": ("GPPNMFObjective",),
+    "priors": ("BoundPrior", "GPPrior", "Preset"),
+    "results": ("FitResult", "Progress"),
+    "structure": ("CirculantSquareRoot", "DenseSquareRoot", "IdentitySquareRoot", "KroneckerSquareRoot",
+                  "SquareRoot", "mirror_factor", "sqrt_factor"),
 }
+#: Submodules reachable as attributes (``gp.datasets.paper_toy``) without importing them first.
+_SUBMODULES = ("baselines", "cli", "dataset", "datasets", "estimators", "gppnmf", "io", "kernels", "links", "metrics",
+               "objective", "priors", "results", "solvers", "structure", "threads")
+_LAZY = {name: (module, name) for module, names in _EXPORTS.items() for name in names}
+_LAZY.update({module: (module, None) for module in _SUBMODULES})
 
-if TYPE_CHECKING:  # for type checkers and IDEs; at run time these come from __getattr__
-    from . import cli, estimators, io, metrics  # noqa: F401
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time every name comes from __getattr__
+    from . import (  # noqa: F401
+        baselines,
+        cli,
+        dataset,
+        datasets,
+        estimators,
+        gppnmf,
+        io,
+        kernels,
+        links,
+        metrics,
+        objective,
+        priors,
+        results,
+        solvers,
+        structure,
+        threads,
+    )
+    from .baselines import cnmf, ls_nmf
+    from .dataset import Axis, Dataset, Grid, Truth
+    from .gppnmf import fit_gppnmf
     from .io import DataFormatError, ReadOptions, read_dataset, write_nifti_mrs
+    from .kernels import RBF, Exponential, Kernel, Matern32, Matern52, Periodic, White, kernel_from_spec
+    from .links import ExponentialLink, GammaLink, Link, RectifiedGaussianLink, link_from_spec
     from .metrics import align_to_truth, evaluate, match_components, normalize_for_display, rmse
+    from .objective import GPPNMFObjective
+    from .priors import BoundPrior, GPPrior, Preset
+    from .results import FitResult, Progress
+    from .structure import (
+        CirculantSquareRoot,
+        DenseSquareRoot,
+        IdentitySquareRoot,
+        KroneckerSquareRoot,
+        SquareRoot,
+        mirror_factor,
+        sqrt_factor,
+    )
 
 
 def __getattr__(name: str):
@@ -75,7 +95,7 @@ def __getattr__(name: str):
         module_name, attribute = _LAZY[name]
     except KeyError:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    module = importlib.import_module(module_name)
+    module = importlib.import_module(f"{__name__}.{module_name}")
     value = module if attribute is None else getattr(module, attribute)
     globals()[name] = value
     return value

@@ -22,7 +22,14 @@ def test_import_gppnmf_core_loads_no_heavy_module():
     loaded = _loaded_after("import gppnmf_core")
     assert "gppnmf_core" in loaded
     assert sorted(m for m in HEAVY if m in loaded) == []
+    assert sorted(m for m in loaded if m.startswith("scipy")) == []  # every name loads on first use
     assert "gppnmf_core.io" not in loaded and "gppnmf_core.estimators" not in loaded
+
+
+def test_the_model_loads_only_what_it_needs():
+    loaded = _loaded_after("import gppnmf_core as gp\ngp.GPPrior(gp.RBF(2.0), gp.ExponentialLink(1.0))")
+    assert {"gppnmf_core.priors", "gppnmf_core.links", "gppnmf_core.kernels"} <= loaded
+    assert sorted(m for m in HEAVY if m in loaded) == []
 
 
 def test_the_lazy_names_load_on_first_use():
