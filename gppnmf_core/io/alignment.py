@@ -3,7 +3,7 @@ r"""Frequency alignment of spectra (B0 drift between repeats, B0 inhomogeneity b
 Each spectrum's shift against a reference is found by cross-correlating
 magnitude spectra (which do not depend on the phase) over a window: the lag
 of the largest correlation within ``± max_lag`` points, on the correlation
-interpolated to 1/8 point (zero-padding its spectrum) and refined by a
+interpolated to 1/4 point (zero-padding its spectrum) and refined by a
 parabola through the peak and its two neighbours. The shift is
 undone in the time domain, where a frequency shift of :math:`\Delta f` is the
 linear phase :math:`e^{-2\pi i \Delta f\, t}` (exact for any fraction of a point).
@@ -17,10 +17,10 @@ import scipy.fft
 __all__ = ["estimate_shifts", "shift_fids", "UPSAMPLE"]
 
 #: The cross-correlation is interpolated on a grid this many times finer than the spectrum's points.
-UPSAMPLE = 8
+UPSAMPLE = 4
 
 
-def estimate_shifts(magnitude: np.ndarray, reference: np.ndarray, max_lag: int) -> np.ndarray:
+def estimate_shifts(magnitude: np.ndarray, reference: np.ndarray, max_lag: int, chunk: int = 256) -> np.ndarray:
     """Shift of each column of ``magnitude`` against ``reference``, in points (sub-point).
 
     Parameters
@@ -32,6 +32,9 @@ def estimate_shifts(magnitude: np.ndarray, reference: np.ndarray, max_lag: int) 
     max_lag : int
         Largest shift searched, in points.
 
+    chunk : int
+        Columns handled at once (bounds the memory of the interpolated correlation).
+
     Returns
     -------
     ndarray of shape (N,)
@@ -39,6 +42,12 @@ def estimate_shifts(magnitude: np.ndarray, reference: np.ndarray, max_lag: int) 
         points towards higher indices; 0 for a column without signal.
     """
     K, N = magnitude.shape
+    if N > chunk:
+        ref = reference.reshape(K, -1)
+        return np.concatenate([
+            estimate_shifts(magnitude[:, i:i + chunk], ref if ref.shape[1] == 1 else ref[:, i:i + chunk], max_lag,
+                            chunk)
+            for i in range(0, N, chunk)])
     max_lag = int(max(1, min(max_lag, K - 2)))
     a = magnitude - magnitude.mean(axis=0, keepdims=True)
     r = reference.reshape(K, -1)
@@ -77,6 +86,15 @@ def shift_fids(work: np.ndarray, offsets_hz: np.ndarray, dwell: float) -> None:
     dwell : float
         Seconds between points.
     """
+    nonzero = np.flatnonzero(offsets_hz)
+    if nonzero.size == 0:
+        return
     t = np.arange(work.shape[0]) * dwell
-    ramp = np.exp(-2j * np.pi * np.outer(t, offsets_hz))
-    work *= ramp.astype(work.dtype, copy=False)
+    for start in range(0, nonzero.size, 512):  # blocks of columns bound the temporary arrays
+        cols = nonzero[start:start + 512]
+        angle = np.remainder(np.outer(t, -2.0 * np.pi * np.asarray(offsets_hz)[cols]), 2.0 * np.pi)
+        angle = angle.astype(np.float32)
+        ramp = np.empty(angle.shape, dtype=np.complex64)
+        np.cos(angle, out=ramp.real)
+        np.sin(angle, out=ramp.imag)
+        work[:, cols] *= ramp

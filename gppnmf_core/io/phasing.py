@@ -89,13 +89,13 @@ def principal_spectrum(spectra: np.ndarray, iterations: int = 6) -> np.ndarray:
         norm = np.linalg.norm(R)
         if norm == 0:
             break
-        c = np.conj(spectra.T) @ (R / norm)  # (N,)
-        R = spectra @ c
+        c = np.conj(np.conj(R / norm).astype(spectra.dtype) @ spectra)  # (N,): S^H R without a transposed copy
+        R = (spectra @ c).astype(np.complex128)
     norm = np.linalg.norm(R)
     if norm == 0:
         return R
     R = R / norm
-    c = np.conj(R) @ spectra  # each spectrum's complex weight on R: c_n = R^H S_n
+    c = (np.conj(R).astype(spectra.dtype) @ spectra).astype(np.complex128)  # c_n = R^H S_n
     axial = np.sum(c.astype(np.complex128) ** 2)  # phases modulo pi, so inverted spectra count with the others
     return R * np.exp(0.5j * np.angle(axial)) if axial != 0 else R
 
