@@ -10,6 +10,7 @@ page picks up its session's job where it stands.
 from __future__ import annotations
 
 import dataclasses
+import secrets
 from typing import NamedTuple
 
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
@@ -134,7 +135,7 @@ def start_job(token, specs, settings: JobSettings) -> JobView:
     except job_runner.JobRefused as exc:
         return JobView(message=problem(str(exc)), run_disabled=True, cancel_disabled=False, poll_disabled=False)
     except ValueError as exc:
-        return _idle_view("not started", result={"run": None, "error": str(exc)})
+        return _idle_view("not started", result={"run": secrets.token_hex(4), "error": str(exc)})  # new each time
     return _active_view(record, message="")
 
 
