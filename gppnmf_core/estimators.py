@@ -43,9 +43,14 @@ import numbers
 import warnings
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
+
+try:
+    from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
+except ImportError as exc:  # scikit-learn is an optional dependency of the package
+    raise ImportError(f"gppnmf_core.estimators needs scikit-learn >= 1.6 ({exc}); install it with "
+                      "`pip install scikit-learn` or `pip install gppnmf-studio[sklearn]`") from exc
 
 from .baselines import cnmf, ls_nmf
 from .gppnmf import fit_gppnmf, map_amplitudes

@@ -52,3 +52,10 @@ def test_dir_and_unknown_names():
     assert {"io", "metrics", "estimators", "read_dataset", "fit_gppnmf"} <= set(dir(gp))
     with pytest.raises(AttributeError, match="has no attribute 'nope'"):
         gp.nope  # noqa: B018
+
+
+def test_the_estimators_without_scikit_learn_say_what_to_install():
+    script = ("import sys\nsys.modules['sklearn'] = None  # as if not installed\n"
+              "try:\n    import gppnmf_core.estimators\nexcept ImportError as exc:\n    print(exc)\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
+    assert "gppnmf_core.estimators needs scikit-learn" in out.stdout and "gppnmf-studio[sklearn]" in out.stdout
