@@ -114,11 +114,30 @@ def _write(directory: Path, stem: str, content: bytes, filename: str, converter:
     return path
 
 
+#: Siemens scanners put the 1H receiver at 4.7 ppm; the toolboxes made around Siemens data (suspect, FID-A)
+#: use that as their ppm reference, and spec2nii's RDA and DICOM output names none (the NIfTI-MRS tools' 4.65
+#: would then apply). With it the example RDA's NAA, creatine and choline land on 2.01, 3.03 and 3.20 ppm.
+SIEMENS_1H_REFERENCE_PPM = 4.7
+
+
+def _receiver_reference(meta: dict, converter: str, notes: list[str]) -> None:
+    """Name the receiver's chemical shift where spec2nii left it out and the vendor's convention is known."""
+    nucleus = meta.get("ResonantNucleus")
+    nucleus = nucleus[0] if isinstance(nucleus, list) and nucleus else nucleus
+    siemens = converter in ("spec2nii rda", "spec2nii dicom")
+    if siemens and nucleus == "1H" and "SpecFreqChemShift" not in meta:
+        meta["SpecFreqChemShift"] = SIEMENS_1H_REFERENCE_PPM
+        notes.append(f"The receiver of a Siemens 1H acquisition sits at {SIEMENS_1H_REFERENCE_PPM} ppm (the "
+                     f"vendor's convention); {converter} does not record it, so it was set here.")
+
+
 def _serialise(image, filename: str, converter: str, notes: list[str]) -> bytes:
-    """NIfTI-MRS bytes of a spec2nii image (nibabel's own serialiser), with a frequency in Hz put right."""
+    """NIfTI-MRS bytes of a spec2nii image (nibabel's own serialiser), with a frequency in Hz put right and
+    the receiver's chemical shift named where the vendor's convention is known."""
     import nibabel as nib
 
     meta = json.loads(image.hdr_ext.to_json())
+    _receiver_reference(meta, converter, notes)
     frequency = meta.get("SpectrometerFrequency")
     values = frequency if isinstance(frequency, list) else [frequency]
     if values and all(isinstance(v, (int, float)) and v > _MAX_MHZ for v in values):
