@@ -23,6 +23,8 @@ from components.upload_panel import MAX_UPLOAD_BYTES
 #: Celery app when REDIS_URL is set (`celery -A app:celery_app worker`), else None.
 celery_app = make_celery_app()
 app = Dash(__name__, title="GPP-NMF Studio", on_error=report_callback_error)
+# The page's language, for screen readers and hyphenation (Dash's default template has none).
+app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1)
 server = app.server
 # Sessions and signed job handles must verify in every worker of one deployment: set SECRET_KEY there.
 server.secret_key = os.environ.get("SECRET_KEY") or os.urandom(32).hex()
@@ -54,6 +56,8 @@ def set_session_cookie(response):
 def serve_layout() -> html.Div:
     """The page, with the browser's session (kept across reloads by a cookie)."""
     return html.Div(className="page", children=[
+        # The first Tab stop: straight to Run (the controls above it have sensible defaults).
+        html.A("Skip to Run", href="#run-button", className="skip-link", **{"data-focus": "run-button"}),
         html.Header(children=[
             html.H1("GPP-NMF Studio"),
             html.P("Nonnegative matrix factorization with Gaussian-process priors (Schmidt & Laurberg 2008): "
@@ -61,11 +65,13 @@ def serve_layout() -> html.Div:
                    className="subtitle"),
         ]),
         dcc.Store(id="session-id", data=page_session()),
-        html.Div(id="app-message", className="message", role="alert"),
-        data_panel.layout(),
-        prior_panel.layout(),
-        decompose_panel.layout(),
-        results_panel.layout(),
+        html.Main(id="main", children=[
+            html.Div(id="app-message", className="message", role="alert"),
+            data_panel.layout(),
+            prior_panel.layout(),
+            decompose_panel.layout(),
+            results_panel.layout(),
+        ]),
     ])
 
 

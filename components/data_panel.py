@@ -41,10 +41,10 @@ def layout() -> html.Div:
                 upload_panel.layout(),
                 html.P(id="dataset-description", className="description"),
                 html.Ul(id="dataset-info", className="facts"),
-                html.Label("voxel mask: leave out observations whose signal (projection on the mean "
-                           "signal) is below", htmlFor="mask-threshold"),
-                dcc.Slider(id="mask-threshold", min=0, max=50, step=1, value=0, allow_direct_input=False,
-                           marks={v: f"{v} %" for v in (0, 10, 20, 30, 40, 50)}),
+                html.Label(mask_label("observation"), id="mask-label", htmlFor="mask-threshold"),
+                html.Div(dcc.Slider(id="mask-threshold", min=0, max=50, step=1, value=0, allow_direct_input=False,
+                                    marks={v: f"{v} %" for v in (0, 10, 20, 30, 40, 50)}),
+                         **{"data-slider-label": "mask-label", "data-slider-format": "percent"}),
                 html.P(id="mask-summary", className="hint"),
             ]),
             html.Div(children=[
@@ -57,6 +57,19 @@ def layout() -> html.Div:
         ]),
         dcc.Store(id="dataset-key"),
     ])
+
+
+def observation_word(dataset: gp.Dataset) -> str:
+    """What one observation (a column of X) is called on the page: "voxel" only where the columns are voxels
+    of a grid; "observation" otherwise (days, frames, an index)."""
+    cols = dataset.cols
+    return "voxel" if isinstance(cols, gp.Grid) and cols.unit == "voxel" else "observation"
+
+
+def mask_label(word: str) -> str:
+    return (f"{word} mask: leave out {word}s whose signal (projection on the mean signal) is below"
+            if word == "voxel" else "mask: leave out observations whose signal (projection on the mean signal) "
+            "is below")
 
 
 #: What the facts list says when a data set has a single observation (nothing to decompose yet).
@@ -116,7 +129,7 @@ def preview_figures(dataset: gp.Dataset, threshold_percent):
                            nucleus=nucleus_of(dataset))
     shown = np.where(included_observations(dataset.X, threshold_percent), strength, np.nan)
     strength_fig = factor_figure(shown[None, :], dataset.cols, names=["signal"], value_label="signal",
-                                 title="Signal per voxel", height=260)
+                                 title=f"Signal per {observation_word(dataset)}", height=260)
     return signal, strength_fig
 
 
@@ -140,6 +153,16 @@ def show_dataset(key, session_id):
     except (ValueError, StoreError) as exc:
         return problem(dataset_problem(key, exc)), [], no_update
     return dataset.description, dataset_facts(dataset), data_heatmap(dataset)
+
+
+@callback(Output("mask-label", "children"), Input("dataset-key", "data"), State("session-id", "data"))
+def name_the_mask(key, session_id):
+    """The mask slider's label: it speaks of voxels only where the observations are voxels."""
+    try:
+        dataset = load_dataset(key, session_id)
+    except (ValueError, StoreError):
+        return no_update
+    return mask_label(observation_word(dataset))
 
 
 @callback(

@@ -22,13 +22,73 @@ from gppnmf_core.datasets import PEAKS_31P
 
 from .theme import FONT, METHOD_COLORS, METHOD_LABELS, RMSE_GROUPS, component_color
 
-_MARGIN = {"l": 60, "r": 20, "t": 44, "b": 48}
+#: Pixels at the top of every figure kept for plotly's mode bar (its buttons are about 24 px tall); the
+#: title sits below this band, so the toolbar never covers it, however narrow the graph.
+MODEBAR_BAND = 28
+_MARGIN = {"l": 60, "r": 20, "t": MODEBAR_BAND + 30, "b": 48}
+
+
+def _title(text: str) -> dict:
+    return {"text": text, "font": {"size": 14}, "x": 0.01, "xanchor": "left", "xref": "container",
+            "y": 1, "yref": "container", "yanchor": "top", "pad": {"t": MODEBAR_BAND}}
 
 
 def _layout(title: str, height: int, **extra) -> dict:
-    # Titles sit left, the short mode bar right, both in the top margin.
-    return {"title": {"text": title, "font": {"size": 14}, "x": 0.01, "xanchor": "left"}, "height": height,
-            "margin": _MARGIN, "font": FONT, "template": "plotly_white", **extra}
+    # The title sits left, under the band the mode bar (top right) takes.
+    return {"title": _title(title), "height": height, "margin": _MARGIN, "font": FONT, "template": "plotly_white",
+            **extra}
+
+
+def _number(value: float) -> str:
+    """A value in plain digits, three significant ones (0.343, 12.5, 1230), never an SI prefix ("343m");
+    scientific notation only beyond 1e6 or below 1e-4."""
+    value = float(value)
+    if not np.isfinite(value):
+        return str(value)
+    if value != 0 and not 1e-4 <= abs(value) < 1e6:
+        return f"{value:.2e}"
+    return np.format_float_positional(value, precision=3, unique=False, fractional=False, trim="-")
+
+
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def figure_summary(fig: go.Figure, limit: int = 6) -> str:
+    """A text alternative for a chart: its title and the key numbers of each trace, in plain words.
+
+    Lines: the number of points, the range of values and where the largest is; bars: every value; heat maps
+    and images: the size and the range of values. At most ``limit`` traces are described (the rest counted).
+    """
+    title = _TAGS.sub(" ", str(fig.layout.title.text or "chart")).strip()
+    parts = []
+    shown = [t for t in fig.data if t.showlegend is not False or t.type != "scatter"]
+    for trace in shown[:limit]:
+        name = trace.name or trace.type
+        if trace.type == "bar":
+            values = ", ".join(f"{x} {_number(y)}" for x, y in zip(trace.x, trace.y, strict=False))
+            parts.append(f"{name}: {values}")
+        elif trace.type == "heatmap":
+            z = np.asarray(trace.z, dtype=np.float64)
+            finite = z[np.isfinite(z)]
+            span = f"values {_number(finite.min())} to {_number(finite.max())}" if finite.size else "no values"
+            parts.append(f"image {z.shape[0]} × {z.shape[1] if z.ndim > 1 else 1}, {span}")
+        elif trace.y is not None:
+            y = np.asarray(trace.y, dtype=np.float64)
+            finite = np.isfinite(y)
+            if not finite.any():
+                continue
+            peak = int(np.nanargmax(np.where(finite, y, -np.inf)))
+            where = "" if trace.x is None else f" at {_number(np.asarray(trace.x, dtype=np.float64)[peak])}"
+            parts.append(f"{name}: {y.size} points from {_number(y[finite].min())} to {_number(y[peak])}{where}")
+    if len(shown) > limit:
+        parts.append(f"and {len(shown) - limit} more")
+    return f"{title}. " + "; ".join(parts) + ("." if parts else "")
+
+
+def described(fig: go.Figure) -> go.Figure:
+    """The figure with its text alternative in ``layout.meta["summary"]`` (the page names the chart with it)."""
+    fig.update_layout(meta={"summary": figure_summary(fig)})
+    return fig
 
 
 def axis_title(axis: Axis | Grid) -> str:
@@ -122,12 +182,12 @@ def matrix_heatmap(X: np.ndarray, rows: Axis | Grid, cols: Axis | Grid, title: s
         hovertemplate=f"x %{{x}}<br>y %{{y}}<br>value %{{z:.4g}}{averaged}<extra></extra>" if averaged else None,
     )
     reversed_rows = isinstance(rows, Axis) and rows.reversed
-    return go.Figure(heat, _layout(
+    return described(go.Figure(heat, _layout(
         title + shown_as(Z.shape, blocks, X.shape), height,
         xaxis={"title": {"text": axis_title(cols)}},
         # Heat maps draw row 0 at the bottom; matrices read top-down, ppm axes high-to-low.
         yaxis={"title": {"text": axis_title(rows)}, "autorange": True if reversed_rows else "reversed"},
-    ))
+    )))
 
 
 def data_heatmap(dataset: Dataset) -> go.Figure:
@@ -363,10 +423,10 @@ def factor_figure(F: np.ndarray, where: Axis | Grid, *, title: str, names, truth
     F = np.atleast_2d(F)
     if isinstance(where, Axis):
         if len(F) > 1 and where.size > STACK_POINTS and not is_spectral(where):
-            return _stacked_figure(F, where, title=title, names=names, truth=truth, value_label=value_label,
-                                   height=height)
-        return _line_figure(F, where, title=title, names=names, truth=truth, value_label=value_label,
-                            height=height, nucleus=nucleus)
+            return described(_stacked_figure(F, where, title=title, names=names, truth=truth,
+                                             value_label=value_label, height=height))
+        return described(_line_figure(F, where, title=title, names=names, truth=truth, value_label=value_label,
+                                      height=height, nucleus=nucleus))
     image, labels, suffix = _grid_layout(F, where, names, slice_index)
     Z, blocks = shown_matrix(image)
     if blocks != (1, 1):
@@ -375,12 +435,12 @@ def factor_figure(F: np.ndarray, where: Axis | Grid, *, title: str, names, truth
     heat = go.Heatmap(z=Z, colorscale="Viridis", colorbar={"title": {"text": value_label}, "thickness": 12},
                       hoverongaps=False, zmin=0)
     hidden = {"visible": False, "showgrid": False, "zeroline": False}
-    return go.Figure(heat, _layout(
+    return described(go.Figure(heat, _layout(
         title + suffix, height, annotations=labels,
         xaxis={**hidden, "constrain": "domain"},
         yaxis={**hidden, "autorange": "reversed", "scaleanchor": "x", "constrain": "domain"},
-        margin={**_MARGIN, "l": 30, "t": 56, "b": 10},
-    ))
+        margin={**_MARGIN, "l": 30, "t": _MARGIN["t"] + 12, "b": 10},
+    )))
 
 
 def _line(x: np.ndarray, y: np.ndarray, **style) -> go.Scatter:
@@ -498,7 +558,7 @@ def inspector_figure(x: np.ndarray, fits: dict[str, np.ndarray], where: Axis | G
     fig.update_xaxes(title={"text": axis_title(axis) + _envelope_note(axis)}, row=2, col=1)
     fig.update_yaxes(title={"text": "value"}, row=1, col=1)
     fig.update_yaxes(title={"text": "residual"}, row=2, col=1)
-    return fig
+    return described(fig)
 
 
 def histogram_figure(values: np.ndarray, link, title: str, height: int = 260) -> go.Figure:
@@ -508,7 +568,7 @@ def histogram_figure(values: np.ndarray, link, title: str, height: int = 260) ->
     edges = np.linspace(0.0, max(upper, np.finfo(float).tiny), 41)
     density, _ = np.histogram(np.clip(values, 0.0, upper), bins=edges, density=True)
     grid = np.linspace(edges[0], edges[-1], 200)
-    return go.Figure(
+    return described(go.Figure(
         [
             go.Bar(x=0.5 * (edges[:-1] + edges[1:]), y=density, width=np.diff(edges), name="prior samples",
                    marker={"color": "#9fb3c8"}),
@@ -517,34 +577,58 @@ def histogram_figure(values: np.ndarray, link, title: str, height: int = 260) ->
         ],
         _layout(title, height, bargap=0, showlegend=True, legend={"orientation": "h", "y": -0.3, "x": 0},
                 xaxis={"title": {"text": "factor value"}}, yaxis={"title": {"text": "density"}}),
-    )
+    ))
 
 
 def trace_figure(trace: np.ndarray, method: str, height: int = 240) -> go.Figure:
     """Objective against iteration for one method, on a log scale when it stays positive."""
     trace = np.asarray(trace, dtype=float)
     positive = bool(np.all(trace > 0))
-    return go.Figure(
+    return described(go.Figure(
         go.Scatter(x=np.arange(trace.size), y=trace, mode="lines", name=METHOD_LABELS.get(method, method),
                    line={"color": METHOD_COLORS.get(method, "#333"), "width": 2}),
         _layout(f"{METHOD_LABELS.get(method, method)} · convergence", height,
                 xaxis={"title": {"text": "iteration"}},
                 yaxis={"title": {"text": "objective"}, "type": "log" if positive else "linear"}),
-    )
+    ))
 
 
-def rmse_figure(scores: dict[str, dict[str, float]], height: int = 300) -> go.Figure:
-    """The paper's Figure 3: RMSE bars grouped by reference, one colour per method.
+#: One line under the RMSE chart per bar group: what the group compares, and what a good value is.
+RMSE_EXPLANATIONS = {
+    "rmse_noisy": "vs noisy data: how far D·H is from the data X. A perfect model still misses the noise, so "
+                  "the best value is about the noise level σ (dashed line); much lower means fitting noise.",
+    "rmse_noise_free": "vs noise-free data: how far D·H is from the true X₀ = D₀H₀ (known for simulated data). "
+                       "Lower is better; 0 is a perfect recovery.",
+    "rmse_factors": "vs underlying factors: how far the signals D and amplitudes H are from the true ones, after "
+                    "matching order and scale. Lower is better.",
+}
+
+
+def rmse_figure(scores: dict[str, dict[str, float]], height: int = 300, noise_var: float | None = None) -> go.Figure:
+    """The paper's Figure 3: RMSE bars grouped by reference, one colour per method, values in plain digits.
 
     ``scores`` maps a method to :func:`gppnmf_core.evaluate` output; groups a
-    method lacks (no truth known) are left out.
+    method lacks (no truth known) are left out. With ``noise_var`` (σ²), a
+    dashed line at the noise level σ = √σ² spans the "vs noisy data" group:
+    the RMSE a perfect model reaches there.
     """
     groups = [g for g in RMSE_GROUPS if any(g in s for s in scores.values())]
     bars = [
         go.Bar(x=[RMSE_GROUPS[g] for g in groups if g in s], y=[s[g] for g in groups if g in s],
                name=METHOD_LABELS.get(method, method), marker={"color": METHOD_COLORS.get(method, "#333")},
-               texttemplate="%{y:.3s}", textposition="outside")
+               text=[_number(s[g]) for g in groups if g in s], texttemplate="%{text}", textposition="outside",
+               cliponaxis=False, hovertemplate="%{x}: %{text}<extra>%{fullData.name}</extra>")
         for method, s in scores.items()
     ]
-    return go.Figure(bars, _layout("RMSE by method (paper Figure 3)", height, barmode="group",
-                                   yaxis={"title": {"text": "RMSE"}}, legend={"orientation": "h", "y": -0.2}))
+    shapes, notes = [], []
+    if noise_var is not None and np.isfinite(noise_var) and noise_var > 0 and "rmse_noisy" in groups:
+        sigma, at = float(np.sqrt(noise_var)), groups.index("rmse_noisy")
+        shapes.append({"type": "line", "xref": "x", "yref": "y", "x0": at - 0.45, "x1": at + 0.45, "y0": sigma,
+                       "y1": sigma, "line": {"color": "#102a43", "width": 2, "dash": "dash"}})
+        notes.append({"x": at + 0.45, "y": sigma, "xref": "x", "yref": "y", "xanchor": "right", "yanchor": "bottom",
+                      "text": f"noise level σ = {_number(sigma)}", "showarrow": False,
+                      "font": {"size": 11, "color": "#102a43"}, "bgcolor": "rgba(255,255,255,0.8)"})
+    return described(go.Figure(bars, _layout("RMSE by method (paper Figure 3)", height, barmode="group",
+                                             yaxis={"title": {"text": "RMSE"}, "rangemode": "tozero"},
+                                             shapes=shapes, annotations=notes,
+                                             legend={"orientation": "h", "y": -0.2})))

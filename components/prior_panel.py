@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import math
 
 import numpy as np
@@ -64,29 +65,44 @@ def _pid(kind: str, factor: str, name: str) -> dict:
     return {"type": kind, "factor": factor, "name": name}
 
 
+def dom_id(component_id: dict) -> str:
+    """The DOM id Dash renders for a pattern-matching id (what a label's htmlFor must name)."""
+    return json.dumps(component_id, sort_keys=True, separators=(",", ":"))
+
+
+#: What each slider announces (assets/a11y.js): the value in the unit its box shows, not its log10.
+SLIDER_VALUE_PREFIX = {"beta": "β = ", "scale": "", "var": "σ² = "}
+
+
 def _param_control(factor: str, name: str, label: str) -> html.Div:
+    """A log-scale slider and the box that shows (and takes) its value; the label names both, and the
+    slider announces 10**value, the number in the box."""
+    label_id, box_id = _pid("param-label", factor, name), _pid("param-input", factor, name)
+    message_id = _pid("param-message", factor, name)
     return html.Div(className="param", children=[
-        html.Label(label, id=_pid("param-label", factor, name)),
-        html.Div(className="param-row", children=[
+        html.Label(label, id=label_id, htmlFor=dom_id(box_id)),
+        html.Div(className="param-row", **{"data-describedby": dom_id(message_id)}, children=[
             html.Div(dcc.Slider(id=_pid("param-slider", factor, name), min=-3, max=3, step=0.01, value=0,
                                 updatemode="mouseup", marks=None, tooltip=None, allow_direct_input=False),
-                     className="slider"),
-            dcc.Input(id=_pid("param-input", factor, name), type="text", debounce=True, className="number",
+                     className="slider", **{"data-slider-label": dom_id(label_id), "data-slider-format": "log10",
+                                            "data-slider-prefix": SLIDER_VALUE_PREFIX[name]}),
+            dcc.Input(id=box_id, type="text", debounce=True, className="number",
                       inputMode="decimal", autoComplete="off"),
         ]),
-        html.Div(id=_pid("param-message", factor, name), className="field-message", role="alert"),
+        html.Div(id=message_id, className="field-message", role="alert"),
     ])
 
 
 def _factor_controls(factor: str) -> html.Fieldset:
+    kernel_id, link_id = {"type": "kernel", "factor": factor}, {"type": "link", "factor": factor}
     return html.Fieldset(className="factor", children=[
         html.Legend(FACTORS[factor]),
-        html.Label("covariance (kernel)"),
-        dcc.Dropdown(id={"type": "kernel", "factor": factor}, clearable=False,
+        html.Label("covariance (kernel)", htmlFor=dom_id(kernel_id)),
+        dcc.Dropdown(id=kernel_id, clearable=False,
                      options=[{"label": v, "value": k} for k, v in KERNEL_OPTIONS.items()]),
         _param_control(factor, "beta", "length scale β"),
-        html.Label("link (marginal distribution)"),
-        dcc.Dropdown(id={"type": "link", "factor": factor}, clearable=False,
+        html.Label("link (marginal distribution)", htmlFor=dom_id(link_id)),
+        dcc.Dropdown(id=link_id, clearable=False,
                      options=[{"label": v, "value": k} for k, v in LINK_OPTIONS.items()]),
         _param_control(factor, "scale", "λ"),
         dcc.Checklist(id={"type": "mirror", "factor": factor}, className="mirror",
@@ -119,15 +135,17 @@ def layout() -> html.Section:
                 html.Div(className="seed-row", children=[
                     html.Button("Save settings", id="save-prior", className="button secondary",
                                 title="Download the prior settings as JSON, to share or to load later"),
-                    dcc.Upload(id="load-prior", max_size=exports.MAX_PRIOR_BYTES, accept=".json,application/json",
-                               children=html.Button("Load settings", className="button secondary")),
+                    html.Div(dcc.Upload(id="load-prior", max_size=exports.MAX_PRIOR_BYTES,
+                                        accept=".json,application/json",
+                                        children=html.Button("Load settings", className="button secondary")),
+                             **{"data-file-label": "Load settings: a prior settings file (.json)"}),
                     dcc.Download(id="download-prior"),
                 ]),
                 _factor_controls("D"),
                 _factor_controls("H"),
                 html.Fieldset(className="factor", children=[
                     html.Legend("noise"),
-                    _param_control("noise", "var", "noise variance σ² (log scale)"),
+                    _param_control("noise", "var", "noise variance σ² (slider on a log scale)"),
                 ]),
                 html.Div(id="prior-message", className="message", role="alert"),
             ]),
@@ -261,6 +279,17 @@ def synced_values(slider_moved: bool, slider_value, box_value):
 )
 def label_link_parameter(link):
     return "rate λ (mean 1/λ)" if link == "exponential" else "scale s"
+
+
+@callback(
+    Output({"type": "param-slider", "factor": MATCH, "name": "beta"}, "disabled"),
+    Output({"type": "param-input", "factor": MATCH, "name": "beta"}, "disabled"),
+    Input({"type": "kernel", "factor": MATCH}, "value"),
+)
+def disable_unused_length_scale(kernel):
+    """A White kernel has no length scale: its β slider and box are greyed out and skipped."""
+    unused = kernel == "white"
+    return unused, unused
 
 
 @callback(

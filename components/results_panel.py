@@ -22,6 +22,7 @@ from .figures import (
     GRAPH_CONFIG,
     MAX_HEATMAP_COLS,
     MAX_HEATMAP_ROWS,
+    RMSE_EXPLANATIONS,
     block_size,
     factor_figure,
     graph_config,
@@ -32,7 +33,7 @@ from .figures import (
 )
 from .jobs import signal_strength
 from .messages import problem
-from .theme import METHOD_COLORS, METHOD_LABELS
+from .theme import METHOD_COLORS, METHOD_LABELS, RMSE_GROUPS
 
 HIDDEN, SHOWN = {"display": "none"}, {"display": "block"}
 
@@ -46,9 +47,11 @@ def layout() -> html.Section:
                            options=[{"label": " PNG", "value": "png"}, {"label": " SVG (vector)", "value": "svg"}]),
         ]),
         html.Div(id="slice-control", className="slice-control", style=HIDDEN, children=[
-            html.Label("axial slice (inferior → superior)", htmlFor="slice-slider"),
-            dcc.Slider(id="slice-slider", min=0, max=7, step=1, value=4,
-                       marks={k: str(k + 1) for k in range(8)}, allow_direct_input=False),
+            html.Label("axial slice (inferior → superior)", htmlFor="slice-slider", id="slice-label"),
+            html.Div(dcc.Slider(id="slice-slider", min=0, max=7, step=1, value=4,
+                                marks={k: str(k + 1) for k in range(8)}, allow_direct_input=False),
+                     **{"data-slider-label": "slice-label", "data-slider-format": "index1",
+                        "data-slider-prefix": "slice "}),
         ]),
         html.P(id="results-placeholder", className="hint",
                children="Run a decomposition to compare the methods here."),
@@ -74,6 +77,7 @@ def _results_body() -> list:
             dcc.Graph(id="inspector-graph", config=GRAPH_CONFIG),
         ]),
         dcc.Graph(id="rmse-chart", style=HIDDEN, config=GRAPH_CONFIG),
+        html.Ul(id="rmse-explanation", className="rmse-explanation"),
         html.Div(id="download-row", className="download-row", style=HIDDEN, children=[
             html.Span("Take the results home:", className="hint"),
             html.Button("D, H, settings, metrics (.npz)", id="download-npz", className="button secondary"),
@@ -169,7 +173,23 @@ def show_results(job, slice_index, session_id, image_format="png"):
                       slice_index, graph_config(image_format))
         for m in meta["methods"]
     ]
-    return columns, rmse_figure(meta["scores"]), SHOWN, HIDDEN, SHOWN, ""
+    noise_var = meta.get("settings", {}).get("job", {}).get("noise_var")
+    return columns, rmse_figure(meta["scores"], noise_var=noise_var), SHOWN, HIDDEN, SHOWN, ""
+
+
+@callback(Output("rmse-explanation", "children"), Input("rmse-chart", "figure"))
+def explain_rmse_groups(figure):
+    """One line under the RMSE chart for each bar group it shows."""
+    return [html.Li(text) for text in rmse_explanations(figure)]
+
+
+def rmse_explanations(figure) -> list[str]:
+    """The explanation of each RMSE group drawn in ``figure`` (a plotly figure dict), in the chart's order."""
+    try:
+        shown = {x for trace in (figure or {}).get("data", []) for x in (trace.get("x") or [])}
+    except (AttributeError, TypeError):
+        return []
+    return [RMSE_EXPLANATIONS[key] for key, label in RMSE_GROUPS.items() if label in shown]
 
 
 def _valid_slice(slice_index, cols) -> int:

@@ -124,3 +124,33 @@ def test_stacked_lines_on_a_very_long_axis_stay_bounded():
     assert [t.type for t in fig.data] == ["scatter"] * 3
     assert all(np.size(t.y) <= figures.MAX_LINE_POINTS for t in fig.data)
     assert "min/max envelope of 100000 points" in fig.layout.xaxis3.title.text
+
+
+def test_rmse_labels_are_plain_numbers_with_the_noise_level_on_the_noisy_data_group():
+    scores = {"gppnmf": {"rmse_noisy": 0.343, "rmse_noise_free": 0.0724, "rmse_factors": 0.2},
+              "cnmf": {"rmse_noisy": 0.724, "rmse_noise_free": 0.5, "rmse_factors": 1234.5}}
+    fig = figures.rmse_figure(scores, noise_var=0.25)
+    assert list(fig.data[0].text) == ["0.343", "0.0724", "0.2"]
+    assert list(fig.data[1].text) == ["0.724", "0.5", "1230"]  # never "343m" or "1.23k"
+    assert fig.data[0].texttemplate == "%{text}"
+    (line,) = fig.layout.shapes
+    assert line.line.dash == "dash" and line.y0 == line.y1 == pytest.approx(0.5)  # σ = √σ²
+    assert (line.x0, line.x1) == (-0.45, 0.45)  # spans the first group, "vs noisy data", only
+    assert "noise level σ = 0.5" in fig.layout.annotations[0].text
+    assert not figures.rmse_figure({"cnmf": {"rmse_noise_free": 1.0}}, noise_var=0.25).layout.shapes
+
+
+def test_every_chart_carries_a_text_alternative_with_its_key_numbers():
+    rmse = figures.rmse_figure({"gppnmf": {"rmse_noisy": 0.343}})
+    assert rmse.layout.meta["summary"] == "RMSE by method (paper Figure 3). GPP-NMF: vs noisy data 0.343."
+    axis = gp.Axis(np.linspace(0, 9, 10), label="time", unit="h")
+    lines = figures.factor_figure(np.arange(10.0)[None, :], axis, title="signals", names=["f1"])
+    assert "f1: 10 points from 0 to 9 at 9" in lines.layout.meta["summary"]
+    image = figures.factor_figure(np.ones((1, 24)), gp.Grid((4, 6), unit="pixel"), title="maps", names=["a"])
+    assert "image 4 × 6, values 1 to 1" in image.layout.meta["summary"]
+
+
+def test_titles_sit_below_the_mode_bar_band():
+    fig = figures.trace_figure(np.array([3.0, 2.0]), "gppnmf")
+    assert fig.layout.title.yref == "container" and fig.layout.title.pad.t == figures.MODEBAR_BAND
+    assert fig.layout.margin.t >= figures.MODEBAR_BAND + 24
