@@ -115,6 +115,8 @@ def layout() -> html.Div:
                         {"auto": "auto", "yes": "conjugate (NIfTI-MRS)", "no": "as stored (mirrored)"}, "auto"),
                 _choice("phase", "read-phase", {"auto": "auto", "zero_order": "zero-order", "none": "none"}, "auto"),
                 _choice("frequency alignment", "read-align", {"auto": "auto", "none": "none"}, "auto"),
+                _choice("residual water (4.2–5.2 ppm)", "read-water",
+                        {"keep": "keep", "remove": "remove (HLSVD)"}, "keep"),
                 _choice("dynamics (repeats, time points)", "read-dynamics",
                         {"average": "average", "keep": "keep as observations"}, "average"),
                 html.Div(className="field", children=[
@@ -199,19 +201,19 @@ READ_CONTROLS = {
     "read-reference": "reference_ppm", "read-mhz": "spectrometer_mhz", "read-dwell": "dwell_us",
     "read-conjugate": "conjugate", "read-phase": "phase", "read-align": "align", "read-dynamics": "dynamics",
     "read-other-dims": "other_dims", "read-other-index": "other_index", "read-variable": "variable",
-    "read-axis-variable": "axis_variable", "read-axis-unit": "axis_unit",
+    "read-axis-variable": "axis_variable", "read-axis-unit": "axis_unit", "read-water": "water",
 }
 
 
 def read_options(orientation="auto", kind="auto", grid_text=None, ppm_low=None, ppm_high=None, line_broadening=0,
                  *, crop="auto", reference_ppm=None, spectrometer_mhz=None, dwell_us=None, conjugate="auto",
                  phase="auto", align="auto", dynamics="average", other_dims="average", other_index=0,
-                 variable=None, axis_variable=None, axis_unit="auto") -> ReadOptions:
+                 variable=None, axis_variable=None, axis_unit="auto", water="keep") -> ReadOptions:
     """The reading options from the panel's controls (their values as the page sends them).
 
     Parameters
     ----------
-    orientation, kind, crop, conjugate, phase, align, dynamics, other_dims, axis_unit : str
+    orientation, kind, crop, conjugate, phase, align, dynamics, other_dims, axis_unit, water : str
         The radio buttons' values: the words of the :class:`~gppnmf_core.io.ReadOptions` field of the same
         name (None: the field's default).
     grid_text : str or None
@@ -252,7 +254,7 @@ def read_options(orientation="auto", kind="auto", grid_text=None, ppm_low=None, 
         raise DataFormatError(f"index along other dimensions must be a whole number >= 0, got {index:g}")
     words = {name: _word(value, name.replace("_", " ")) for name, value in (
         ("orientation", orientation), ("kind", kind), ("crop", crop), ("conjugate", conjugate), ("phase", phase),
-        ("align", align), ("axis_unit", axis_unit))}
+        ("align", align), ("axis_unit", axis_unit), ("water", water))}
     words["dynamics"] = "average" if dynamics is None else _word(dynamics, "dynamics")
     words["other_dims"] = "average" if other_dims is None else _word(other_dims, "other dimensions")
     try:
@@ -278,7 +280,7 @@ FIELD_LABELS = {"orientation": "orientation", "kind": "content", "grid_shape": "
                 "dwell_time_s": "dwell time", "crop": "crop", "align": "frequency alignment",
                 "conjugate": "FID convention", "dynamics": "dynamics", "other_dims": "other dimensions",
                 "other_index": "index along other dimensions", "variable": "data variable",
-                "axis_variable": "axis variable", "axis_unit": "axis unit"}
+                "axis_variable": "axis variable", "axis_unit": "axis unit", "water": "residual water"}
 _FIELD = re.compile(r"ReadOptions\.(\w+)")
 
 _DEFAULTS = ReadOptions()

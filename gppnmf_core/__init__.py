@@ -37,7 +37,10 @@ _EXPORTS = {
     "kernels": ("RBF", "Exponential", "Kernel", "Matern32", "Matern52", "Periodic", "White", "kernel_from_spec"),
     "links": ("ExponentialLink", "GammaLink", "Link", "RectifiedGaussianLink", "link_from_spec"),
     "metrics": ("align_to_truth", "evaluate", "match_components", "normalize_for_display", "rmse"),
+    "model_selection": ("ModelSelection", "select_model"),
+    "noise_estimation": ("estimate_noise_var",),
     "objective": ("GPPNMFObjective",),
+    "posterior": ("Posterior", "sample_posterior"),
     "priors": ("BoundPrior", "GPPrior", "Preset"),
     "results": ("FitResult", "Progress"),
     "structure": ("CirculantSquareRoot", "DenseSquareRoot", "IdentitySquareRoot", "KroneckerSquareRoot",
@@ -45,7 +48,8 @@ _EXPORTS = {
 }
 #: Submodules reachable as attributes (``gp.datasets.paper_toy``) without importing them first.
 _SUBMODULES = ("baselines", "cli", "dataset", "datasets", "estimators", "gppnmf", "io", "kernels", "links", "metrics",
-               "objective", "priors", "results", "solvers", "structure", "threads")
+               "model_selection", "noise_estimation", "objective", "posterior", "priors", "results", "solvers",
+               "structure", "threads")
 _LAZY = {name: (module, name) for module, names in _EXPORTS.items() for name in names}
 _LAZY.update({module: (module, None) for module in _SUBMODULES})
 
@@ -75,7 +79,10 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time every name comes fr
     from .kernels import RBF, Exponential, Kernel, Matern32, Matern52, Periodic, White, kernel_from_spec
     from .links import ExponentialLink, GammaLink, Link, RectifiedGaussianLink, link_from_spec
     from .metrics import align_to_truth, evaluate, match_components, normalize_for_display, rmse
+    from .model_selection import ModelSelection, select_model
+    from .noise_estimation import estimate_noise_var
     from .objective import GPPNMFObjective
+    from .posterior import Posterior, sample_posterior
     from .priors import BoundPrior, GPPrior, Preset
     from .results import FitResult, Progress
     from .structure import (
@@ -108,9 +115,10 @@ def __dir__():
 __all__ = [
     "Axis", "BoundPrior", "CirculantSquareRoot", "DataFormatError", "Dataset", "DenseSquareRoot", "Exponential",
     "ExponentialLink", "FitResult", "GPPNMFObjective", "GPPrior", "GammaLink", "Grid",
-    "IdentitySquareRoot", "Kernel", "KroneckerSquareRoot", "Link", "Matern32", "Matern52",
-    "Periodic", "Preset", "Progress", "RBF", "ReadOptions", "RectifiedGaussianLink", "SquareRoot",
-    "Truth", "White", "align_to_truth", "cnmf", "datasets", "evaluate", "fit_gppnmf", "io",
+    "IdentitySquareRoot", "Kernel", "KroneckerSquareRoot", "Link", "Matern32", "Matern52", "ModelSelection",
+    "Periodic", "Posterior", "Preset", "Progress", "RBF", "ReadOptions", "RectifiedGaussianLink", "SquareRoot",
+    "Truth", "White", "align_to_truth", "cnmf", "datasets", "estimate_noise_var", "evaluate", "fit_gppnmf", "io",
     "kernel_from_spec", "link_from_spec", "ls_nmf", "match_components", "metrics", "mirror_factor",
-    "normalize_for_display", "read_dataset", "rmse", "sqrt_factor", "write_nifti_mrs",
+    "normalize_for_display", "read_dataset", "rmse", "sample_posterior", "select_model", "sqrt_factor",
+    "write_nifti_mrs",
 ]

@@ -44,6 +44,8 @@ from .errors import DataFormatError
 from .noise import BLOCK_POINTS, noise_from_region, noise_from_tail, noise_region
 from .nuclei import canonical_nucleus, metabolite_range, signal_range
 from .phasing import common_phase, principal_spectrum, refine_zero_order
+from .water import WATER_BAND_PPM
+from .water import remove_water as water_lines_removed
 
 __all__ = ["SpectraResult", "fids_to_spectra", "zero_order_phase"]
 
@@ -225,6 +227,7 @@ def fids_to_spectra(
     conjugate: bool = True,
     nucleus: str | None = None,
     acquisition_delay: float | None = None,
+    remove_water: bool = False,
 ) -> SpectraResult:
     """Turn stored FIDs into real, phased spectra (see the module docstring for the steps).
 
@@ -266,6 +269,9 @@ def fids_to_spectra(
     acquisition_delay : float or None
         Seconds from the echo (or excitation) to the first point, for the
         first-order phase; None: estimated.
+    remove_water : bool
+        Subtract the residual water line (HLSVD, :mod:`gppnmf_core.io.water`) before
+        anything else; needs a ppm axis.
 
     Returns
     -------
@@ -319,6 +325,9 @@ def fids_to_spectra(
         raise DataFormatError(f"{filename}: all FID values are zero")
     if scale != 1.0:
         work *= np.float32(scale)
+    if remove_water and unit != "ppm":
+        raise DataFormatError(f"{filename}: removing the water line needs a ppm axis, which needs the dwell time "
+                              f"and the spectrometer frequency; give them or keep the water")
     transform = _Transform(n_t, dwell, line_broadening_hz)
     keep, est, window_steps = _windows(work, transform, values, order, unit, nucleus, ppm_range, crop, metabolites)
     window_note = (f"{values[est].min():.3g} to {values[est].max():.3g} {unit}" if unit else "the whole spectrum")
@@ -360,6 +369,14 @@ def fids_to_spectra(
     elif align == "none" and L > 1:
         steps.append("no frequency alignment")
 
+    phase_source = None
+    if remove_water:  # after alignment; the phase is still measured with the water line, the acquisition's own
+        phase_source = transform(work, est)
+        cleaned, removed = water_lines_removed(work, dwell, sf, reference)
+        work = cleaned.astype(np.complex64)
+        keep, _, window_steps = _windows(work, transform, values, order, unit, nucleus, ppm_range, crop, metabolites)
+        steps.append(f"residual water removed by HLSVD (damped exponentials between {WATER_BAND_PPM[0]:g} and "
+                     f"{WATER_BAND_PPM[1]:g} ppm subtracted from the FIDs: {100 * removed:.1f} % of their energy)")
     spectra = transform(work)
     steps.append("FFT")
     freqs = np.fft.fftfreq(n_t, d=dwell_or_1)
@@ -367,7 +384,7 @@ def fids_to_spectra(
     row_factor = np.ones(n_t, dtype=np.complex128)
     column_factor = np.ones(L, dtype=np.complex128)
     if phase in ("auto", "zero_order"):
-        R = principal_spectrum(spectra[est])
+        R = principal_spectrum(spectra[est] if phase_source is None else phase_source)
         common = common_phase(R, freqs[est], dwell, acquisition_delay, first_order=phase == "auto")
         row_factor = common.factor(freqs)
         spectra *= row_factor[:, None].astype(np.complex64)

@@ -22,7 +22,7 @@ NUCLEI = ("1H", "13C", "31P", "19F", "2H", "23Na")
 #: Every option that takes one of a few words, with the words it takes.
 CHOICES = {"orientation": ORIENTATIONS, "kind": KINDS, "phase": PHASES, "dynamics": DYNAMICS,
            "other_dims": OTHER_DIMS, "axis_unit": AXIS_UNITS, "align": AUTO_OR_NONE, "crop": AUTO_OR_NONE,
-           "conjugate": CONJUGATE}
+           "conjugate": CONJUGATE, "water": ("keep", "remove")}
 
 
 def _is_real(value) -> bool:
@@ -93,6 +93,9 @@ class ReadOptions:
     nucleus : str or None
         The observed nucleus ("1H", "13C", "31P", …) where the file does not say
         (plain arrays, LCModel .RAW); None: from the file, else unknown.
+    water : {"keep", "remove"}
+        ``"remove"`` subtracts a residual water line (4.2–5.2 ppm) from the FIDs
+        by HLSVD before the FFT (:mod:`gppnmf_core.io.water`).
     reference_ppm : float or None
         Chemical shift of the receiver (centre) frequency. None: from the file
         (NIfTI-MRS ``SpecFreqChemShift`` + ``RxOffset``), else the nucleus's
@@ -124,6 +127,7 @@ class ReadOptions:
     axis_variable: str | None = None
     axis_unit: str = "auto"
     nucleus: str | None = None
+    water: str = "keep"
 
     def __post_init__(self) -> None:
         for name, allowed in CHOICES.items():

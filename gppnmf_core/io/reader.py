@@ -102,7 +102,8 @@ def _read_nifti(data, name: str, compressed: bool, options: ReadOptions) -> Data
         reduced.fids, name, dwell=dwell, sf=sf, reference=reference, ppm_range=options.ppm_range,
         line_broadening_hz=options.line_broadening_hz, phase=options.phase, scale=mrs.scale,
         n_average=reduced.n_average, crop=options.crop, align=options.align,
-        conjugate=options.conjugate != "no", nucleus=mrs.nucleus, acquisition_delay=mrs.acquisition_delay,
+        conjugate=options.conjugate != "no", nucleus=options.nucleus or mrs.nucleus,
+        acquisition_delay=mrs.acquisition_delay, remove_water=options.water == "remove",
     )
     del mrs, reduced
     notes += _pipeline_notes(result.steps, dwell, sf, reference, reference_source)
@@ -162,7 +163,9 @@ def _read_array(array: np.ndarray, meta: ArrayMeta, options: ReadOptions, name: 
         reference, reference_source = _reference(options, meta.reference_ppm)
         result = fids_to_spectra(
             arranged.X, name, dwell=dwell, sf=sf, reference=reference, ppm_range=options.ppm_range,
-            line_broadening_hz=options.line_broadening_hz, phase=options.phase,
+            line_broadening_hz=options.line_broadening_hz, phase=options.phase, crop=options.crop,
+            align=options.align, conjugate=options.conjugate != "no", nucleus=options.nucleus,
+            remove_water=options.water == "remove",
         )
         notes += _pipeline_notes(result.steps, dwell, sf, reference, reference_source)
         return make_dataset(result.X, result.rows, arranged.cols, name, notes)
