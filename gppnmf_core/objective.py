@@ -164,6 +164,30 @@ class ColumnWeightedFit:
             grad_Hk *= self.scale
         return squared_error, grad_D, grad_Hk
 
+    def gauss_newton(self, D, Ht, dir_D, dir_Ht) -> tuple[np.ndarray, np.ndarray]:
+        r"""``J^T J`` applied to a direction of (D, H^T): the Gauss–Newton product of half the squared error.
+
+        With ``E = dir_D H_k^T + D dir_k^T`` (the change of ``D H_k^T``, never
+        formed) returns ``(E H_k, E^T D)``, both from (M, M) products:
+        ``dir_D (H_k^T H_k) + D (dir_k^T H_k)`` and ``H_k (dir_D^T D) + dir_k (D^T D)``.
+
+        Parameters
+        ----------
+        D, dir_D : ndarray of shape (K, M)
+        Ht, dir_Ht : ndarray of shape (len(keep), M)
+            Rows of H^T (and of the direction) for the kept columns only.
+
+        Returns
+        -------
+        tuple of ndarray of shapes (K, M) and (len(keep), M)
+        """
+        Hk, dir_k = (Ht, dir_Ht) if self.scale is None else (Ht * self.scale, dir_Ht * self.scale)
+        out_D = dir_D @ (Hk.T @ Hk) + D @ (dir_k.T @ Hk)
+        out_Hk = Hk @ (dir_D.T @ D) + dir_k @ (D.T @ D)
+        if self.scale is not None:
+            out_Hk *= self.scale
+        return out_D, out_Hk
+
 
 class ElementwiseWeightedFit:
     r"""``||W ⊙ (X - D H)||²`` and its gradients for a general weight matrix.
@@ -194,6 +218,25 @@ class ElementwiseWeightedFit:
     def __call__(self, D: np.ndarray, Ht: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         """The squared error and the gradients of half of it w.r.t. D (K, M) and H^T (L, M)."""
         return _residual_fit(self.X, self.W, D, Ht, self.blocks)
+
+    def gauss_newton(self, D, Ht, dir_D, dir_Ht) -> tuple[np.ndarray, np.ndarray]:
+        """``J^T J`` applied to a direction: ``(E H, E^T D)`` with ``E = W² ⊙ (dir_D H + D dir_H)``.
+
+        Formed one column block at a time, as in :meth:`__call__` (no (K, L) array).
+        Shapes: D, dir_D (K, M); Ht, dir_Ht (L, M); returns arrays of those shapes.
+        """
+        out_D = np.zeros_like(D)
+        out_Ht = np.empty_like(Ht)
+        buffer = np.empty((D.shape[0], self.blocks[0].stop - self.blocks[0].start))
+        for columns in self.blocks:
+            E = buffer[:, : columns.stop - columns.start]
+            np.matmul(dir_D, Ht[columns].T, out=E)
+            E += D @ dir_Ht[columns].T
+            E *= self.W[:, columns]
+            E *= self.W[:, columns]
+            out_D += E @ Ht[columns]
+            np.matmul(E.T, D, out=out_Ht[columns])
+        return out_D, out_Ht
 
 
 class GPPNMFObjective:
@@ -260,6 +303,48 @@ class GPPNMFObjective:
         """``D`` of shape (K, M) and ``H`` of shape (M, L) for ``theta``."""
         delta, eta = self.unpack(theta)
         return self.prior_D.forward(delta)[0], self.prior_H.forward(eta)[0].T
+
+    def gauss_newton_product(self, theta: np.ndarray, v: np.ndarray) -> np.ndarray:
+        r"""The Gauss–Newton Hessian at ``theta`` times ``v``: ``(I + J^T J / sigma^2) v``.
+
+        ``J`` is the Jacobian of the weighted residual ``W ⊙ (D H - X)`` with
+        respect to ``theta``; the exact Hessian adds terms in the residual and
+        in the links' second derivatives, which vanish for a perfect fit. The
+        product is positive definite (its smallest eigenvalue is at least 1),
+        costs two applications of each square root and (M, M) products (no
+        pass over X for column weights), and is what a truncated-Newton solver
+        needs. The factors at ``theta`` are cached, so a run of products at one
+        point computes them once.
+
+        Parameters
+        ----------
+        theta : ndarray of shape (size,)
+        v : ndarray of shape (size,)
+
+        Returns
+        -------
+        ndarray of shape (size,)
+        """
+        cached = getattr(self, "_gn_point", None)
+        if cached is None or not np.array_equal(cached[0], theta):
+            delta, eta = self.unpack(theta)
+            keep = self.data_fit.keep
+            cached = (np.array(theta, copy=True), *self.prior_D.forward(delta), *self.prior_H.forward(eta, keep))
+            self._gn_point = cached
+        _, D, dD, Ht, dHt = cached
+        keep = self.data_fit.keep
+        v_delta, v_eta = self.unpack(np.asarray(v, dtype=np.float64))
+        dir_D = dD * self.prior_D.sqrt.apply(v_delta)
+        G = self.prior_H.sqrt.apply(v_eta)
+        dir_Ht = dHt * (G if keep is None else G[keep])
+        out_D, out_Ht = self.data_fit.gauss_newton(D, Ht, dir_D, dir_Ht)
+        out = np.empty(self.size)
+        out_delta, out_eta = self.unpack(out)
+        out_delta[...] = self.prior_D.pullback(dD, self.inv_noise_var * out_D)
+        out_delta += v_delta
+        out_eta[...] = self.prior_H.pullback(dHt, self.inv_noise_var * out_Ht, keep)
+        out_eta += v_eta
+        return out
 
     def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         """Objective value and gradient of shape (size,) at ``theta``."""
