@@ -61,3 +61,12 @@ def start_long_run(dash_duo, wait_until_running: bool = True) -> None:
     dash_duo.find_element("#run-button").click()
     if wait_until_running:
         wait(dash_duo.driver, lambda: job_running(dash_duo), timeout=60, message="the long run did not start")
+
+
+def wait_for_prior_samples_on(driver, axis_text: str, timeout=30) -> None:
+    """Wait until the prior samples of D are drawn on an axis whose title contains ``axis_text``: the prior
+    designer has taken up the data set now selected (a condition, never a fixed pause)."""
+    script = ("return Array.from(document.querySelectorAll('#samples-D .xtitle'))"
+              ".map(e => e.textContent).join(' ');")
+    wait(driver, lambda: axis_text in (driver.execute_script(script) or ""), timeout=timeout,
+         message=f"the prior samples were not redrawn on an axis '{axis_text}'")

@@ -2,7 +2,17 @@
 
 import time
 
-from page import by_id, dom_id, figure_y, pick_dataset, result_columns, set_input, start_long_run, wait
+from page import (
+    by_id,
+    dom_id,
+    figure_y,
+    pick_dataset,
+    result_columns,
+    set_input,
+    start_long_run,
+    wait,
+    wait_for_prior_samples_on,
+)
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
@@ -37,7 +47,7 @@ def test_csi_phantom_runs_all_three_methods_and_shows_the_results(studio):
     pick_dataset(studio, "31P")
     studio.wait_for_contains_text("#dataset-heatmap", "397 × 512", timeout=20)
     studio.wait_for_contains_text("#preset-picker", "paper", timeout=20)
-    time.sleep(0.5)  # let the preset's controls settle into the prior spec
+    wait_for_prior_samples_on(studio.driver, "chemical shift")  # the prior spec is the CSI one
     start = time.perf_counter()
     studio.find_element("#run-button").click()
     wait(studio.driver, lambda: result_columns(studio.driver) == 3,

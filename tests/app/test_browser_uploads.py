@@ -1,12 +1,11 @@
 """Real-browser tests of uploads, downloads and per-session isolation."""
 
 import io
-import time
 import zipfile
 from pathlib import Path
 
 import numpy as np
-from page import result_columns, wait
+from page import result_columns, wait, wait_for_prior_samples_on
 from selenium.webdriver.common.by import By
 
 import gppnmf_core as gp
@@ -34,14 +33,14 @@ def test_upload_decompose_and_download_the_results(studio, tmp_path):
     studio.wait_for_contains_text("#dataset-heatmap", "397 × 512", timeout=20)
     assert "chemical shift (ppm)" in _text(driver, "#dataset-info")
     assert "8 × 8 × 8 voxel grid" in _text(driver, "#dataset-info")
-    time.sleep(1.0)  # the prior controls settle on the new data
+    wait_for_prior_samples_on(driver, "chemical shift")  # the prior designer has taken up the new data
     studio.find_element("#run-button").click()
     wait(driver, lambda: result_columns(driver) == 3,
           timeout=60, message="no results for the uploaded data")
     studio.find_element("#download-zip").click()
     target = Path(studio.download_path) / "gppnmf-results.zip"
-    wait(driver, target.exists, timeout=20, message="the results were not downloaded")
-    time.sleep(0.5)
+    wait(driver, lambda: target.exists() and zipfile.is_zipfile(target), timeout=20,
+         message="the results were not downloaded")
     with zipfile.ZipFile(io.BytesIO(target.read_bytes())) as archive:
         assert "gppnmf_D.csv" in archive.namelist()
         D = np.loadtxt(io.StringIO(archive.read("gppnmf_D.csv").decode()), delimiter=",", skiprows=1)
@@ -68,7 +67,7 @@ def test_two_sessions_see_only_their_own_data(studio, second_browser, tmp_path):
     _upload(second, _csi_npz(tmp_path / "bob.npz", scale=3.0))
     for driver, name in ((first, "alice.npz"), (second, "bob.npz")):
         wait(driver, lambda d=driver, n=name: f"Read {n}" in _text(d, "#upload-message"), message=name)
-    time.sleep(1.0)
+        wait_for_prior_samples_on(driver, "chemical shift")
     for driver in (first, second):
         driver.find_element(By.CSS_SELECTOR, "#run-button").click()
     for driver in (first, second):
