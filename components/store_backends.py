@@ -8,7 +8,6 @@ interprets what it holds; neither ever unpickles anything.
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -105,12 +104,14 @@ class FileBackend:
             return
         self._last_sweep = now
         for folder in self._session_dirs():
-            entries = self.entries(folder.name)
-            for name, (_, used) in entries.items():
+            for name, (_, used) in self.entries(folder.name).items():
                 if now - used > timeout_s:
                     self.delete(folder.name, name)
-            if all(now - used > timeout_s for _, used in entries.values()):
-                shutil.rmtree(folder.path, ignore_errors=True)
+            try:  # only an empty folder untouched for the whole timeout: another process may be writing into it
+                if now - folder.stat(follow_symlinks=False).st_mtime > timeout_s:
+                    os.rmdir(folder.path)
+            except OSError:
+                pass  # not empty, or already gone
         self._total = None
 
 

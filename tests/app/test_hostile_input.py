@@ -169,3 +169,14 @@ def test_forged_job_results_and_slices_get_a_message():
     assert results_panel._valid_slice(99, load_dataset(builtin_key("csi_phantom")).cols) == 0
     assert results_panel._valid_slice(3, load_dataset(builtin_key("csi_phantom")).cols) == 3
     assert results_panel._valid_slice("3", load_dataset(builtin_key("csi_phantom")).cols) == 0
+
+
+def test_sweeping_never_removes_a_session_folder_another_process_is_writing_into(monkeypatch):
+    backend = store.backend()
+    session = store.new_session_id()
+    session_id = sessions.verify(session)
+    (backend.root / session_id).mkdir(mode=0o700)  # another process has just made it, and not yet written
+    backend.sweep(services.DEFAULT_TIMEOUT, force=True)
+    assert (backend.root / session_id).is_dir()
+    store.put(session, "results", {"x": np.arange(3.0)}, {})
+    assert store.get(session, "results") is not None
