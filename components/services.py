@@ -106,6 +106,8 @@ def make_celery_app():
             worker_prefetch_multiplier=1,  # a busy worker does not hoard queued jobs
             result_expires=DEFAULT_TIMEOUT,
             broker_connection_retry_on_startup=True,
+            # JSON only, never pickle: a message or a result in Redis is data, not code to run.
+            task_serializer="json", result_serializer="json", accept_content=["json"],
         )
         celery_app.task(name=JOB_TASK)(run_job)
         _celery_app = celery_app

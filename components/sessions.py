@@ -2,7 +2,7 @@
 
 A browser gets its session in a cookie on the first page load and keeps it
 across reloads; the page holds the same signed token in a ``dcc.Store`` and
-sends it with the callbacks that need it (background jobs have no request to
+sends it with the callbacks that need it (a job process has no request to
 read a cookie from). Every use checks the signature, so an id the server did
 not issue is refused: nobody can make up an id to reach or crowd out another
 session's data.
