@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import socket
 import tempfile
 
 import pytest
@@ -22,12 +23,18 @@ def studio(request):
     from app import app
 
     dash_duo = request.getfixturevalue("dash_duo")
-    dash_duo.start_server(app)
+    dash_duo.start_server(app, port=_free_port())  # never Dash's fixed 8050: another suite may hold it
     dash_duo.wait_for_element("#samples-D .main-svg", timeout=20)
     has_samples = ("const g = document.querySelector('#samples-D .js-plotly-plot');"
                    "return !!(g && g.data && g.data.length);")
     WebDriverWait(dash_duo.driver, 20).until(lambda d: d.execute_script(has_samples), "no prior samples drawn")
     return dash_duo
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @pytest.fixture
