@@ -74,8 +74,6 @@ def test_crasher_never_raises_anything_but_data_format_error(path, child):
     assert outcome.status in ("crash", "dfe"), outcome
 
 
-@pytest.mark.skipif(not hasattr(gppnmf_core.io, "read_dataset_isolated"),
-                    reason="read_dataset_isolated not available yet")
 @pytest.mark.parametrize("path", CRASHED, ids=[p.name for p in CRASHED])
 def test_crasher_read_in_isolation_raises_data_format_error(path):
     with pytest.raises(DataFormatError) as info:

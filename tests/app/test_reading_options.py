@@ -248,10 +248,6 @@ def test_without_list_arrays_in_the_core_nothing_is_run(monkeypatch):
 
 
 def test_a_real_matlab_file_lists_its_variables_in_the_sandbox():
-    import gppnmf_core.io as gio
-
-    if not callable(getattr(gio, "list_arrays", None)):
-        pytest.skip("the core has no list_arrays yet")
     from pathlib import Path
 
     path = Path(__file__).parents[1] / "data" / "real" / "larson_ratkidney_rat1_shot1.mat"
