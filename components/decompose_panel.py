@@ -3,8 +3,11 @@
 Run checks the settings at once (messages on the page), then hands the job to
 the app's job runner (:mod:`components.job_runner`) and returns. While a job
 is queued or running, an interval polls the session's job record and shows its
-progress; when it ends, ``job-result`` tells the results panel. A reloaded
-page picks up its session's job where it stands.
+progress (each poll tells the job a page still watches it: a job no page polls
+is cancelled after a grace period); when it ends, ``job-result`` tells the
+results panel. A job stopped before its end (Cancel, the time limit) still
+hands over the methods that finished. A reloaded page picks up its session's
+job where it stands.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import NamedTuple
 
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
-from . import job_runner
+from . import job_runner, store
 from .data_source import load_dataset
 from .jobs import JobSettings, prepare
 from .jobs import store_results as _store_results  # noqa: F401 - the name tests and benchmarks import
@@ -101,8 +104,18 @@ def _active_view(record: dict, message=no_update) -> JobView:
     return JobView(f"{record['fraction']:.3f}", record["text"], message, True, False, False)
 
 
-def _ended_view(record: dict, reported, page_load: bool) -> JobView:
-    """A job that has ended: tell the results panel (done, error) or say it here (cancelled, lost), once."""
+def kept_partial_results(token, job_id) -> bool:
+    """Whether the session's results are those of the methods that finished before job ``job_id`` was stopped."""
+    stored = store.get(token, "results")
+    return stored is not None and stored[1].get("job_id") == job_id and "partial" in stored[1]
+
+
+def _ended_view(record: dict, reported, page_load: bool, token=None) -> JobView:
+    """A job that has ended: tell the results panel (done, error) or say it here (cancelled, lost), once.
+
+    A stopped job whose first methods finished hands those to the results panel,
+    which says how the job ended.
+    """
     state, status = record["state"], record.get("status") or record["state"]
     if reported and reported.get("run") == record["id"]:
         return _idle_view(status)
@@ -110,6 +123,8 @@ def _ended_view(record: dict, reported, page_load: bool) -> JobView:
         return JobView("1", "done", "", False, True, True, {"run": record["id"], "error": None})
     if page_load:  # a reloaded page shows how the last job ended, without repeating its message
         return _idle_view(status)
+    if token is not None and kept_partial_results(token, record["id"]):
+        return _idle_view(status, result={"run": record["id"], "error": None})
     if state == "error":
         return _idle_view(status, result={"run": record["id"], "error": record["message"]})
     say = notice if state == "cancelled" else problem  # said once: the poll stops with this answer
@@ -122,8 +137,9 @@ def poll_job(token, reported, page_load: bool) -> JobView:
     if record is None:
         return _idle_view()
     if record["state"] in job_runner.ACTIVE:
+        job_runner.seen(token, record["id"])  # a page still watches this job
         return _active_view(record)
-    return _ended_view(record, reported, page_load)
+    return _ended_view(record, reported, page_load, token)
 
 
 def start_job(token, specs, settings: JobSettings) -> JobView:
@@ -144,6 +160,8 @@ def cancel_job(token) -> JobView:
     record = job_runner.cancel(token)
     if record is not None and record["state"] not in ("cancelled", *job_runner.ACTIVE):
         return poll_job(token, None, page_load=False)  # it ended on its own just before
+    if record is not None and kept_partial_results(token, record["id"]):
+        return _idle_view("cancelled", result={"run": record["id"], "error": None})  # the results say so
     return _idle_view("cancelled", message=notice("Cancelled. Press Run to start again."))
 
 

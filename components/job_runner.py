@@ -15,6 +15,11 @@ a status check writes "lost" only once the job's process is gone. Job-side write
 go through :func:`update`, which never touches a record that has ended or
 belongs to another job.
 
+The page's poll never writes the record (that would race the job's writes): it
+notes the time in the entry ``"job-seen"`` (:func:`seen`). A job that no page
+has polled for ``limits["grace_s"]`` seconds (``GPPNMF_JOB_GRACE_S``) is
+cancelled by its own supervisor (:func:`page_gone`).
+
 Launch: on the embedded default a fresh interpreter (``python -m
 components.job_worker``, in a process group of its own, never a fork of the
 web server), reaped by a daemon thread; with ``REDIS_URL`` a Celery task
@@ -52,6 +57,10 @@ REPO = Path(__file__).resolve().parents[1]
 #: The embedded job process: a fresh interpreter (never a fork of the web server).
 WORKER_ARGV = [sys.executable, "-m", "components.job_worker"]
 _N_LOCKS = 64
+#: Seconds a job goes on without any page polling it before its supervisor cancels it (GPPNMF_JOB_GRACE_S).
+JOB_GRACE_S = float(os.environ.get("GPPNMF_JOB_GRACE_S", "120"))
+SEEN = "job-seen"
+PAGE_CLOSED_MESSAGE = "cancelled: the page was closed"
 
 
 class JobRefused(ValueError):
@@ -84,7 +93,27 @@ def new_record(request: dict, backend: str) -> dict:
     return {"id": secrets.token_hex(8), "state": "queued", "fraction": 0.0,
             "text": "queued: waiting for a free worker", "message": None, "status": None,
             "request": request, "backend": backend, "created": time.time(), "started": None,
-            "limits": {"timeout_s": services.JOB_TIMEOUT_S, "max_jobs": services.MAX_JOBS}}
+            "limits": {"timeout_s": services.JOB_TIMEOUT_S, "max_jobs": services.MAX_JOBS, "grace_s": JOB_GRACE_S}}
+
+
+# -- is a page still watching? ------------------------------------------------------------------
+
+def seen(token: str, job_id: str) -> None:
+    """A page has just polled job ``job_id`` (its own entry: the record stays the job's to write)."""
+    store.put(token, SEEN, {}, {"job_id": job_id, "at": time.time()})
+
+
+def last_seen(token: str, record: dict) -> float:
+    """When a page last polled this job (its creation counts as the first poll)."""
+    stored = store.get(token, SEEN)
+    at = stored[1].get("at") if stored is not None and stored[1].get("job_id") == record.get("id") else None
+    return max(float(record.get("created") or 0.0), float(at or 0.0))
+
+
+def page_gone(record: dict, last_poll: float, now: float) -> bool:
+    """Whether no page has polled this job for longer than its grace period."""
+    grace = (record.get("limits") or {}).get("grace_s")
+    return grace is not None and now - last_poll > float(grace)
 
 
 # -- one job per session -----------------------------------------------------------------------
@@ -116,6 +145,7 @@ def start(token: str, request: dict) -> dict:
         if current is not None and current["state"] in ACTIVE:
             raise JobRefused("this page's session already has a job queued or running: wait for it or press Cancel")
         store.delete(token, "results")  # the page must never show the previous job's results as this one's
+        store.delete(token, "results-partial")
         if services.REDIS_URL:
             record = new_record(request, "celery")
             _launch_celery(token, record)

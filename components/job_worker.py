@@ -8,7 +8,8 @@ the Celery task ``gppnmf.run_job`` calls :func:`run_job` in a pool process.
 :func:`run_job` supervises one job:
 
 1. on the embedded default it takes a job slot (:func:`~components.job_slots.job_slot`),
-   saying "waiting: N jobs are running" in the record while all are taken;
+   first come, first served, saying "queued: N jobs ahead of yours" in the
+   record while it waits;
 2. it marks the record running and forks the computation (:func:`compute_job`),
    a child that dies with its parent;
 3. it waits for the child at most the record's time limit: a child that
@@ -16,13 +17,19 @@ the Celery task ``gppnmf.run_job`` calls :func:`run_job` in a pool process.
    included), and the record says why; a child that dies without a final word
    is reported as stopped unexpectedly;
 4. meanwhile it checks the record twice a second and kills the child of a job
-   that was cancelled (how Cancel reaches a job on Celery); the embedded
-   process also ends on SIGTERM (how Cancel reaches it), killing and reaping
-   its child first, so that no orphan is left for a PID 1 that may not reap.
+   that was cancelled (how Cancel reaches a job on Celery), or that no page has
+   polled for the job's grace period (the page was closed: it cancels the job
+   itself); the embedded process also ends on SIGTERM (how Cancel reaches it),
+   killing and reaping its child first, so that no orphan is left for a PID 1
+   that may not reap.
 
-The child writes progress (at most five times a second), then the results
-(:func:`components.jobs.store_results`) and state "done", or "error" with a
-message for the page.
+The child writes progress (at most five times a second), the results so far
+each time a method finishes (:data:`components.jobs.PARTIAL`), then the results
+(:func:`components.jobs.store_results`), the run in the session's history and
+state "done", or "error" with a message for the page. When a job is stopped
+(Cancel, time limit, page closed, a dead computation), the supervisor makes the
+methods that finished the session's results, saying how the job ended
+(:func:`components.jobs.end_partial`).
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ import sys
 import time
 from contextlib import nullcontext
 
-from . import job_runner, jobs
+from . import job_runner, jobs, store
 from .job_slots import job_slot
 from .store import StoreError
 
@@ -67,9 +74,37 @@ def _timeout_message(timeout_s: float) -> str:
             "try fewer iterations or replicates")
 
 
+#: How a stopped job ended, as the results of the methods that finished say it ("… during CNMF").
+ENDED_CANCELLED = "cancelled"
+ENDED_PAGE_CLOSED = "cancelled (the page was closed)"
+ENDED_TIME_LIMIT = "stopped at the time limit"
+ENDED_DIED = "stopped unexpectedly"
+
+
 def _ours(token: str, job_id: str) -> bool:
     record = job_runner.read(token)
     return record is not None and record.get("id") == job_id and record["state"] in job_runner.ACTIVE
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def queue_text(ahead: int, running: int) -> str:
+    """What a waiting job's status says: its place in the queue."""
+    where = "yours is next" if ahead == 0 else f"{_plural(ahead, 'job')} ahead of yours"
+    return f"queued: {where} ({_plural(running, 'job')} running)"
+
+
+def _abandoned(token: str, job_id: str, record: dict) -> bool:
+    """Whether no page has polled this job for its grace period."""
+    return job_runner.page_gone(record, job_runner.last_seen(token, record), time.time())
+
+
+def _cancel_abandoned(token: str, job_id: str) -> None:
+    job_runner.update(token, job_id, state="cancelled", status="cancelled", text="cancelled",
+                      message=job_runner.PAGE_CLOSED_MESSAGE)
+    log.warning("job %s cancelled: no page polled it for its grace period", job_id)
 
 
 def _slot(token: str, job_id: str, record: dict):
@@ -78,15 +113,27 @@ def _slot(token: str, job_id: str, record: dict):
         return nullcontext()
     said = []
 
-    def on_wait(n_running):
-        text = f"waiting: {n_running} jobs are running, yours starts next"
+    def on_queue(ahead, running):
         if not _ours(token, job_id):
             raise JobGone
+        if _abandoned(token, job_id, record):
+            _cancel_abandoned(token, job_id)
+            raise JobGone
+        text = queue_text(ahead, running)
         if said != [text]:
             said[:] = [text]
             job_runner.update(token, job_id, text=text)
 
-    return job_slot(on_wait=on_wait, n_slots=record["limits"]["max_jobs"])
+    return job_slot(on_queue=on_queue, n_slots=record["limits"]["max_jobs"], enqueued=record["created"],
+                    name=job_id)
+
+
+def _end_partial(token: str, job_id: str, ended: str) -> None:
+    """The methods that finished become the session's results (the computation is dead by now)."""
+    try:
+        jobs.end_partial(token, job_id, ended)
+    except Exception:  # the job's end must be recorded whatever the store says
+        log.exception("job %s: could not keep the results of the methods that finished", job_id)
 
 
 def run_job(token: str, job_id: str, compute=None) -> str:
@@ -100,6 +147,9 @@ def run_job(token: str, job_id: str, compute=None) -> str:
     record = job_runner.read(token)
     if record is None or record.get("id") != job_id or record["state"] != "queued":
         return "gone"
+    if _abandoned(token, job_id, record):  # queued (on Celery) until after its page went away
+        _cancel_abandoned(token, job_id)
+        return "abandoned"
     try:
         with _slot(token, job_id, record):
             if not job_runner.update(token, job_id, state="running", text="starting", started=time.time()):
@@ -121,6 +171,7 @@ def _supervise(token: str, job_id: str, compute, timeout_s: float) -> str:
         return _wait_for_child(token, job_id, child, timeout_s)
     except JobTerminated:
         _stop(child)  # reaped here: an orphan might never be (not every PID 1 reaps)
+        _end_partial(token, job_id, ENDED_CANCELLED)
         raise
 
 
@@ -134,15 +185,23 @@ def _wait_for_child(token: str, job_id: str, child: int, timeout_s: float) -> st
         now = time.monotonic()
         if now >= deadline:
             _stop(child)
+            _end_partial(token, job_id, ENDED_TIME_LIMIT)
             job_runner.update(token, job_id, state="error", status="stopped", fraction=0.0, text="stopped",
                               message=_timeout_message(timeout_s))
             log.warning("job %s stopped at its time limit of %g s", job_id, timeout_s)
             return "timeout"
         if now >= next_check:
             next_check = now + CHECK_RECORD_EVERY_S
-            if not _ours(token, job_id):
+            record = job_runner.read(token)
+            if record is None or record.get("id") != job_id or record["state"] not in job_runner.ACTIVE:
                 _stop(child)
+                _end_partial(token, job_id, ENDED_CANCELLED)
                 return "cancelled"
+            if _abandoned(token, job_id, record):
+                _stop(child)
+                _end_partial(token, job_id, ENDED_PAGE_CLOSED)
+                _cancel_abandoned(token, job_id)
+                return "abandoned"
         time.sleep(min(WAIT_STEP_S, max(0.0, deadline - now)))
 
 
@@ -159,6 +218,7 @@ def _after_child(token: str, job_id: str, exit_code: int) -> str:
     record = job_runner.read(token)
     if record is not None and record.get("id") == job_id and record["state"] in job_runner.ACTIVE:
         how = f"signal {-exit_code}" if exit_code < 0 else f"exit code {exit_code}"
+        _end_partial(token, job_id, ENDED_DIED)
         job_runner.update(token, job_id, state="error", status="failed", text="failed",
                           message=f"The job stopped unexpectedly (its computation ended with {how}). "
                                   "Press Run to try again.")
@@ -206,9 +266,18 @@ def compute_job(token: str, job_id: str) -> None:
     try:
         request = job_runner.read(token)["request"]
         dataset, prior_D, prior_H, settings = jobs.prepare(request, token)
+        key, specs = request["specs"]["dataset"], request["specs"]
+
+        def keep_so_far(results, pending):
+            jobs.store_results(token, key, dataset, settings, results, specs, job_id=job_id, pending=pending,
+                               name=jobs.PARTIAL)
+
         results = jobs.run_decomposition(dataset, prior_D, prior_H, settings, report_every_s=REPORT_EVERY_S,
-                                         report=lambda fraction, text: write(fraction=fraction, text=text))
-        jobs.store_results(token, request["specs"]["dataset"], dataset, settings, results, request["specs"])
+                                         report=lambda fraction, text: write(fraction=fraction, text=text),
+                                         on_result=keep_so_far)
+        meta = jobs.store_results(token, key, dataset, settings, results, specs, job_id=job_id)
+        store.delete(token, jobs.PARTIAL)
+        jobs.keep_run(token, meta)
         write(state="done", status="done", fraction=1.0, text="done")
     except JobGone:
         return

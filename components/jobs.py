@@ -104,11 +104,14 @@ def fit_method(method, dataset, prior_D, prior_H, settings: JobSettings, callbac
 
 
 def run_decomposition(dataset, prior_D, prior_H, settings: JobSettings, report=None,
-                      report_every_s: float = 0.1) -> dict[str, gp.FitResult]:
+                      report_every_s: float = 0.1, on_result=None) -> dict[str, gp.FitResult]:
     """Run every chosen method in turn; ``report(fraction, text)`` hears about progress.
 
     Reports come at most every ``report_every_s`` seconds (and at the start of
-    each method). A job is stopped, on time or on Cancel, by killing its process.
+    each method). ``on_result(results, next_method)`` hears the results so far
+    each time a method other than the last finishes (a job keeps them, so that
+    stopping it keeps the methods that finished). A job is stopped, on time or
+    on Cancel, by killing its process.
     """
     check_settings(dataset, settings)
     results, last = {}, [0.0]
@@ -127,6 +130,8 @@ def run_decomposition(dataset, prior_D, prior_H, settings: JobSettings, report=N
         if report is not None:
             report(i / n, f"{METHOD_LABELS[method]} ({i + 1}/{n}): starting")
         results[method] = fit_method(method, dataset, prior_D, prior_H, settings, callback)
+        if on_result is not None and i + 1 < n:
+            on_result(dict(results), settings.methods[i + 1])
     if report is not None:
         report(1.0, "done")
     return results
@@ -174,8 +179,20 @@ def prepare(request: dict, token: str) -> tuple[gp.Dataset, gp.GPPrior, gp.GPPri
     return dataset, prior_D, prior_H, settings
 
 
-def store_results(token, dataset_key, dataset, settings, results, prior_specs=None) -> None:
-    """Keep a job's aligned factors, traces, fits and scores as the session's ``results`` entry."""
+#: The store entry of a running job's results so far (``results`` holds only those of a job that has ended).
+PARTIAL = "results-partial"
+#: How many runs the session's history keeps (entries ``run-<n>``, the newest ``RUNS_KEPT``).
+RUNS_KEPT = 8
+RUNS_INDEX = "runs"
+
+
+def store_results(token, dataset_key, dataset, settings, results, prior_specs=None, *, job_id=None,
+                  pending=None, name="results") -> dict:
+    """Keep a job's aligned factors, traces, fits and scores as the session's ``results`` entry; its meta.
+
+    With ``pending`` (the method running now) the results are partial: the meta
+    says which methods finished and which one was running (``meta["partial"]``).
+    """
     factors = aligned_factors(dataset, results)
     arrays, fits = {}, {}
     for method, result in results.items():
@@ -183,8 +200,55 @@ def store_results(token, dataset_key, dataset, settings, results, prior_specs=No
         arrays[f"{method}.trace"] = result.objective_trace
         fits[method] = {"objective": result.objective, "n_iter": result.n_iter, "converged": result.converged,
                         "runtime": result.runtime, "message": result.message}
-    store.put(token, "results", arrays, {
+    meta = {
         "dataset": dataset_key, "methods": list(results), "rank": settings.rank, "fits": fits,
         "scores": scores(dataset, factors),
         "settings": {"data": dataset.title, "job": dataclasses.asdict(settings), "priors": prior_specs},
-    })
+        "job_id": job_id, "finished": time.time(),
+    }
+    if pending is not None:
+        meta["partial"] = {"finished": list(results), "during": pending, "ended": None}
+    store.put(token, name, arrays, meta)
+    return meta
+
+
+def end_partial(token, job_id, ended: str) -> dict | None:
+    """A stopped job's results so far become the session's ``results`` (and a run in its history); their meta.
+
+    ``ended`` says how the job ended ("cancelled", …). Called once the
+    computation is dead, so nothing writes the partial entry any more. None when
+    the job had finished no method.
+    """
+    stored = store.get(token, PARTIAL)
+    if stored is None or stored[1].get("job_id") != job_id:
+        return None
+    arrays, meta = stored
+    meta = {**meta, "partial": {**meta["partial"], "ended": ended}}
+    store.put(token, "results", arrays, meta)
+    store.delete(token, PARTIAL)
+    keep_run(token, meta)
+    return meta
+
+
+def keep_run(token, meta: dict) -> int:
+    """Add a run (its results' meta: settings, fits, scores; no arrays) to the session's history; its number.
+
+    Only the newest :data:`RUNS_KEPT` runs stay; like every entry, they expire with the session.
+    """
+    index = store.get(token, RUNS_INDEX)
+    n = (index[1]["last"] if index else 0) + 1
+    store.put(token, f"run-{n}", {}, {**meta, "run": n})
+    store.put(token, RUNS_INDEX, {}, {"last": n})
+    if n > RUNS_KEPT:
+        store.delete(token, f"run-{n - RUNS_KEPT}")
+    return n
+
+
+def runs(token) -> list[dict]:
+    """The session's kept runs (meta of each, with its number ``run``), oldest first."""
+    index = store.get(token, RUNS_INDEX)
+    if index is None:
+        return []
+    last = index[1]["last"]
+    found = (store.get(token, f"run-{n}") for n in range(max(1, last - RUNS_KEPT + 1), last + 1))
+    return [entry[1] for entry in found if entry is not None]

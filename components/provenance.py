@@ -27,8 +27,25 @@ def _factor_text(ui: dict) -> str:
     return " ".join(parts)
 
 
+def _labels(methods) -> str:
+    names = [METHOD_LABELS.get(m, m) for m in methods]
+    return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names) or "no method"
+
+
+def partial_note(meta: dict) -> str | None:
+    """How a job stopped before its end, for results of only the methods that finished; None for a whole run.
+
+    E.g. "cancelled during CNMF: GPP-NMF and LS-NMF finished".
+    """
+    partial = meta.get("partial")
+    if not isinstance(partial, dict):
+        return None
+    during = METHOD_LABELS.get(partial.get("during"), partial.get("during") or "a method")
+    return f"{partial.get('ended') or 'stopped'} during {during}: {_labels(partial.get('finished', []))} finished"
+
+
 def describe(meta: dict) -> str:
-    """One line naming the data and every setting a stored result was computed with."""
+    """One line naming the data and every setting a stored result was computed with (and a partial run's end)."""
     settings = meta.get("settings", {})
     job, priors = settings.get("job", {}), settings.get("priors") or {}
     methods = ", ".join(METHOD_LABELS.get(m, m) for m in meta.get("methods", []))
@@ -40,6 +57,9 @@ def describe(meta: dict) -> str:
         if job.get("mask_threshold"):
             parts.append(f"voxel mask {job['mask_threshold']:g} %")
         parts.append(f"{job.get('max_iter')} iterations, {job.get('n_replicates')} replicate(s)")
+    note = partial_note(meta)
+    if note:
+        parts.append(f"partial: {note}")
     return " · ".join(parts) + "."
 
 

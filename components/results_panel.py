@@ -16,7 +16,7 @@ from dash.exceptions import MissingCallbackContextException
 
 import gppnmf_core as gp
 
-from . import exports, provenance, store  # noqa: F401 - provenance: the line saying what the results came from
+from . import exports, history_panel, provenance, store  # noqa: F401 - provenance, history_panel: their callbacks
 from .data_source import load_dataset
 from .figures import (
     GRAPH_CONFIG,
@@ -57,6 +57,7 @@ def layout() -> html.Section:
                children="Run a decomposition to compare the methods here."),
         html.Div(id="results-provenance", role="status"),
         html.Div(id="results-body", children=_results_body()),
+        history_panel.layout(),
         dcc.Download(id="download-results"),
     ])
 

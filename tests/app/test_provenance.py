@@ -39,3 +39,13 @@ def test_results_of_another_data_set_are_hidden_and_said_so():
 
 def test_no_results_no_line():
     assert provenance.provenance_view(None, CSI, PRIORS, 2) == ("", provenance.SHOWN)
+
+
+def test_partial_results_say_how_the_job_ended_and_what_finished():
+    partial = {**META, "methods": ["gppnmf", "ls_nmf"],
+               "partial": {"finished": ["gppnmf", "ls_nmf"], "during": "cnmf", "ended": "cancelled"}}
+    assert provenance.partial_note(partial) == "cancelled during CNMF: GPP-NMF and LS-NMF finished"
+    assert provenance.describe(partial).endswith("· partial: cancelled during CNMF: GPP-NMF and LS-NMF finished.")
+    three = {"finished": ["gppnmf", "cnmf", "ls_nmf"], "during": "x", "ended": None}
+    assert provenance.partial_note({"partial": three}) == "stopped during x: GPP-NMF, CNMF and LS-NMF finished"
+    assert provenance.partial_note(META) is None and "partial" not in provenance.describe(META)
