@@ -15,7 +15,7 @@ import os
 import flask
 from dash import Dash, dcc, html
 
-from components import data_panel, decompose_panel, prior_panel, results_panel, sessions
+from components import data_panel, decompose_panel, prior_panel, results_panel, sessions, theme
 from components.errors import report_callback_error
 from components.services import make_celery_app
 from components.upload_panel import MAX_UPLOAD_BYTES
@@ -26,7 +26,7 @@ app = Dash(__name__, title="GPP-NMF Studio", on_error=report_callback_error)
 # The page's language, for screen readers and hyphenation (Dash's default template has none).
 app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1)
 server = app.server
-# Sessions and signed job handles must verify in every worker of one deployment: set SECRET_KEY there.
+# Sessions must verify in every process of one deployment (web workers, job processes): set SECRET_KEY.
 server.secret_key = os.environ.get("SECRET_KEY") or os.urandom(32).hex()
 sessions.configure(server.secret_key)
 # An upload arrives base64-encoded (4/3 of its size) inside a callback request: refuse anything larger.
@@ -58,11 +58,14 @@ def serve_layout() -> html.Div:
     return html.Div(className="page", children=[
         # The first Tab stop: straight to Run (the controls above it have sensible defaults).
         html.A("Skip to Run", href="#run-button", className="skip-link", **{"data-focus": "run-button"}),
-        html.Header(children=[
-            html.H1("GPP-NMF Studio"),
-            html.P("Nonnegative matrix factorization with Gaussian-process priors (Schmidt & Laurberg 2008): "
-                   "design priors for the factors of X ≈ D H, then compare GPP-NMF with LS-NMF and CNMF.",
-                   className="subtitle"),
+        html.Header(className="page-header", children=[
+            html.Div(children=[
+                html.H1("GPP-NMF Studio"),
+                html.P("Nonnegative matrix factorization with Gaussian-process priors (Schmidt & Laurberg 2008): "
+                       "design priors for the factors of X ≈ D H, then compare GPP-NMF with LS-NMF and CNMF.",
+                       className="subtitle"),
+            ]),
+            theme.presentation_switch(),
         ]),
         dcc.Store(id="session-id", data=page_session()),
         html.Main(id="main", children=[

@@ -24,7 +24,7 @@ from .theme import FONT, METHOD_COLORS, METHOD_LABELS, RMSE_GROUPS, component_co
 
 #: Pixels at the top of every figure kept for plotly's mode bar (its buttons are about 24 px tall); the
 #: title sits below this band, so the toolbar never covers it, however narrow the graph.
-MODEBAR_BAND = 28
+MODEBAR_BAND = 32
 _MARGIN = {"l": 60, "r": 20, "t": MODEBAR_BAND + 30, "b": 48}
 
 
@@ -575,7 +575,8 @@ def histogram_figure(values: np.ndarray, link, title: str, height: int = 260) ->
             go.Scatter(x=grid, y=link.pdf(grid), mode="lines", name="target density",
                        line={"color": "#102a43", "width": 2}),
         ],
-        _layout(title, height, bargap=0, showlegend=True, legend={"orientation": "h", "y": -0.3, "x": 0},
+        _layout(title, height, bargap=0, showlegend=True,  # the legend top right, where the densities are low
+                legend={"x": 0.99, "xanchor": "right", "y": 0.99, "bgcolor": "rgba(255,255,255,0.75)"},
                 xaxis={"title": {"text": "factor value"}}, yaxis={"title": {"text": "density"}}),
     ))
 
@@ -620,15 +621,13 @@ def rmse_figure(scores: dict[str, dict[str, float]], height: int = 300, noise_va
                cliponaxis=False, hovertemplate="%{x}: %{text}<extra>%{fullData.name}</extra>")
         for method, s in scores.items()
     ]
-    shapes, notes = [], []
+    title, shapes = "RMSE by method (paper Figure 3)", []
     if noise_var is not None and np.isfinite(noise_var) and noise_var > 0 and "rmse_noisy" in groups:
         sigma, at = float(np.sqrt(noise_var)), groups.index("rmse_noisy")
         shapes.append({"type": "line", "xref": "x", "yref": "y", "x0": at - 0.45, "x1": at + 0.45, "y0": sigma,
                        "y1": sigma, "line": {"color": "#102a43", "width": 2, "dash": "dash"}})
-        notes.append({"x": at + 0.45, "y": sigma, "xref": "x", "yref": "y", "xanchor": "right", "yanchor": "bottom",
-                      "text": f"noise level σ = {_number(sigma)}", "showarrow": False,
-                      "font": {"size": 11, "color": "#102a43"}, "bgcolor": "rgba(255,255,255,0.8)"})
-    return described(go.Figure(bars, _layout("RMSE by method (paper Figure 3)", height, barmode="group",
-                                             yaxis={"title": {"text": "RMSE"}, "rangemode": "tozero"},
-                                             shapes=shapes, annotations=notes,
+        title += f" — dashed: noise level σ = {_number(sigma)}"  # in the title: never on top of a bar label
+    return described(go.Figure(bars, _layout(title, height, barmode="group", shapes=shapes,
+                                             yaxis={"title": {"text": "RMSE"}, "rangemode": "tozero",
+                                                    "exponentformat": "none", "separatethousands": False},
                                              legend={"orientation": "h", "y": -0.2})))

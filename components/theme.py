@@ -25,3 +25,38 @@ FONT = {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "siz
 
 def component_color(m: int) -> str:
     return COMPONENT_COLORS[m % len(COMPONENT_COLORS)]
+
+
+#: Presentation mode (a projector at the back of a room): what every chart becomes. Applied in the browser to
+#: the figures as drawn (assets/presentation.js), so the figure builders stay the same for both modes.
+PRESENTATION = {
+    "font": 18,         # ticks, legends, axis titles, colour bars (px)
+    "title": 22,        # chart titles
+    "annotation": 15,   # peak labels, slice numbers, the noise-level note
+    "line_scale": 2.0,  # every line drawn this much thicker ...
+    "line_min": 3.0,    # ... and at least this thick (px)
+    "height_scale": 1.25,
+}
+
+
+def presentation_switch():
+    """The one switch for presentation mode (large text, thick lines), remembered by this browser."""
+    from dash import dcc, html
+
+    return html.Div(className="presentation-toggle", children=[
+        dcc.Checklist(id="presentation-switch", value=[], persistence=True, persistence_type="local",
+                      options=[{"label": " Presentation mode (projector: large text, thick lines)", "value": "on"}]),
+        dcc.Store(id="presentation-style", data=PRESENTATION),
+        dcc.Store(id="presentation-state"),
+    ])
+
+
+def register_presentation_callback() -> None:
+    """Switching presentation mode re-styles the page and every chart in the browser (no server round trip)."""
+    from dash import ClientsideFunction, Input, Output, State, clientside_callback
+
+    clientside_callback(ClientsideFunction("gppnmf", "setPresentation"), Output("presentation-state", "data"),
+                        Input("presentation-switch", "value"), State("presentation-style", "data"))
+
+
+register_presentation_callback()

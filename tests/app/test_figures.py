@@ -136,13 +136,16 @@ def test_rmse_labels_are_plain_numbers_with_the_noise_level_on_the_noisy_data_gr
     (line,) = fig.layout.shapes
     assert line.line.dash == "dash" and line.y0 == line.y1 == pytest.approx(0.5)  # σ = √σ²
     assert (line.x0, line.x1) == (-0.45, 0.45)  # spans the first group, "vs noisy data", only
-    assert "noise level σ = 0.5" in fig.layout.annotations[0].text
+    assert "dashed: noise level σ = 0.5" in fig.layout.title.text
+    assert fig.layout.yaxis.exponentformat == "none"  # axis ticks without SI prefixes too
     assert not figures.rmse_figure({"cnmf": {"rmse_noise_free": 1.0}}, noise_var=0.25).layout.shapes
 
 
 def test_every_chart_carries_a_text_alternative_with_its_key_numbers():
     rmse = figures.rmse_figure({"gppnmf": {"rmse_noisy": 0.343}})
     assert rmse.layout.meta["summary"] == "RMSE by method (paper Figure 3). GPP-NMF: vs noisy data 0.343."
+    with_noise = figures.rmse_figure({"gppnmf": {"rmse_noisy": 0.343}}, noise_var=0.09)
+    assert with_noise.layout.meta["summary"].startswith("RMSE by method (paper Figure 3) — dashed: noise level σ = 0.3")
     axis = gp.Axis(np.linspace(0, 9, 10), label="time", unit="h")
     lines = figures.factor_figure(np.arange(10.0)[None, :], axis, title="signals", names=["f1"])
     assert "f1: 10 points from 0 to 9 at 9" in lines.layout.meta["summary"]
