@@ -110,6 +110,11 @@ def kept_partial_results(token, job_id) -> bool:
     return stored is not None and stored[1].get("job_id") == job_id and "partial" in stored[1]
 
 
+def _partial_result(record: dict) -> dict:
+    """What tells the results panel to draw a stopped job's finished methods, and then this panel how it ended."""
+    return {"run": record["id"], "error": None, "ended": record.get("message"), "state": record["state"]}
+
+
 def _ended_view(record: dict, reported, page_load: bool, token=None) -> JobView:
     """A job that has ended: tell the results panel (done, error) or say it here (cancelled, lost), once.
 
@@ -124,7 +129,7 @@ def _ended_view(record: dict, reported, page_load: bool, token=None) -> JobView:
     if page_load:  # a reloaded page shows how the last job ended, without repeating its message
         return _idle_view(status)
     if token is not None and kept_partial_results(token, record["id"]):
-        return _idle_view(status, result={"run": record["id"], "error": None})
+        return _idle_view(status, result=_partial_result(record))
     if state == "error":
         return _idle_view(status, result={"run": record["id"], "error": record["message"]})
     say = notice if state == "cancelled" else problem  # said once: the poll stops with this answer
@@ -161,7 +166,7 @@ def cancel_job(token) -> JobView:
     if record is not None and record["state"] not in ("cancelled", *job_runner.ACTIVE):
         return poll_job(token, None, page_load=False)  # it ended on its own just before
     if record is not None and kept_partial_results(token, record["id"]):
-        return _idle_view("cancelled", result={"run": record["id"], "error": None})  # the results say so
+        return _idle_view("cancelled", result=_partial_result(record))
     return _idle_view("cancelled", message=notice("Cancelled. Press Run to start again."))
 
 
@@ -196,3 +201,23 @@ def drive_job(_run, _cancel, _tick, session_id, specs, rank, methods, max_iter, 
     if ctx.triggered_id == "cancel-button":
         return list(cancel_job(session_id))
     return list(poll_job(session_id, reported, page_load=ctx.triggered_id is None))
+
+
+def ended_message(job):
+    """How a stopped job ended, for the job message once its finished methods are drawn; no_update otherwise."""
+    ended = job.get("ended") if isinstance(job, dict) else None
+    if not isinstance(ended, str) or not ended:
+        return no_update
+    return (notice if job.get("state") == "cancelled" else problem)(ended[:300])
+
+
+@callback(
+    Output("job-message", "children", allow_duplicate=True),
+    Input("download-row", "style"),
+    State("job-result", "data"),
+    prevent_initial_call=True,
+)
+def say_how_a_stopped_job_ended(_results_drawn, job):
+    """After the results panel has drawn a stopped job's finished methods (clearing the job message), say how
+    the job ended: triggered by the results panel's own output, so it always comes second."""
+    return ended_message(job)

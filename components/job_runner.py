@@ -116,6 +116,44 @@ def page_gone(record: dict, last_poll: float, now: float) -> bool:
     return grace is not None and now - last_poll > float(grace)
 
 
+# -- the queue ---------------------------------------------------------------------------------
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def queue_text(ahead: int, running: int | None = None) -> str:
+    """What a waiting job's status says: its place in the queue (and how many jobs run, where known)."""
+    where = "yours is next" if ahead == 0 else f"{_plural(ahead, 'job')} ahead of yours"
+    return f"queued: {where}" + ("" if running is None else f" ({_plural(running, 'job')} running)")
+
+
+def place_in_queue(messages, task_id: str) -> int | None:
+    """How many tasks wait ahead of ``task_id`` in a Celery queue list on Redis; None when it is not there.
+
+    Kombu's Redis transport pushes messages on the left and workers take them
+    from the right, so the oldest is last. A task a worker has already taken
+    (about to start) is no longer in the list.
+    """
+    ids = []
+    for raw in messages:
+        try:
+            ids.append(json.loads(raw)["headers"]["id"])
+        except (ValueError, KeyError, TypeError):
+            ids.append(None)
+    return len(ids) - 1 - ids.index(task_id) if task_id in ids else None
+
+
+def _celery_queue_text(record: dict) -> str | None:
+    """A queued Celery job's place, read from the broker's queue (None when the broker cannot say)."""
+    try:
+        messages = _redis().lrange(services.make_celery_app().conf.task_default_queue, 0, -1)
+    except Exception:  # the place is a courtesy: a broker hiccup leaves the record's own text
+        return None
+    ahead = place_in_queue(messages, record["task_id"])
+    return queue_text(ahead or 0) if ahead is not None else "queued: yours is next (waiting for a free worker)"
+
+
 # -- one job per session -----------------------------------------------------------------------
 
 @contextmanager
@@ -232,9 +270,15 @@ def _alive(record: dict) -> bool:
 
 
 def status(token: str) -> dict | None:
-    """This session's job record; a job whose process is gone while it says queued/running becomes "lost"."""
+    """This session's job record; a job whose process is gone while it says queued/running becomes "lost".
+
+    A job queued on Celery says its place in the broker's queue (in the copy returned, not in the record).
+    """
     record = read(token)
     if record is None or record["state"] not in ACTIVE or _alive(record):
+        if record is not None and record["state"] == "queued" and record["backend"] == "celery":
+            place = _celery_queue_text(record)  # shown, never written: the record is the job's to write
+            record = record if place is None else {**record, "text": place}
         return record
     record = read(token)  # the process is gone: nothing writes the record any more; read its last word
     if record is not None and record["state"] in ACTIVE:

@@ -86,16 +86,6 @@ def _ours(token: str, job_id: str) -> bool:
     return record is not None and record.get("id") == job_id and record["state"] in job_runner.ACTIVE
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
-def queue_text(ahead: int, running: int) -> str:
-    """What a waiting job's status says: its place in the queue."""
-    where = "yours is next" if ahead == 0 else f"{_plural(ahead, 'job')} ahead of yours"
-    return f"queued: {where} ({_plural(running, 'job')} running)"
-
-
 def _abandoned(token: str, job_id: str, record: dict) -> bool:
     """Whether no page has polled this job for its grace period."""
     return job_runner.page_gone(record, job_runner.last_seen(token, record), time.time())
@@ -119,7 +109,7 @@ def _slot(token: str, job_id: str, record: dict):
         if _abandoned(token, job_id, record):
             _cancel_abandoned(token, job_id)
             raise JobGone
-        text = queue_text(ahead, running)
+        text = job_runner.queue_text(ahead, running)
         if said != [text]:
             said[:] = [text]
             job_runner.update(token, job_id, text=text)

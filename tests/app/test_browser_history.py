@@ -1,6 +1,7 @@
-"""Run history in a real browser: two toy runs (correct and incorrect prior), pinned, in one RMSE chart."""
+"""Run history in a real browser: two toy runs (correct and incorrect prior) pinned in one RMSE chart; a
+cancelled run keeps the methods that finished."""
 
-from page import result_columns, wait
+from page import result_columns, start_long_run, wait
 from selenium.webdriver.common.by import By
 
 
@@ -47,4 +48,19 @@ def test_two_pinned_runs_with_the_correct_and_incorrect_prior_share_one_rmse_cha
     studio.driver.refresh()  # the pins are the session's: a reloaded page shows the same comparison
     wait(studio.driver, lambda: _chart_bars(studio.driver) is not None and len(_chart_bars(studio.driver)) == 4,
          timeout=30, message="the reloaded page lost the pinned runs")
+    assert studio.get_logs() == []
+
+
+def test_cancel_during_a_later_method_keeps_the_methods_that_finished(studio):
+    start_long_run(studio)  # GPP-NMF converges on the toy; CNMF then runs a million iterations, 20 times
+    studio.wait_for_contains_text("#job-status", "CNMF (2/3)", timeout=120)
+    studio.find_element("#cancel-button").click()
+    wait(studio.driver, lambda: result_columns(studio.driver) == 1, timeout=30,
+         message="the finished GPP-NMF result was not shown")
+    studio.wait_for_contains_text("#results-provenance", "partial: cancelled during CNMF: GPP-NMF finished",
+                                  timeout=10)
+    studio.wait_for_contains_text("#job-message", "Cancelled", timeout=10)  # said after the results are drawn
+    assert studio.find_element("#job-status").text == "cancelled"
+    wait(studio.driver, lambda: len(_runs_listed(studio.driver)) == 1, timeout=10, message="not in the runs list")
+    assert "partial: cancelled during CNMF" in _runs_listed(studio.driver)[0]
     assert studio.get_logs() == []

@@ -88,6 +88,12 @@ def test_stopped_jobs_hand_the_methods_that_finished_to_the_results_panel():
                "partial": {"finished": ["gppnmf"], "during": "cnmf", "ended": "cancelled"}}
     store.put(token, "results", {}, partial)
     view = decompose_panel.poll_job(token, None, page_load=False)
-    assert view.result == {"run": "abc", "error": None} and view.status == "cancelled"
+    assert view.result == {"run": "abc", "error": None, "ended": "Cancelled.", "state": "cancelled"}
+    assert view.status == "cancelled" and view.message is decompose_panel.no_update  # said once the results are drawn
+    said = decompose_panel.ended_message(view.result)
+    assert said.children == "Cancelled." and said.className == "ok"
+    stopped = decompose_panel.ended_message({**view.result, "state": "error", "ended": "stopped after 2 s"})
+    assert "stopped after 2 s" in stopped.children and stopped.className == "error"
+    assert decompose_panel.ended_message({"run": "abc", "error": None}) is decompose_panel.no_update
     store.put(token, "results", {}, {**partial, "job_id": "another"})  # an older job's results are not these
     assert decompose_panel.poll_job(token, None, page_load=False).result is decompose_panel.no_update

@@ -9,6 +9,7 @@ compute function from here. Production code reads no test hook.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import select
 import signal
@@ -301,3 +302,17 @@ def test_waiting_jobs_take_the_slot_first_come_first_served(use_double, monkeypa
     processes = job_tree(wait_for_state(third, ("running",), timeout=30))
     job_runner.cancel(third)
     assert_all_gone(processes)
+
+
+def test_a_celery_job_reads_its_place_from_the_brokers_queue():
+    """Kombu's Redis list as a worker sees it (checked against a real broker): newest first, taken from the end."""
+    def message(task_id):
+        return json.dumps({"body": "…", "headers": {"id": task_id, "task": job_runner.JOB_TASK}}).encode()
+
+    queue = [message("newest"), b"not json", message("mine"), message("older"), message("oldest")]
+    assert job_runner.place_in_queue(queue, "mine") == 2
+    assert job_runner.place_in_queue(queue, "oldest") == 0
+    assert job_runner.place_in_queue(queue, "taken by a worker") is None
+    assert job_runner.queue_text(2) == "queued: 2 jobs ahead of yours"
+    assert job_runner.queue_text(0, 2) == "queued: yours is next (2 jobs running)"
+    assert job_runner.queue_text(1, 1) == "queued: 1 job ahead of yours (1 job running)"
