@@ -15,7 +15,7 @@ import os
 import flask
 from dash import Dash, dcc, html
 
-from components import data_panel, decompose_panel, prior_panel, results_panel, sessions, theme
+from components import data_panel, decompose_panel, prior_panel, results_panel, sessions, theme, tour
 from components.errors import report_callback_error
 from components.services import make_celery_app
 from components.upload_panel import MAX_UPLOAD_BYTES
@@ -70,6 +70,7 @@ def serve_layout() -> html.Div:
         dcc.Store(id="session-id", data=page_session()),
         html.Main(id="main", children=[
             html.Div(id="app-message", className="message", role="alert"),
+            tour.layout(),
             data_panel.layout(),
             prior_panel.layout(),
             decompose_panel.layout(),
