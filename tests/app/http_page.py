@@ -20,7 +20,8 @@ from dash import _callback
 def callback_outputs(dash_app) -> dict[str, str]:
     """Each callback's function name → the output key Dash knows it by (from ``app.callback_map``)."""
     entries = {**_callback.GLOBAL_CALLBACK_MAP, **dash_app.callback_map}
-    return {entry["callback"].__name__: output for output, entry in entries.items()}
+    return {entry["callback"].__name__: output for output, entry in entries.items()
+            if "callback" in entry}  # clientside callbacks run in the browser: no server function to call
 
 
 def stringify_id(component_id) -> str:
