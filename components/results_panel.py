@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
-from dash.exceptions import MissingCallbackContextException
 
 import gppnmf_core as gp
 
 from . import exports, history_panel, provenance, store  # noqa: F401 - provenance, history_panel: their callbacks
+from .callback_context import triggered_id
 from .data_source import load_dataset
 from .figures import (
     GRAPH_CONFIG,
@@ -292,14 +292,6 @@ def observation_fits(arrays: dict, methods, column: int, n_features: int) -> dic
     if any(fit.shape != (n_features,) for fit in fits.values()):
         raise ValueError("the stored factors do not match the data set")
     return fits
-
-
-def triggered_id():
-    """The id of the input that fired the running callback; None when called as a plain function (tests)."""
-    try:
-        return ctx.triggered_id
-    except MissingCallbackContextException:
-        return None
 
 
 @callback(

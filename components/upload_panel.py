@@ -23,14 +23,14 @@ import sys
 from dataclasses import fields
 
 import numpy as np
-from dash import Input, Output, State, callback, ctx, dcc, html, no_update
-from dash.exceptions import MissingCallbackContextException
+from dash import Input, Output, State, callback, dcc, html, no_update
 
 import gppnmf_core.io as gio
 from gppnmf_core.io import DataFormatError, ReadOptions, max_bytes, read_dataset_isolated
 from gppnmf_core.io.options import CHOICES
 
 from . import services, store
+from .callback_context import triggered_id
 from .data_source import digest_of, put_upload
 from .messages import notice, problem
 from .sessions import SessionError
@@ -430,14 +430,6 @@ def variable_options(listing, text: str = "") -> list[dict]:
     if listing:
         return [{"label": f"{n} — {' × '.join(map(str, s)) or 'scalar'} {d}", "value": n} for n, s, d in listing]
     return [{"label": n, "value": n} for n in names_in_text(text)]
-
-
-def triggered_id():
-    """The id of the input that fired the running callback; None when called as a plain function (tests)."""
-    try:
-        return ctx.triggered_id
-    except MissingCallbackContextException:
-        return None
 
 
 @callback(
