@@ -70,3 +70,13 @@ def wait_for_prior_samples_on(driver, axis_text: str, timeout=30) -> None:
               ".map(e => e.textContent).join(' ');")
     wait(driver, lambda: axis_text in (driver.execute_script(script) or ""), timeout=timeout,
          message=f"the prior samples were not redrawn on an axis '{axis_text}'")
+
+
+def run_csi_phantom_to_results(dash_duo) -> None:
+    """Pick the 31P CSI phantom with its paper preset, press Run and wait for the three columns and the RMSE chart."""
+    pick_dataset(dash_duo, "31P")
+    dash_duo.wait_for_contains_text("#dataset-heatmap", "397 × 512", timeout=20)
+    dash_duo.wait_for_contains_text("#preset-picker", "paper", timeout=20)
+    dash_duo.find_element("#run-button").click()
+    wait(dash_duo.driver, lambda: result_columns(dash_duo.driver) == 3, timeout=90, message="no results")
+    dash_duo.wait_for_element("#rmse-chart .main-svg", timeout=20)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from page import by_id, dom_id, pick_dataset, result_columns, set_input, wait
+from page import by_id, dom_id, run_csi_phantom_to_results, set_input, wait
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
@@ -54,12 +54,7 @@ def test_first_view_has_no_critical_or_serious_violations(studio):
 
 
 def test_results_have_no_critical_or_serious_violations(studio):
-    pick_dataset(studio, "31P")
-    studio.wait_for_contains_text("#dataset-heatmap", "397 × 512", timeout=20)
-    studio.wait_for_contains_text("#preset-picker", "paper", timeout=20)
-    studio.find_element("#run-button").click()
-    wait(studio.driver, lambda: result_columns(studio.driver) == 3, timeout=90, message="no results")
-    studio.wait_for_element("#rmse-chart .main-svg", timeout=20)
+    run_csi_phantom_to_results(studio)
     violations = axe_violations(studio)
     print("\nafter a run, axe-core nodes by impact:", counts_by_impact(violations))
     print(report(violations))

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import pytest
-from page import pick_dataset, result_columns, wait
+from page import run_csi_phantom_to_results, wait
 
 #: (name, CSS width, CSS height, device pixel ratio, mobile): 150 % zoom is a 853 × 480 CSS viewport.
 SIZES = [
@@ -74,12 +74,7 @@ def test_graphs_fit_their_cards_and_titles_stay_clear_of_toolbars(studio, size):
 
 
 def test_results_fit_at_every_size_also_in_presentation_mode(studio):
-    pick_dataset(studio, "31P")
-    studio.wait_for_contains_text("#dataset-heatmap", "397 × 512", timeout=20)
-    studio.wait_for_contains_text("#preset-picker", "paper", timeout=20)
-    studio.find_element("#run-button").click()
-    wait(studio.driver, lambda: result_columns(studio.driver) == 3, timeout=90, message="no results")
-    studio.wait_for_element("#rmse-chart .main-svg", timeout=20)
+    run_csi_phantom_to_results(studio)
     for on in (False, True):
         presentation(studio, on)
         for size in SIZES:
