@@ -179,7 +179,7 @@ def start(token: str, request: dict) -> dict:
     Raises JobRefused while the session's previous job is queued or running.
     """
     with _session_lock(token):
-        current = status(token)
+        current = _settle(token)
         if current is not None and current["state"] in ACTIVE:
             raise JobRefused("this page's session already has a job queued or running: wait for it or press Cancel")
         store.delete(token, "results")  # the page must never show the previous job's results as this one's
@@ -280,8 +280,14 @@ def status(token: str) -> dict | None:
             place = _celery_queue_text(record)  # shown, never written: the record is the job's to write
             record = record if place is None else {**record, "text": place}
         return record
-    record = read(token)  # the process is gone: nothing writes the record any more; read its last word
-    if record is not None and record["state"] in ACTIVE:
+    with _session_lock(token):  # a Cancel under way kills the process first: let it write "cancelled"
+        return _settle(token)
+
+
+def _settle(token: str) -> dict | None:
+    """The record, marked "lost" if it still says queued/running with its process gone (hold the session lock)."""
+    record = read(token)
+    if record is not None and record["state"] in ACTIVE and not _alive(record):
         record = {**record, "state": "lost", "status": "failed", "message": LOST_MESSAGE}
         write(token, record)
     return record

@@ -14,6 +14,7 @@ import os
 import select
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -171,6 +172,31 @@ def test_cancel_kills_the_job_and_frees_the_only_slot_for_the_next_session(use_d
     processes = job_tree(wait_for_state(second, ("running",), timeout=30))  # it got the freed slot
     job_runner.cancel(second)
     assert_all_gone(processes)
+
+
+def test_a_page_polling_during_cancel_sees_cancelled_never_lost(use_double):
+    """Cancel kills the job before it writes "cancelled": a poll in between must not call the job lost."""
+    use_double("block_in_one_call")
+    token = store.new_session_id()
+    start(token, toy_request())
+    job_tree(wait_for_state(token, ("running",)))
+    seen: list[str] = []
+    cancelling = threading.Event()
+
+    def poll_like_the_page():
+        while not cancelling.is_set():
+            seen.append((job_runner.status(token) or {}).get("state"))
+
+    poller = threading.Thread(target=poll_like_the_page)
+    poller.start()
+    try:
+        wait_until(lambda: seen, 10, interval=0.01, message="the poller did not start")
+        cancelled = job_runner.cancel(token)
+    finally:
+        cancelling.set()
+        poller.join()
+    assert cancelled["state"] == "cancelled", cancelled
+    assert "lost" not in seen and job_runner.status(token)["state"] == "cancelled"
 
 
 def test_a_killed_computation_is_reported_and_leaves_no_process(use_double):
