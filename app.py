@@ -15,10 +15,11 @@ import os
 import flask
 from dash import Dash, dcc, html
 
-from components import data_panel, decompose_panel, prior_panel, results_panel, sessions, theme, tour
-from components.errors import report_callback_error
-from components.services import make_celery_app
-from components.upload_panel import MAX_UPLOAD_BYTES
+from components.panels import data_panel, decompose_panel, presentation, prior_panel, results_panel, tour
+from components.panels.errors import report_callback_error
+from components.panels.upload_panel import MAX_UPLOAD_BYTES
+from components.services import sessions
+from components.services.config import make_celery_app
 
 #: Celery app when REDIS_URL is set (`celery -A app:celery_app worker`), else None.
 celery_app = make_celery_app()
@@ -65,7 +66,7 @@ def serve_layout() -> html.Div:
                        "design priors for the factors of X ≈ D H, then compare GPP-NMF with LS-NMF and CNMF.",
                        className="subtitle"),
             ]),
-            theme.presentation_switch(),
+            presentation.presentation_switch(),
         ]),
         dcc.Store(id="session-id", data=page_session()),
         html.Main(id="main", children=[

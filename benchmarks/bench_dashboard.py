@@ -27,10 +27,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from plotly.io.json import to_json_plotly  # noqa: E402
 
 import app  # noqa: E402, F401 - binds the cache
-from components import jobs, prior_panel, results_panel, store  # noqa: E402
-from components.data_source import builtin_key, load_dataset  # noqa: E402
-from components.decompose_panel import _store_results  # noqa: E402
-from components.specs import factor_axis, prior_from_ui, ui_from_prior  # noqa: E402
+from components.jobs import compute  # noqa: E402
+from components.panels import prior_panel, results_panel
+from components.panels.decompose_panel import _store_results  # noqa: E402
+from components.services import store
+from components.services.data_source import builtin_key, load_dataset  # noqa: E402
+from components.views.specs import factor_axis, prior_from_ui, ui_from_prior  # noqa: E402
 
 CSI = builtin_key("csi_phantom")
 
@@ -58,9 +60,9 @@ def run_all_three(session: str) -> None:
     dataset = load_dataset(CSI)
     specs = paper_specs()
     priors = [prior_from_ui(specs[f], factor_axis(dataset, f), f) for f in ("D", "H")]
-    settings = jobs.JobSettings(methods=("gppnmf", "cnmf", "ls_nmf"), rank=2, max_iter=1000, tol=1e-6,
+    settings = compute.JobSettings(methods=("gppnmf", "cnmf", "ls_nmf"), rank=2, max_iter=1000, tol=1e-6,
                                 n_replicates=1, noise_var=specs["noise_var"])
-    _store_results(session, CSI, dataset, settings, jobs.run_decomposition(dataset, *priors, settings))
+    _store_results(session, CSI, dataset, settings, compute.run_decomposition(dataset, *priors, settings))
     out = results_panel.show_results({"error": None}, 4, session)
     to_json_plotly([out[0], out[1]])
 

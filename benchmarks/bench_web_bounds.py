@@ -32,9 +32,10 @@ from plotly.io.json import to_json_plotly  # noqa: E402
 import app  # noqa: E402, F401 - configures sessions
 import gppnmf_core as gp  # noqa: E402
 from benchmarks.bench_dashboard import slider_move  # noqa: E402
-from components import data_panel, prior_panel, store  # noqa: E402
-from components.data_source import load_dataset, put_upload  # noqa: E402
-from components.specs import default_ui  # noqa: E402
+from components.panels import data_panel, prior_panel  # noqa: E402
+from components.services import store
+from components.services.data_source import load_dataset, put_upload  # noqa: E402
+from components.views.specs import default_ui  # noqa: E402
 
 
 def stored_upload(X: np.ndarray, rows, cols, digest: str) -> tuple[str, str]:

@@ -36,6 +36,7 @@ _EXPORTS = {
     "io": ("DataFormatError", "ReadOptions", "read_dataset", "write_nifti_mrs"),
     "kernels": ("RBF", "Exponential", "Kernel", "Matern32", "Matern52", "Periodic", "White", "kernel_from_spec"),
     "links": ("ExponentialLink", "GammaLink", "Link", "RectifiedGaussianLink", "link_from_spec"),
+    "masks": ("included_observations", "signal_strength"),
     "metrics": ("align_to_truth", "evaluate", "match_components", "normalize_for_display", "rmse"),
     "model_selection": ("ModelSelection", "select_model"),
     "noise_estimation": ("estimate_noise_var",),
@@ -47,9 +48,9 @@ _EXPORTS = {
                   "SquareRoot", "mirror_factor", "sqrt_factor"),
 }
 #: Submodules reachable as attributes (``gp.datasets.paper_toy``) without importing them first.
-_SUBMODULES = ("baselines", "cli", "dataset", "datasets", "estimators", "gppnmf", "io", "kernels", "links", "metrics",
-               "model_selection", "noise_estimation", "objective", "posterior", "priors", "results", "solvers",
-               "structure", "threads")
+_SUBMODULES = ("baselines", "cli", "dataset", "datasets", "estimators", "gppnmf", "io", "kernels", "links", "masks",
+               "metrics", "model_selection", "noise_estimation", "objective", "posterior", "priors", "results",
+               "solvers", "structure", "threads")
 _LAZY = {name: (module, name) for module, names in _EXPORTS.items() for name in names}
 _LAZY.update({module: (module, None) for module in _SUBMODULES})
 
@@ -64,6 +65,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time every name comes fr
         io,
         kernels,
         links,
+        masks,
         metrics,
         objective,
         priors,
@@ -78,6 +80,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time every name comes fr
     from .io import DataFormatError, ReadOptions, read_dataset, write_nifti_mrs
     from .kernels import RBF, Exponential, Kernel, Matern32, Matern52, Periodic, White, kernel_from_spec
     from .links import ExponentialLink, GammaLink, Link, RectifiedGaussianLink, link_from_spec
+    from .masks import included_observations, signal_strength
     from .metrics import align_to_truth, evaluate, match_components, normalize_for_display, rmse
     from .model_selection import ModelSelection, select_model
     from .noise_estimation import estimate_noise_var
@@ -114,11 +117,11 @@ def __dir__():
 
 __all__ = [
     "Axis", "BoundPrior", "CirculantSquareRoot", "DataFormatError", "Dataset", "DenseSquareRoot", "Exponential",
-    "ExponentialLink", "FitResult", "GPPNMFObjective", "GPPrior", "GammaLink", "Grid",
-    "IdentitySquareRoot", "Kernel", "KroneckerSquareRoot", "Link", "Matern32", "Matern52", "ModelSelection",
-    "Periodic", "Posterior", "Preset", "Progress", "RBF", "ReadOptions", "RectifiedGaussianLink", "SquareRoot",
-    "Truth", "White", "align_to_truth", "cnmf", "datasets", "estimate_noise_var", "evaluate", "fit_gppnmf", "io",
+    "ExponentialLink", "FitResult", "GPPNMFObjective", "GPPrior", "GammaLink", "Grid", "IdentitySquareRoot", "Kernel",
+    "KroneckerSquareRoot", "Link", "Matern32", "Matern52", "ModelSelection", "Periodic", "Posterior", "Preset",
+    "Progress", "RBF", "ReadOptions", "RectifiedGaussianLink", "SquareRoot", "Truth", "White", "align_to_truth",
+    "cnmf", "datasets", "estimate_noise_var", "evaluate", "fit_gppnmf", "included_observations", "io",
     "kernel_from_spec", "link_from_spec", "ls_nmf", "match_components", "metrics", "mirror_factor",
-    "normalize_for_display", "read_dataset", "rmse", "sample_posterior", "select_model", "sqrt_factor",
-    "write_nifti_mrs",
+    "normalize_for_display", "read_dataset", "rmse", "sample_posterior", "select_model", "signal_strength",
+    "sqrt_factor", "write_nifti_mrs",
 ]

@@ -16,11 +16,17 @@ shape (K, M) and ``H`` of shape (M, L).
   an update would turn an element negative; the floor keeps it positive, and
   because it stays positive a later update can make it grow again.
 
+Both take a ``mask`` (boolean, of the shape of X or one value per column)
+of the entries that count: the updates become the weighted ones of the masked
+least-squares cost, so left-out entries (missing, held out, or outside the
+region of interest) take no part in the fit, and ``D @ H`` predicts them.
+
 Both share one private solver, :func:`_mu_fit`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
@@ -57,20 +63,52 @@ def _half_sq_error(X: np.ndarray, D: np.ndarray, H: np.ndarray) -> float:
     return 0.5 * float(np.vdot(R, R))
 
 
-def _mu_replicate(
-    X: np.ndarray,
-    xx: float,
-    D: np.ndarray,
-    H: np.ndarray,
+def _iterate(
+    step,
+    f0: float,
     *,
-    floor: float | None,
     max_iter: int,
     tol: float,
     callback: ProgressCallback | None,
     method: str,
     replicate: int,
     n_replicates: int,
-) -> Outcome:
+) -> tuple[np.ndarray, int, bool, bool]:
+    """The iteration loop both update rules share: the stopping rule, progress reports and stop requests.
+
+    ``step()`` runs one iteration (H, then D) and returns the objective after
+    it. Returns ``(trace, n_iter, converged, stopped)`` with ``trace`` of shape
+    (n_iter + 1,), the objective at the start first.
+    """
+    trace = np.empty(max_iter + 1)
+    trace[0] = f_check = f0
+    n_iter = 0
+    converged = False
+
+    def stop(iteration: int, value: float) -> bool:
+        return stop_requested(callback, Progress(method, replicate, n_replicates, iteration, max_iter, value))
+
+    stopped = stop(0, float(f0))
+    while not stopped and n_iter < max_iter:
+        f = step()
+        n_iter += 1
+        trace[n_iter] = f
+        at_check = n_iter % _CHECK_EVERY == 0
+        if at_check:
+            # Relative change over the last _CHECK_EVERY iterations; the
+            # strict "<" means tol = 0 always runs max_iter iterations.
+            converged = abs(f_check - f) < tol * f_check
+            f_check = f
+        if (at_check or n_iter == max_iter) and stop(n_iter, float(f)):
+            stopped = True
+            break
+        if converged:
+            break
+    return trace[: n_iter + 1].copy(), n_iter, converged, stopped
+
+
+def _mu_replicate(X: np.ndarray, xx: float, D: np.ndarray, H: np.ndarray, *, floor: float | None,
+                  **loop) -> Outcome:
     r"""Run the multiplicative updates from ``(D, H)`` (updated in place); an Outcome with ``x = (D, H)``.
 
     The cost after each iteration is obtained without forming the residual:
@@ -83,7 +121,7 @@ def _mu_replicate(
     ``D.T D`` is the Gram matrix the next H-update needs anyway, so recording
     the cost at every iteration costs O(K M + M^2) extra. The expansion loses
     absolute accuracy of about ``eps * ||X||^2``; the last entry is therefore
-    recomputed from the residual.
+    recomputed from the residual. ``loop`` holds the keywords of :func:`_iterate`.
     """
     K, L = X.shape
     M = D.shape[1]
@@ -93,30 +131,17 @@ def _mu_replicate(
     den_D = np.empty((K, M))
     HHt = np.empty((M, M))
     DtD = np.empty((M, M))
-    trace = np.empty(max_iter + 1)
 
     def cost() -> float:
         value = 0.5 * (xx - 2.0 * float(np.vdot(D, XHt)) + float(np.vdot(DtD, HHt)))
         return max(value, 0.0)
 
-    np.matmul(X, H.T, out=XHt)
-    np.matmul(H, H.T, out=HHt)
-    np.matmul(D.T, D, out=DtD)
-    trace[0] = cost()
-    f_check = trace[0]
-    n_iter = 0
-    converged = False
-
-    def stop(iteration: int, value: float) -> bool:
-        return stop_requested(callback, Progress(method, replicate, n_replicates, iteration, max_iter, value))
-
-    stopped = stop(0, float(trace[0]))
-    while not stopped and n_iter < max_iter:
+    def step() -> float:
         # H <- H * (D^T X) / (D^T D H)
         np.matmul(D.T, X, out=DtX)
-        DtX *= H
+        np.multiply(DtX, H, out=DtX)
         np.matmul(DtD, H, out=den_H)
-        den_H += _TINY
+        np.add(den_H, _TINY, out=den_H)
         np.divide(DtX, den_H, out=H)
         if floor is not None:
             np.maximum(H, floor, out=H)
@@ -124,27 +149,78 @@ def _mu_replicate(
         np.matmul(X, H.T, out=XHt)
         np.matmul(H, H.T, out=HHt)
         np.matmul(D, HHt, out=den_D)
-        den_D += _TINY
-        D *= XHt
-        D /= den_D
+        np.add(den_D, _TINY, out=den_D)
+        np.multiply(D, XHt, out=D)
+        np.divide(D, den_D, out=D)
         if floor is not None:
             np.maximum(D, floor, out=D)
         np.matmul(D.T, D, out=DtD)
-        n_iter += 1
-        f = trace[n_iter] = cost()
-        at_check = n_iter % _CHECK_EVERY == 0
-        if at_check:
-            # Relative change over the last _CHECK_EVERY iterations; the
-            # strict "<" means tol = 0 always runs max_iter iterations.
-            converged = abs(f_check - f) < tol * f_check
-            f_check = f
-        if (at_check or n_iter == max_iter) and stop(n_iter, float(f)):
-            stopped = True
-            break
-        if converged:
-            break
-    trace = trace[: n_iter + 1].copy()
+        return cost()
+
+    np.matmul(X, H.T, out=XHt)
+    np.matmul(H, H.T, out=HHt)
+    np.matmul(D.T, D, out=DtD)
+    trace, n_iter, converged, stopped = _iterate(step, cost(), **loop)
     trace[-1] = _half_sq_error(X, D, H)
+    return Outcome((D, H), float(trace[-1]), trace, n_iter, n_iter + 1, converged, stopped, "")
+
+
+def _weighted_mu_replicate(WX: np.ndarray, W: np.ndarray, D: np.ndarray, H: np.ndarray, *, floor: float | None,
+                           **loop) -> Outcome:
+    r"""The updates with a 0/1 weight per entry (a mask), from ``(D, H)`` updated in place.
+
+    Minimises :math:`\tfrac12 \|W \odot (X - DH)\|_F^2` by
+
+    .. math::
+        H \leftarrow H \odot \frac{D^\top (W \odot X)}{D^\top (W \odot DH)}, \qquad
+        D \leftarrow D \odot \frac{(W \odot X) H^\top}{(W \odot DH) H^\top},
+
+    each followed by the floor when there is one. ``WX`` is ``W * X`` (masked-out
+    entries zero, whatever X held there). The masked product ``W * (D H)``
+    cannot be expanded into Gram matrices as in :func:`_mu_replicate`, so it is
+    formed for each half-step: the product computed for the cost after an
+    iteration is the one the next H-update needs, and the cost is exact (from
+    the masked residual) at every iteration. ``loop`` holds the keywords of
+    :func:`_iterate`.
+    """
+    K, L = WX.shape
+    M = D.shape[1]
+    num_H = np.empty((M, L))
+    den_H = np.empty((M, L))
+    num_D = np.empty((K, M))
+    den_D = np.empty((K, M))
+    WP = np.empty((K, L))  # W * (D @ H)
+    R = np.empty((K, L))  # the masked residual
+
+    def cost() -> float:
+        """Form ``W * (D @ H)`` for the current factors; half the squared masked residual."""
+        np.matmul(D, H, out=WP)
+        np.multiply(WP, W, out=WP)
+        np.subtract(WP, WX, out=R)
+        return 0.5 * float(np.vdot(R, R))
+
+    def step() -> float:
+        # H <- H * (D^T (W X)) / (D^T (W D H)); WP holds W * (D @ H) from the last cost()
+        np.matmul(D.T, WX, out=num_H)
+        np.multiply(num_H, H, out=num_H)
+        np.matmul(D.T, WP, out=den_H)
+        np.add(den_H, _TINY, out=den_H)
+        np.divide(num_H, den_H, out=H)
+        if floor is not None:
+            np.maximum(H, floor, out=H)
+        # D <- D * ((W X) H^T) / ((W D H) H^T)
+        np.matmul(D, H, out=WP)
+        np.multiply(WP, W, out=WP)
+        np.matmul(WX, H.T, out=num_D)
+        np.matmul(WP, H.T, out=den_D)
+        np.add(den_D, _TINY, out=den_D)
+        np.multiply(D, num_D, out=D)
+        np.divide(D, den_D, out=D)
+        if floor is not None:
+            np.maximum(D, floor, out=D)
+        return cost()
+
+    trace, n_iter, converged, stopped = _iterate(step, cost(), **loop)
     return Outcome((D, H), float(trace[-1]), trace, n_iter, n_iter + 1, converged, stopped, "")
 
 
@@ -162,13 +238,15 @@ def _mu_fit(
     settings: dict,
     start: float,
     n_threads: int | None,
+    mask: np.ndarray | None = None,
 ) -> FitResult:
     """Multiplicative-update NMF with restarts, shared by LS-NMF and CNMF.
 
     Parameters
     ----------
     X : ndarray of shape (K, L)
-        Data, float64, already validated (and clipped for LS-NMF).
+        Data, float64, already validated (and clipped for LS-NMF); zero where
+        ``mask`` is False.
     rank : int
         Number of components M.
     method : str
@@ -186,6 +264,11 @@ def _mu_fit(
         ``time.perf_counter()`` when the public call began.
     n_threads : int or None
         BLAS threads, see :func:`gppnmf_core.threads.blas_threads`.
+    mask : ndarray of bool, shape (K, L) or (L,), optional
+        Entries (or whole columns, 1-D) that count; None counts every entry.
+        A column mask runs the plain updates on the kept columns, which is the
+        weighted update exactly (the masked columns of H reach zero, or the
+        floor, at the first update and take no part in the D-update).
 
     Returns
     -------
@@ -193,8 +276,17 @@ def _mu_fit(
         The replicate with the lowest final objective.
     """
     K, L = X.shape
-    xx = float(np.vdot(X, X))
-    scale = np.sqrt(np.sum(X, where=X > 0) / X.size / rank)
+    columns = mask is not None and mask.ndim == 1
+    kept = X if mask is None else (X[:, mask] if columns else X[mask])
+    scale = np.sqrt(np.sum(kept, where=kept > 0) / kept.size / rank)
+    if columns:
+        Xc = np.ascontiguousarray(X[:, mask])
+        xx = float(np.vdot(Xc, Xc))
+    elif mask is not None:
+        W = mask.astype(np.float64)
+    else:
+        xx = float(np.vdot(X, X))
+    loop = dict(max_iter=max_iter, tol=tol, callback=callback, method=method, n_replicates=n_replicates)
 
     def run_replicate(replicate: int) -> Outcome:
         D = scale * np.abs(rng.standard_normal((K, rank)))
@@ -203,10 +295,16 @@ def _mu_fit(
             np.maximum(D, floor, out=D)
             np.maximum(H, floor, out=H)
         with blas_threads(n_threads, K * L * rank):
-            return _mu_replicate(
-                X, xx, D, H, floor=floor, max_iter=max_iter, tol=tol, callback=callback,
-                method=method, replicate=replicate, n_replicates=n_replicates,
-            )
+            if mask is None:
+                return _mu_replicate(X, xx, D, H, floor=floor, replicate=replicate, **loop)
+            if not columns:
+                return _weighted_mu_replicate(X, W, D, H, floor=floor, replicate=replicate, **loop)
+            Hc = np.ascontiguousarray(H[:, mask])
+            outcome = _mu_replicate(Xc, xx, D, Hc, floor=floor, replicate=replicate, **loop)
+        if outcome.n_iter > 0:  # what the first weighted update gives the left-out columns
+            H[:, ~mask] = 0.0 if floor is None else floor
+        H[:, mask] = Hc
+        return dataclasses.replace(outcome, x=(D, H))
 
     i_best, runs = best_of_replicates(run_replicate, n_replicates)
     best = runs[i_best]
@@ -228,8 +326,61 @@ def _mu_fit(
     )
 
 
-def _check_common(X, rank, max_iter, tol, n_replicates, callback, random_state):
-    X = check_matrix(X, "X")
+def _check_keep_mask(mask, shape: tuple[int, int]) -> np.ndarray | None:
+    """The entries a fit counts: None (all), a (L,) column mask or a (K, L) mask, as bool.
+
+    A mask that keeps everything becomes None (the plain updates) and a (K, L)
+    mask whose rows are all equal becomes its first row (the column path).
+    """
+    if mask is None:
+        return None
+    try:
+        mask = np.asarray(mask)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"mask must be a boolean array: {exc}") from None
+    K, L = shape
+    if mask.ndim == 1:
+        if mask.shape != (L,):
+            raise ValueError(f"a 1-D mask must hold one value per column of X ({L}), got shape {mask.shape}")
+    elif mask.shape != (K, L):
+        raise ValueError(f"mask must have the shape of X {(K, L)} (or ({L},) for whole columns), got {mask.shape}")
+    if mask.dtype != np.bool_:
+        if not (np.issubdtype(mask.dtype, np.number) and np.all((mask == 0) | (mask == 1))):
+            raise ValueError(f"mask must be boolean (or 0/1), got dtype {mask.dtype}")
+        mask = mask != 0
+    if not mask.any():
+        raise ValueError(f"mask masks out every entry of X (shape {(K, L)})")
+    if mask.all():
+        return None
+    if mask.ndim == 2 and np.all(mask == mask[:1]):
+        mask = mask[0]
+    return np.array(mask, dtype=bool)
+
+
+def _check_data(X, mask) -> tuple[np.ndarray, np.ndarray | None]:
+    """``X`` as float64 (K, L), finite where ``mask`` keeps it and zero elsewhere; the normalised mask."""
+    if mask is None:
+        return check_matrix(X, "X"), None
+    try:
+        X = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"X must be a real 2-D array of numbers: {exc}") from None
+    if X.ndim != 2 or X.size == 0:
+        raise ValueError(f"X must be a non-empty 2-D array, got shape {X.shape}")
+    keep = _check_keep_mask(mask, X.shape)
+    full = np.ones(X.shape, dtype=bool) if keep is None else np.broadcast_to(keep, X.shape)
+    finite = np.isfinite(X)
+    n_bad = int(np.count_nonzero(full & ~finite))
+    if n_bad:
+        raise ValueError(f"X contains {n_bad} non-finite value(s) (NaN or Inf) in entries the mask keeps; "
+                         f"shape {X.shape}")
+    if keep is not None:
+        X = np.where(full, X, 0.0)  # a copy: masked-out entries (NaN allowed there) take no part
+    return X, keep
+
+
+def _check_common(X, rank, max_iter, tol, n_replicates, callback, random_state, mask=None):
+    X, keep = _check_data(X, mask)
     rank = check_rank(rank, X.shape)
     max_iter = check_int(max_iter, "max_iter", minimum=1)
     tol = check_nonnegative(tol, "tol")
@@ -243,8 +394,9 @@ def _check_common(X, rank, max_iter, tol, n_replicates, callback, random_state):
         "tol": tol,
         "n_replicates": n_replicates,
         "random_state": seed,
+        "masked": mask is not None,
     }
-    return X, rank, max_iter, tol, n_replicates, rng, settings
+    return X, keep, rank, max_iter, tol, n_replicates, rng, settings
 
 
 def ls_nmf(
@@ -257,6 +409,7 @@ def ls_nmf(
     n_threads: int | None = None,
     callback: ProgressCallback | None = None,
     random_state=None,
+    mask=None,
 ) -> FitResult:
     r"""LS-NMF: Lee–Seung multiplicative updates on the clipped data ``max(X, 0)``.
 
@@ -307,6 +460,17 @@ def ls_nmf(
     random_state : None, int or numpy.random.Generator
         Seed of the initial values ``D, H ~ sqrt(mean(max(X, 0)) / M) |N(0, 1)|``;
         recorded in ``settings["random_state"]`` (``"Generator"`` for a generator).
+    mask : array_like of bool, shape (K, L) or (L,), optional
+        Which entries of X count: True (or 1) keeps an entry, False (0) leaves
+        it out of the objective and of every update, so X may hold anything
+        there, NaN included (missing or held-out values). A 1-D mask keeps or
+        leaves out whole columns (observations, e.g. voxels outside the head).
+        The updates become the weighted ones of the masked objective
+        :math:`\tfrac12 \|W \odot (X - DH)\|_F^2` (see Notes); the objective
+        and its trace count the kept entries only. ``D @ H`` predicts the
+        left-out entries; a column (row) with no kept entry gets zeros.
+        None (or a mask that keeps everything) runs the plain updates.
+        Recorded as ``settings["masked"]``.
 
     Returns
     -------
@@ -324,20 +488,39 @@ def ls_nmf(
     ValueError
         If ``X`` is not a finite 2-D array or an argument is out of range; the
         message names the argument. Also if ``X`` has no positive entries
-        (``max(X, 0)`` would be all zero).
+        (``max(X, 0)`` would be all zero) where the mask keeps it, or if
+        ``mask`` is not boolean of shape (K, L) or (L,), or leaves out every entry.
 
     See Also
     --------
     cnmf : the same updates on the raw data, with a floor on the factors.
+
+    Notes
+    -----
+    With a mask :math:`W \in \{0, 1\}^{K \times L}` the updates are those of
+    weighted NMF,
+
+    .. math::
+        H \leftarrow H \odot \frac{D^\top (W \odot X^{+})}{D^\top (W \odot D H)}, \qquad
+        D \leftarrow D \odot \frac{(W \odot X^{+}) H^\top}{(W \odot D H) H^\top},
+
+    which keep the guarantee that the masked objective never increases (the
+    same auxiliary-function argument with a diagonal weight). Zeroing the
+    left-out entries of X and running the plain updates would instead fit
+    zeros there. A column mask runs the plain updates on the kept columns (the
+    same iterates, at the cost of the unmasked fit); an entry-wise mask forms
+    ``W * (D @ H)`` twice per iteration (about three times the work of an
+    unmasked iteration).
     """
     start = time.perf_counter()
-    X, rank, max_iter, tol, n_replicates, rng, settings = _check_common(
-        X, rank, max_iter, tol, n_replicates, callback, random_state
+    X, keep, rank, max_iter, tol, n_replicates, rng, settings = _check_common(
+        X, rank, max_iter, tol, n_replicates, callback, random_state, mask
     )
     X = np.maximum(X, 0.0)
     if not np.any(X > 0):
+        where = "" if keep is None else " where the mask keeps it"
         raise ValueError(
-            f"X has no positive entries (shape {X.shape}); LS-NMF fits max(X, 0), "
+            f"X has no positive entries{where} (shape {X.shape}); LS-NMF fits max(X, 0), "
             "which would be all zero"
         )
     settings["clip_negative"] = True
@@ -354,6 +537,7 @@ def ls_nmf(
         settings=settings,
         start=start,
         n_threads=n_threads,
+        mask=keep,
     )
 
 
@@ -368,6 +552,7 @@ def cnmf(
     n_threads: int | None = None,
     callback: ProgressCallback | None = None,
     random_state=None,
+    mask=None,
 ) -> FitResult:
     r"""CNMF (Sajda et al. 2004): multiplicative updates on the raw X with a floor.
 
@@ -426,6 +611,17 @@ def cnmf(
     random_state : None, int or numpy.random.Generator
         Seed of the initial values ``D, H ~ sqrt(mean(max(X, 0)) / M) |N(0, 1)|``;
         recorded in ``settings["random_state"]`` (``"Generator"`` for a generator).
+    mask : array_like of bool, shape (K, L) or (L,), optional
+        Which entries of X count: True (or 1) keeps an entry, False (0) leaves
+        it out of the objective and of every update, so X may hold anything
+        there, NaN included (missing or held-out values). A 1-D mask keeps or
+        leaves out whole columns (observations, e.g. voxels outside the head).
+        The updates become the weighted ones of the masked objective
+        :math:`\tfrac12 \|W \odot (X - DH)\|_F^2` (see Notes); the objective
+        and its trace count the kept entries only. ``D @ H`` predicts the
+        left-out entries; a column (row) with no kept entry gets the floor.
+        None (or a mask that keeps everything) runs the plain updates.
+        Recorded as ``settings["masked"]``.
 
     Returns
     -------
@@ -441,16 +637,39 @@ def cnmf(
     Raises
     ------
     ValueError
-        If ``X`` is not a finite 2-D array or an argument is out of range; the
-        message names the argument.
+        If ``X`` is not a finite 2-D array (where the mask keeps it) or an
+        argument is out of range; the message names the argument. Also if
+        ``mask`` is not boolean of shape (K, L) or (L,), or leaves out every entry.
 
     See Also
     --------
     ls_nmf : the same updates on ``max(X, 0)``, without a floor.
+
+    Notes
+    -----
+    With a mask :math:`W \in \{0, 1\}^{K \times L}` (Sajda et al.'s updates
+    for the weighted objective :math:`\tfrac12 \|W \odot (X - DH)\|_F^2`)
+
+    .. math::
+        H \leftarrow \max\!\left(\varepsilon,\; H \odot
+            \frac{D^\top (W \odot X)}{D^\top (W \odot D H)}\right), \qquad
+        D \leftarrow \max\!\left(\varepsilon,\; D \odot
+            \frac{(W \odot X) H^\top}{(W \odot D H) H^\top}\right).
+
+    Both the numerator and the denominator are masked: the numerator is the
+    negative gradient's data term and may still be negative (kept negative
+    entries), which the floor handles as without a mask; the denominator is
+    the model's own masked prediction, so left-out entries neither pull the
+    factors towards zero (as zero-filling X would) nor towards the value X
+    holds there. Each element's update is the unmasked one restricted to the
+    entries its row or column keeps, so an element with no kept entry sits
+    at the floor. A column mask runs the plain updates on the kept columns
+    (the same iterates); an entry-wise mask forms ``W * (D @ H)`` twice per
+    iteration (about three times the work of an unmasked iteration).
     """
     start = time.perf_counter()
-    X, rank, max_iter, tol, n_replicates, rng, settings = _check_common(
-        X, rank, max_iter, tol, n_replicates, callback, random_state
+    X, keep, rank, max_iter, tol, n_replicates, rng, settings = _check_common(
+        X, rank, max_iter, tol, n_replicates, callback, random_state, mask
     )
     floor = check_positive(floor, "floor")
     settings["floor"] = floor
@@ -467,4 +686,5 @@ def cnmf(
         settings=settings,
         start=start,
         n_threads=n_threads,
+        mask=keep,
     )

@@ -263,3 +263,135 @@ def test_nfev_and_a_short_repr(fit, noisy):
     assert res.nfev == res.n_iter + 1 == 31
     text = repr(res)
     assert text.startswith(f"FitResult(method='{fit.__name__}', D=(60, 2), H=(2, 80)") and len(text) < 250
+
+
+# --- masks -------------------------------------------------------------------------------------------------------
+
+
+def _masked_half_sq(X, W, D, H):
+    R = np.where(W, X - D @ H, 0.0)
+    return 0.5 * np.sum(R * R)
+
+
+def _private_fit(fit, X, mask, **kwargs):
+    """The shared solver with a mask exactly as given (no collapsing of full or column masks)."""
+    import time
+
+    from gppnmf_core import baselines
+
+    data = np.maximum(X, 0) if fit is ls_nmf else X
+    return baselines._mu_fit(
+        np.where(mask, data, 0.0), kwargs.pop("rank", 2), method=fit.__name__,
+        floor=None if fit is ls_nmf else kwargs.pop("floor", 1e-6), tol=kwargs.pop("tol", 0.0),
+        n_replicates=1, callback=None, rng=np.random.default_rng(kwargs.pop("random_state", 0)), settings={},
+        start=time.perf_counter(), n_threads=None, mask=mask, **kwargs,
+    )
+
+
+@pytest.mark.parametrize("fit", METHODS)
+@pytest.mark.parametrize("full", [lambda X: np.ones(X.shape, bool), lambda X: np.ones(X.shape[1], bool),
+                                  lambda X: np.ones(X.shape, int)], ids=["2d", "columns", "0/1"])
+def test_a_full_mask_is_the_unmasked_fit(fit, full, noisy):
+    plain = fit(noisy, 2, max_iter=60, tol=0, random_state=5)
+    masked = fit(noisy, 2, max_iter=60, tol=0, random_state=5, mask=full(noisy))
+    np.testing.assert_array_equal(masked.D, plain.D)
+    np.testing.assert_array_equal(masked.H, plain.H)
+    np.testing.assert_array_equal(masked.objective_trace, plain.objective_trace)
+    assert masked.settings["masked"] and not plain.settings["masked"]
+
+
+@pytest.mark.parametrize("fit", METHODS)
+def test_the_weighted_updates_with_all_weights_one_are_the_plain_updates(fit, noisy):
+    plain = fit(noisy, 2, max_iter=80, tol=0, random_state=2)
+    weighted = _private_fit(fit, noisy, np.ones(noisy.shape, bool), max_iter=80, random_state=2)
+    np.testing.assert_allclose(weighted.D, plain.D, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(weighted.H, plain.H, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(weighted.objective_trace, plain.objective_trace, rtol=1e-9)
+
+
+@pytest.mark.parametrize("fit", METHODS)
+def test_held_out_entries_are_ignored_and_predicted(fit):
+    D0, H0 = _truth(30, 40, 2, seed=6)
+    X0 = (D0 + 0.1) @ (H0 + 0.1)  # exactly rank 2, every row and column informative
+    rng = np.random.default_rng(1)
+    mask = rng.random(X0.shape) > 0.15
+    X = X0.copy()
+    X[~mask] = np.nan  # anything may sit in the held-out entries
+    kwargs = dict(max_iter=2000, tol=1e-12, random_state=0, **({"floor": 1e-9} if fit is cnmf else {}))
+    res = fit(X, 2, mask=mask, **kwargs)
+    garbage = np.where(mask, X0, 1e6 * rng.standard_normal(X0.shape))
+    np.testing.assert_array_equal(fit(garbage, 2, mask=mask, **kwargs).D, res.D)
+    fitted = res.D @ res.H
+    kept_err = np.linalg.norm((fitted - X0)[mask]) / np.linalg.norm(X0[mask])
+    held_err = np.linalg.norm((fitted - X0)[~mask]) / np.linalg.norm(X0[~mask])
+    assert kept_err < 1e-6 and held_err < 1e-6
+    # zero-filling the held-out entries instead would fit those zeros
+    zero_filled = fit(np.where(mask, X0, 0.0), 2, **kwargs)
+    assert np.linalg.norm((zero_filled.D @ zero_filled.H - X0)[~mask]) / np.linalg.norm(X0[~mask]) > 0.3
+    assert res.objective == pytest.approx(_masked_half_sq(X0, mask, res.D, res.H), rel=1e-10, abs=1e-20)
+
+
+@pytest.mark.parametrize("fit", METHODS)
+def test_masked_objective_and_its_trace(fit, noisy):
+    mask = np.random.default_rng(3).random(noisy.shape) > 0.3
+    res = fit(noisy, 2, max_iter=100, tol=0, random_state=0, mask=mask)
+    data = np.maximum(noisy, 0) if fit is ls_nmf else noisy
+    assert res.objective == res.objective_trace[-1]
+    assert res.objective == pytest.approx(_masked_half_sq(data, mask, res.D, res.H), rel=1e-12)
+    trace = res.objective_trace
+    if fit is ls_nmf:  # the weighted updates keep the monotone decrease
+        assert np.all(np.diff(trace) <= 1e-12 * trace[0])
+    assert trace[-1] < 0.5 * trace[0]
+    if fit is cnmf:
+        assert res.D.min() >= 1e-6 and res.H.min() >= 1e-6
+
+
+@pytest.mark.parametrize("fit", METHODS)
+def test_a_column_mask_runs_the_weighted_updates_on_the_kept_columns(fit, noisy):
+    keep = np.random.default_rng(4).random(noisy.shape[1]) > 0.25
+    by_columns = fit(noisy, 2, max_iter=70, tol=0, random_state=1, mask=keep)
+    as_rows_equal = fit(noisy, 2, max_iter=70, tol=0, random_state=1, mask=np.tile(keep, (noisy.shape[0], 1)))
+    np.testing.assert_array_equal(as_rows_equal.D, by_columns.D)
+    weighted = _private_fit(fit, noisy, np.tile(keep, (noisy.shape[0], 1)), max_iter=70, random_state=1)
+    np.testing.assert_allclose(weighted.D, by_columns.D, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(weighted.H, by_columns.H, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(weighted.objective_trace, by_columns.objective_trace, rtol=1e-9)
+    left_out = by_columns.H[:, ~keep]
+    np.testing.assert_array_equal(left_out, 0.0 if fit is ls_nmf else 1e-6)
+
+
+BAD_MASKS = [
+    (np.ones((3, 4), bool), "shape of X"),
+    (np.ones(4, bool), "one value per column"),
+    (np.full((3, 5), 0.5), "boolean"),
+    (np.zeros((3, 5), bool), "every entry"),
+    (np.array([["a"] * 5] * 3), "boolean"),
+]
+
+
+@pytest.mark.parametrize("fit", METHODS)
+@pytest.mark.parametrize(("mask", "match"), BAD_MASKS)
+def test_bad_masks(fit, mask, match):
+    X = np.abs(np.random.default_rng(0).standard_normal((3, 5)))
+    with pytest.raises(ValueError, match=f"mask.*{match}|{match}.*mask"):
+        fit(X, 2, mask=mask)
+
+
+@pytest.mark.parametrize("fit", METHODS)
+def test_non_finite_values_only_where_the_mask_leaves_them_out(fit):
+    X = np.abs(np.random.default_rng(0).standard_normal((4, 5)))
+    X[0, 0] = np.nan
+    mask = np.ones(X.shape, bool)
+    with pytest.raises(ValueError, match="X contains 1 non-finite"):
+        fit(X, 2, mask=mask)
+    mask[0, 0] = False
+    assert np.isfinite(fit(X, 2, mask=mask, max_iter=20).objective)
+
+
+def test_ls_nmf_needs_positive_entries_where_the_mask_keeps_them():
+    X = -np.ones((4, 5))
+    X[0, 0] = 1.0
+    mask = np.ones(X.shape, bool)
+    mask[0, 0] = False
+    with pytest.raises(ValueError, match="no positive entries where the mask keeps"):
+        ls_nmf(X, 2, mask=mask)

@@ -13,9 +13,11 @@ from plotly.io.json import to_json_plotly
 import app  # noqa: F401 - configures the session secret
 import gppnmf_core as gp
 import gppnmf_core.priors
-from components import data_panel, figures, prior_panel, services, store
-from components.data_source import builtin_key, load_dataset, put_upload
-from components.specs import default_ui, mean_abs, variance
+from components.panels import data_panel, prior_panel
+from components.services import config, store
+from components.services.data_source import builtin_key, load_dataset, put_upload
+from components.views import figures
+from components.views.specs import default_ui, mean_abs, variance
 
 MAX_RESPONSE_BYTES = 5 * 2**20
 
@@ -92,7 +94,7 @@ def huge_upload():
     spectrum = np.exp(-(((ppm - 3.0) / 0.5) ** 2)) + 0.5 * np.exp(-(((ppm + 7.0) / 0.3) ** 2))
     X = np.tile(np.outer(spectrum, np.random.default_rng(0).random(64)), (1, L // 64)) - 0.01
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(services, "SESSION_QUOTA_BYTES", 2**31)
+        patch.setattr(config, "SESSION_QUOTA_BYTES", 2**31)
         key, session = _upload(X, gp.Axis(ppm, label="chemical shift", unit="ppm", reversed=True),
                                gp.Axis(np.arange(float(L)), label="observation"), "7c" * 12)
     del X

@@ -7,7 +7,7 @@ import time
 import psutil
 from page import job_running, result_columns, set_input, start_long_run, wait
 
-from components import services
+from components.services import config
 
 
 def _short_run(dash_duo):
@@ -43,7 +43,7 @@ def test_a_killed_job_is_reported_and_a_new_run_succeeds(studio):
 
 
 def test_a_job_over_the_time_limit_is_stopped_and_reported(studio, monkeypatch):
-    monkeypatch.setattr(services, "JOB_TIMEOUT_S", 2.0)  # read when Run queues the job
+    monkeypatch.setattr(config, "JOB_TIMEOUT_S", 2.0)  # read when Run queues the job
     start_long_run(studio, wait_until_running=False)  # on a loaded machine it may be stopped before a poll sees it
     studio.wait_for_contains_text("#job-message", "stopped after 2 s, this server's time limit", timeout=60)
     wait(studio.driver, lambda: studio.find_element("#run-button").is_enabled(), timeout=10,
@@ -52,7 +52,7 @@ def test_a_job_over_the_time_limit_is_stopped_and_reported(studio, monkeypatch):
 
 
 def test_cancel_frees_the_only_job_slot(studio, monkeypatch):
-    monkeypatch.setattr(services, "MAX_JOBS", 1)  # read when Run queues the job
+    monkeypatch.setattr(config, "MAX_JOBS", 1)  # read when Run queues the job
     start_long_run(studio)
     studio.find_element("#cancel-button").click()
     cancelled = time.perf_counter()

@@ -7,9 +7,11 @@ import pytest
 
 import app  # noqa: F401 - binds the cache the callbacks use
 import gppnmf_core as gp
-from components import data_panel, jobs, prior_panel, results_panel, store
-from components.data_source import builtin_key, load_dataset
-from components.specs import factor_axis, prior_from_ui, ui_from_prior
+from components.jobs import compute
+from components.panels import data_panel, prior_panel, results_panel
+from components.services import store
+from components.services.data_source import builtin_key, load_dataset
+from components.views.specs import factor_axis, prior_from_ui, ui_from_prior
 
 CSI = builtin_key("csi_phantom")
 TOY = builtin_key("paper_toy")
@@ -126,14 +128,14 @@ def test_run_decomposition_aligns_and_scores_every_method():
     specs = _paper_specs(TOY, "correct")
     priors = [prior_from_ui(specs[f], factor_axis(dataset, f), f) for f in ("D", "H")]
     reports = []
-    settings = jobs.JobSettings(methods=("gppnmf", "cnmf", "ls_nmf"), rank=2, max_iter=500, tol=1e-6,
+    settings = compute.JobSettings(methods=("gppnmf", "cnmf", "ls_nmf"), rank=2, max_iter=500, tol=1e-6,
                                 n_replicates=1, noise_var=25.0)
-    results = jobs.run_decomposition(dataset, *priors, settings, report=lambda f, t: reports.append((f, t)))
+    results = compute.run_decomposition(dataset, *priors, settings, report=lambda f, t: reports.append((f, t)))
     assert list(results) == ["gppnmf", "cnmf", "ls_nmf"]
     assert reports[0] == (0.0, "GPP-NMF (1/3): starting") and reports[-1] == (1.0, "done")
     assert all(0 <= f <= 1 for f, _ in reports)
-    factors = jobs.aligned_factors(dataset, results)
-    scores = jobs.scores(dataset, factors)
+    factors = compute.aligned_factors(dataset, results)
+    scores = compute.scores(dataset, factors)
     assert scores["gppnmf"]["rmse_noise_free"] < scores["cnmf"]["rmse_noise_free"] < scores["ls_nmf"]["rmse_noise_free"]
     for method, (D, H) in factors.items():
         np.testing.assert_allclose(D @ H, results[method].D @ results[method].H, rtol=1e-9, atol=1e-9)
@@ -154,7 +156,7 @@ def test_bad_job_settings_are_explained(change, message):
     settings = dict(methods=("gppnmf",), rank=2, max_iter=10, tol=1e-6, n_replicates=1, noise_var=25.0)
     settings.update(change)
     with pytest.raises(ValueError, match=message):
-        jobs.check_settings(load_dataset(TOY), jobs.JobSettings(**settings))
+        compute.check_settings(load_dataset(TOY), compute.JobSettings(**settings))
 
 
 def test_store_keeps_sessions_apart_and_refuses_bad_ids():
@@ -175,11 +177,11 @@ def test_show_results_draws_columns_and_the_rmse_chart():
     dataset = load_dataset(CSI)
     specs = _paper_specs()
     priors = [prior_from_ui(specs[f], factor_axis(dataset, f), f) for f in ("D", "H")]
-    settings = jobs.JobSettings(methods=("gppnmf", "ls_nmf"), rank=2, max_iter=300, tol=1e-6, n_replicates=1,
+    settings = compute.JobSettings(methods=("gppnmf", "ls_nmf"), rank=2, max_iter=300, tol=1e-6, n_replicates=1,
                                 noise_var=1e8)
-    from components.decompose_panel import _store_results
+    from components.panels.decompose_panel import _store_results
 
-    _store_results(session, CSI, dataset, settings, jobs.run_decomposition(dataset, *priors, settings))
+    _store_results(session, CSI, dataset, settings, compute.run_decomposition(dataset, *priors, settings))
     columns, rmse, rmse_style, placeholder_style, downloads, message = results_panel.show_results(
         {"error": None}, 4, session)
     assert len(columns) == 2 and rmse_style == results_panel.SHOWN == downloads and message == ""
@@ -201,25 +203,25 @@ def test_builtin_keys_only():
 
 def test_voxel_mask_leaves_low_energy_observations_out_of_the_fit():
     dataset = load_dataset(CSI)
-    include = jobs.included_observations(dataset.X, 20)
+    include = compute.included_observations(dataset.X, 20)
     noise_only = dataset.truth.H.sum(axis=0) == 0
     assert not include[noise_only].any()  # every noise-only voxel outside the head is left out
     assert include.sum() > 150
     specs = _paper_specs()
     priors = [prior_from_ui(specs[f], factor_axis(dataset, f), f) for f in ("D", "H")]
-    settings = jobs.JobSettings(methods=("gppnmf", "cnmf"), rank=2, max_iter=300, tol=1e-6, n_replicates=1,
+    settings = compute.JobSettings(methods=("gppnmf", "cnmf"), rank=2, max_iter=300, tol=1e-6, n_replicates=1,
                                 noise_var=1e8, mask_threshold=20)
-    results = jobs.run_decomposition(dataset, *priors, settings)
+    results = compute.run_decomposition(dataset, *priors, settings)
     assert np.all(results["cnmf"].H[:, ~include] == 0)
     maps = results["gppnmf"].H.reshape(2, 8, 8, 8)
     np.testing.assert_array_equal(maps, maps[:, ::-1])  # the prior still fills left-out voxels symmetrically
     with pytest.raises(ValueError, match="the voxel mask keeps"):
-        jobs.check_settings(dataset, jobs.JobSettings(methods=("cnmf",), rank=2, max_iter=10, tol=0,
+        compute.check_settings(dataset, compute.JobSettings(methods=("cnmf",), rank=2, max_iter=10, tol=0,
                                                       n_replicates=1, noise_var=1.0, mask_threshold=100.5))
 
 
 def test_an_upload_key_only_opens_for_its_own_session():
-    from components.data_source import put_upload
+    from components.services.data_source import put_upload
 
     alice, bob = store.new_session_id(), store.new_session_id()
     key = put_upload(alice, load_dataset(TOY), "abc123" * 4)
@@ -258,7 +260,7 @@ def test_figure_format_reaches_every_camera_button():
 def test_loading_a_settings_file_sets_every_control():
     import base64
 
-    from components import exports
+    from components.views import exports
 
     specs = _paper_specs()
     payload = "data:application/json;base64," + base64.b64encode(exports.prior_settings_json(specs).encode()).decode()

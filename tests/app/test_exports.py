@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import gppnmf_core as gp
-from components import exports
+from components.views import exports
 
 TOY = gp.datasets.paper_toy(random_state=0)
 
@@ -62,8 +62,8 @@ def test_prior_settings_round_trip():
 
 
 def test_settings_saved_in_ppm_warn_when_loaded_onto_index_data():
-    from components import prior_panel
-    from components.data_source import builtin_key, load_dataset
+    from components.panels import prior_panel
+    from components.services.data_source import builtin_key, load_dataset
 
     csi, toy = load_dataset(builtin_key("csi_phantom")), load_dataset(builtin_key("paper_toy"))
     saved = {"D": "ppm", "H": "voxel"}

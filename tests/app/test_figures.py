@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import gppnmf_core as gp
-from components import figures
-from components.theme import METHOD_COLORS, component_color
+from components.views import figures
+from components.views.theme import METHOD_COLORS, component_color
 
 
 def test_data_heatmap_draws_ppm_high_to_low_with_units():

@@ -6,9 +6,11 @@ import base64
 import pytest
 
 import app  # noqa: F401 - configures the session secret
-from components import data_panel, exports, prior_panel, store
-from components.data_source import builtin_key, load_dataset
-from components.specs import ui_from_prior
+from components.panels import data_panel, prior_panel
+from components.services import store
+from components.services.data_source import builtin_key, load_dataset
+from components.views import exports
+from components.views.specs import ui_from_prior
 
 CSI = builtin_key("csi_phantom")
 FACTOR_IDS = [{"type": "kernel", "factor": "D"}, {"type": "kernel", "factor": "H"}]

@@ -1,10 +1,13 @@
 """Run history without a browser: kept runs (bounded), pins, the comparison chart, partial results on the page."""
 
 import app  # noqa: F401 - binds the store the callbacks use
-from components import decompose_panel, history_figures, history_panel, job_runner, jobs, store
-from components.data_source import builtin_key, load_dataset
-from components.specs import ui_from_prior
-from components.theme import METHOD_COLORS
+from components.jobs import compute, runner
+from components.panels import decompose_panel, history_panel
+from components.services import store
+from components.services.data_source import builtin_key, load_dataset
+from components.views import history_figures
+from components.views.specs import ui_from_prior
+from components.views.theme import METHOD_COLORS
 
 TOY = builtin_key("paper_toy")
 CSI = builtin_key("csi_phantom")
@@ -28,13 +31,13 @@ def _run(preset: str, gppnmf_rmse: float, dataset=TOY, methods=("gppnmf", "cnmf"
 
 def test_the_session_keeps_its_last_runs_numbered_oldest_first():
     token = store.new_session_id()
-    assert jobs.runs(token) == []
-    numbers = [jobs.keep_run(token, _run("correct", 0.3)) for _ in range(jobs.RUNS_KEPT + 3)]
-    assert numbers == list(range(1, jobs.RUNS_KEPT + 4))
-    kept = jobs.runs(token)
-    assert [r["run"] for r in kept] == list(range(4, jobs.RUNS_KEPT + 4))
-    assert store.get(token, "run-3") is None and store.get(token, f"run-{jobs.RUNS_KEPT + 3}") is not None
-    assert jobs.runs(store.new_session_id()) == []  # another session sees none of them
+    assert compute.runs(token) == []
+    numbers = [compute.keep_run(token, _run("correct", 0.3)) for _ in range(compute.RUNS_KEPT + 3)]
+    assert numbers == list(range(1, compute.RUNS_KEPT + 4))
+    kept = compute.runs(token)
+    assert [r["run"] for r in kept] == list(range(4, compute.RUNS_KEPT + 4))
+    assert store.get(token, "run-3") is None and store.get(token, f"run-{compute.RUNS_KEPT + 3}") is not None
+    assert compute.runs(store.new_session_id()) == []  # another session sees none of them
 
 
 def test_two_gppnmf_runs_with_the_baselines_once_make_the_papers_figure_3():
@@ -65,8 +68,8 @@ def test_the_runs_list_pins_and_comparison_callbacks():
     token = store.new_session_id()
     options, value, empty = history_panel.runs_list(token)
     assert (options, value, empty) == ([], [], history_panel.SHOWN)
-    jobs.keep_run(token, _run("incorrect", 0.6))
-    jobs.keep_run(token, _run("correct", 0.3))
+    compute.keep_run(token, _run("incorrect", 0.6))
+    compute.keep_run(token, _run("correct", 0.3))
     options, value, empty = history_panel.runs_list(token)
     assert [o["value"] for o in options] == [2, 1] and value == [] and empty == history_panel.HIDDEN
     assert options[0]["label"].startswith("run 2 · ") and "Toy example: rank 2 · GPP-NMF, CNMF, LS-NMF" in \
@@ -81,7 +84,7 @@ def test_stopped_jobs_hand_the_methods_that_finished_to_the_results_panel():
     token = store.new_session_id()
     record = {"id": "abc", "state": "cancelled", "status": "cancelled", "message": "Cancelled.",
               "backend": "embedded", "limits": {"timeout_s": 60}}
-    job_runner.write(token, record)
+    runner.write(token, record)
     view = decompose_panel.poll_job(token, None, page_load=False)
     assert view.result is decompose_panel.no_update and "Cancelled" in str(view.message)  # nothing finished
     partial = {**_run("correct", 0.3, methods=("gppnmf",)), "job_id": "abc",

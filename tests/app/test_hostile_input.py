@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 
 import app  # noqa: F401 - configures the session secret
-from components import exports, services, sessions, store, upload_panel
-from components.data_source import builtin_key, load_dataset, put_upload
+from components.panels import upload_panel
+from components.services import config, sessions, store
+from components.services.data_source import builtin_key, load_dataset, put_upload
+from components.views import exports
 from gppnmf_core.io import DataFormatError, ReadOptions, isolated
 
 CRASHING_READER = [sys.executable, str(Path(__file__).with_name("crashing_reader.py"))]
@@ -78,7 +80,7 @@ def test_thousands_of_forged_uploads_do_not_touch_a_real_sessions_data():
 def test_sessions_that_fill_the_server_cannot_push_out_another(monkeypatch):
     real = store.new_session_id()
     store.put(real, "results", {"x": np.arange(1000.0)}, {"who": "real"})
-    monkeypatch.setattr(services, "STORE_QUOTA_BYTES", store.backend().total_bytes() + 200_000)
+    monkeypatch.setattr(config, "STORE_QUOTA_BYTES", store.backend().total_bytes() + 200_000)
     refused, rng = 0, np.random.default_rng(0)
     for i in range(2000):
         try:  # ~2 kB each that do not compress: about a hundred fit
@@ -92,7 +94,7 @@ def test_sessions_that_fill_the_server_cannot_push_out_another(monkeypatch):
 
 
 def test_a_session_over_its_quota_makes_room_from_its_own_oldest_entries(monkeypatch):
-    monkeypatch.setattr(services, "SESSION_QUOTA_BYTES", 300_000)
+    monkeypatch.setattr(config, "SESSION_QUOTA_BYTES", 300_000)
     mine, other = store.new_session_id(), store.new_session_id()
     store.put(other, "results", {"x": np.zeros(30_000)}, {})
     noise = np.random.default_rng(0).standard_normal(20_000)  # ~160 kB, does not compress
@@ -105,7 +107,7 @@ def test_a_session_over_its_quota_makes_room_from_its_own_oldest_entries(monkeyp
 
 
 def test_uploads_per_minute_are_limited(monkeypatch):
-    monkeypatch.setattr(services, "UPLOADS_PER_MINUTE", 3)
+    monkeypatch.setattr(config, "UPLOADS_PER_MINUTE", 3)
     session = store.new_session_id()
     messages = [upload_panel.receive_upload(_payload(b"1,2\n3,4\n"), "a.csv", session)[2] for _ in range(4)]
     assert all(m.className == "ok" for m in messages[:3])
@@ -127,20 +129,20 @@ def test_a_failed_write_is_an_error_on_the_page_never_a_success(monkeypatch):
 
 
 def test_the_storage_directory_is_private(tmp_path, monkeypatch):
-    fresh = services.private_directory(tmp_path / "new")
+    fresh = config.private_directory(tmp_path / "new")
     assert (fresh.stat().st_mode & 0o777) == 0o700
     shared = tmp_path / "shared"
     shared.mkdir(mode=0o777)
     os.chmod(shared, 0o777)
-    with pytest.raises(services.UnsafeDirectoryError, match="can be used by other users"):
-        services.private_directory(shared)
+    with pytest.raises(config.UnsafeDirectoryError, match="can be used by other users"):
+        config.private_directory(shared)
     link = tmp_path / "link"
     link.symlink_to(fresh)
-    with pytest.raises(services.UnsafeDirectoryError, match="not a directory"):
-        services.private_directory(link)
+    with pytest.raises(config.UnsafeDirectoryError, match="not a directory"):
+        config.private_directory(link)
     monkeypatch.setattr(os, "geteuid", lambda: fresh.stat().st_uid + 1)  # as if another user had made it
-    with pytest.raises(services.UnsafeDirectoryError, match="belongs to user id"):
-        services.private_directory(fresh)
+    with pytest.raises(config.UnsafeDirectoryError, match="belongs to user id"):
+        config.private_directory(fresh)
 
 
 def test_nothing_exported_names_the_session():
@@ -158,7 +160,7 @@ def test_nothing_exported_names_the_session():
 
 
 def test_forged_job_results_and_slices_get_a_message():
-    from components import results_panel
+    from components.panels import results_panel
 
     session = store.new_session_id()
     for job in (["x"], "done", 7):
@@ -176,7 +178,7 @@ def test_sweeping_never_removes_a_session_folder_another_process_is_writing_into
     session = store.new_session_id()
     session_id = sessions.verify(session)
     (backend.root / session_id).mkdir(mode=0o700)  # another process has just made it, and not yet written
-    backend.sweep(services.DEFAULT_TIMEOUT, force=True)
+    backend.sweep(config.DEFAULT_TIMEOUT, force=True)
     assert (backend.root / session_id).is_dir()
     store.put(session, "results", {"x": np.arange(3.0)}, {})
     assert store.get(session, "results") is not None

@@ -5,8 +5,10 @@ import pytest
 
 import app  # noqa: F401 - registers every callback and binds the cache
 import gppnmf_core as gp
-from components import data_panel, figures, results_panel, store
-from components.data_source import builtin_key, load_dataset, put_upload
+from components.panels import data_panel, results_panel
+from components.services import store
+from components.services.data_source import builtin_key, load_dataset, put_upload
+from components.views import figures
 
 PPM_1H = gp.Axis(np.linspace(4.3, 0.2, 4096), label="chemical shift", unit="ppm", reversed=True)
 

@@ -9,10 +9,12 @@ import psutil
 import pytest
 
 import app  # noqa: F401 - binds the cache
-from components import decompose_panel, job_runner, jobs, services, store
-from components.data_source import builtin_key, load_dataset
-from components.job_slots import job_slot
-from components.specs import factor_axis, prior_from_ui, ui_from_prior
+from components.jobs import compute, runner
+from components.jobs.slots import job_slot
+from components.panels import decompose_panel
+from components.services import config, store
+from components.services.data_source import builtin_key, load_dataset
+from components.views.specs import factor_axis, prior_from_ui, ui_from_prior
 
 TOY = builtin_key("paper_toy")
 
@@ -24,7 +26,7 @@ def _toy_job(**change):
               for f, p in (("D", preset.prior_D), ("H", preset.prior_H))]
     settings = dict(methods=("gppnmf", "cnmf"), rank=2, max_iter=1000, tol=1e-6, n_replicates=1, noise_var=25.0)
     settings.update(change)
-    return dataset, priors, jobs.JobSettings(**settings)
+    return dataset, priors, compute.JobSettings(**settings)
 
 
 def test_a_job_waits_for_a_free_slot_and_says_so():
@@ -45,13 +47,13 @@ def test_a_job_waits_for_a_free_slot_and_says_so():
 
 def test_size_and_rank_caps(monkeypatch):
     dataset, _, settings = _toy_job()
-    monkeypatch.setattr(services, "MAX_JOB_ENTRIES", 10_000)
+    monkeypatch.setattr(config, "MAX_JOB_ENTRIES", 10_000)
     with pytest.raises(ValueError, match="exceed this server's limit of 10,000 values per job"):
-        jobs.check_settings(dataset, settings)
-    monkeypatch.setattr(services, "MAX_JOB_ENTRIES", 10**9)
-    monkeypatch.setattr(services, "MAX_RANK", 1)
+        compute.check_settings(dataset, settings)
+    monkeypatch.setattr(config, "MAX_JOB_ENTRIES", 10**9)
+    monkeypatch.setattr(config, "MAX_RANK", 1)
     with pytest.raises(ValueError, match=r"rank must be a whole number from 1 to 1 .*GPPNMF_MAX_RANK = 1"):
-        jobs.check_settings(dataset, settings)
+        compute.check_settings(dataset, settings)
 
 
 def _record_of_a_finished_process(state: str) -> dict:
@@ -59,26 +61,26 @@ def _record_of_a_finished_process(state: str) -> dict:
     process = subprocess.Popen([sys.executable, "-c", "pass"])
     created = psutil.Process(process.pid).create_time()
     process.wait()
-    record = job_runner.new_record({}, "embedded")
+    record = runner.new_record({}, "embedded")
     record.update(state=state, pid=process.pid, pgid=process.pid, pid_created=created)
     return record
 
 
 def test_a_job_whose_process_is_gone_is_reported_lost_once():
     session = store.new_session_id()
-    job_runner.write(session, _record_of_a_finished_process("running"))
+    runner.write(session, _record_of_a_finished_process("running"))
     view = decompose_panel.poll_job(session, None, page_load=False)
     assert "stopped unexpectedly" in view.message.children and view.status == "failed"
     assert view.poll_disabled and not view.run_disabled and view.cancel_disabled
-    assert job_runner.read(session)["state"] == "lost"
+    assert runner.read(session)["state"] == "lost"
     again = decompose_panel.poll_job(session, None, page_load=True)  # a reload does not say it again
     assert again.message is decompose_panel.no_update and again.status == "failed"
 
 
 def test_a_finished_job_is_not_taken_for_lost():
     session = store.new_session_id()
-    job_runner.write(session, _record_of_a_finished_process("done"))
-    assert job_runner.status(session)["state"] == "done"
+    runner.write(session, _record_of_a_finished_process("done"))
+    assert runner.status(session)["state"] == "done"
     view = decompose_panel.poll_job(session, None, page_load=True)  # a reloaded page shows the results
-    assert view.result == {"run": job_runner.read(session)["id"], "error": None}
+    assert view.result == {"run": runner.read(session)["id"], "error": None}
     assert decompose_panel.poll_job(session, view.result, page_load=False).result is decompose_panel.no_update

@@ -1,7 +1,7 @@
 """Results say what they came from, warn when the controls moved on, and never pass for another data set's."""
 
-from components import provenance
-from components.data_source import builtin_key
+from components.services.data_source import builtin_key
+from components.views import provenance
 
 CSI = builtin_key("csi_phantom")
 PRIORS = {"dataset": CSI, "noise_var": 1e8,

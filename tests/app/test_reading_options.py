@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 import app  # noqa: F401 - registers every callback and binds the cache
-from components import store, upload_panel
-from components.data_source import load_dataset
+from components.panels import upload_panel
+from components.services import store
+from components.services.data_source import load_dataset
 from gppnmf_core.io import DataFormatError, ReadOptions, write_nifti_mrs
 
 MHZ, DWELL = 123.2, 2.5e-4  # 1H at 2.9 T, spectral width 4000 Hz (32.5 ppm)

@@ -7,8 +7,8 @@ from page import by_id, dom_id, result_columns, wait
 from test_accessibility import axe_violations, blocking, report
 
 import gppnmf_core as gp
-from components import tour
-from components.data_source import builtin_key, load_dataset
+from components.panels import tour
+from components.services.data_source import builtin_key, load_dataset
 
 
 def test_steps_move_forward_back_and_close():

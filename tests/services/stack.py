@@ -341,11 +341,11 @@ class Stack:
         return problems
 
     def job_processes(self) -> list[psutil.Process]:
-        """Embedded job processes of this stack (``components.job_worker`` with this stack's storage directory)."""
+        """Embedded job processes of this stack (``components.jobs.worker`` with this stack's storage directory)."""
         found = []
         for process in psutil.process_iter(["cmdline"]):
             try:
-                if "components.job_worker" in (process.info["cmdline"] or []) and \
+                if "components.jobs.worker" in (process.info["cmdline"] or []) and \
                         process.environ().get("GPPNMF_CACHE_DIR") == self.env["GPPNMF_CACHE_DIR"]:
                     found.append(process)
             except psutil.Error:

@@ -26,14 +26,13 @@ import numpy as np
 from dash import Input, Output, State, callback, dcc, html, no_update
 
 import gppnmf_core.io as gio
+from components.panels.callback_context import triggered_id
+from components.services import config, store
+from components.services.data_source import digest_of, put_upload
+from components.services.sessions import SessionError
+from components.views.messages import notice, problem
 from gppnmf_core.io import DataFormatError, ReadOptions, max_bytes, read_dataset_isolated
 from gppnmf_core.io.options import CHOICES
-
-from . import services, store
-from .callback_context import triggered_id
-from .data_source import digest_of, put_upload
-from .messages import notice, problem
-from .sessions import SessionError
 
 #: Largest file accepted, from GPPNMF_MAX_UPLOAD_MB (default 64 MiB).
 MAX_UPLOAD_BYTES = int(float(os.environ.get("GPPNMF_MAX_UPLOAD_MB", "64")) * 2**20)
@@ -316,9 +315,9 @@ def options_summary(options: ReadOptions) -> str:
 
 def read_upload_isolated(data: bytes, filename: str, options: ReadOptions):
     """The core's reader in a limited process; a data set never larger than one session may keep."""
-    limit = min(max_bytes(), services.SESSION_QUOTA_BYTES)
+    limit = min(max_bytes(), config.SESSION_QUOTA_BYTES)
     return read_dataset_isolated(data, filename, options, max_data_bytes=limit,
-                                 cpu_seconds=int(services.READ_TIMEOUT_S), wall_seconds=services.READ_TIMEOUT_S)
+                                 cpu_seconds=int(config.READ_TIMEOUT_S), wall_seconds=config.READ_TIMEOUT_S)
 
 
 #: Files whose arrays have names to choose from.
@@ -394,10 +393,10 @@ def list_arrays_isolated(data: bytes, filename: str) -> list[tuple[str, tuple[in
     header = json.dumps({"filename": name}).encode()
     memory = 768 * 2**20 + 4 * len(data)
     try:
-        done = subprocess.run([sys.executable, "-c", _LIST_CHILD, str(memory), str(int(services.READ_TIMEOUT_S)),
+        done = subprocess.run([sys.executable, "-c", _LIST_CHILD, str(memory), str(int(config.READ_TIMEOUT_S)),
                                str(MAX_LISTED)],
                               input=struct.pack(">I", len(header)) + header + bytes(data), capture_output=True,
-                              timeout=services.READ_TIMEOUT_S, close_fds=True,
+                              timeout=config.READ_TIMEOUT_S, close_fds=True,
                               env={**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
     except (subprocess.TimeoutExpired, OSError):
         return None
@@ -448,7 +447,7 @@ def receive_upload(contents, filename, session_id):
     filename = os.path.basename(str(filename or "upload"))[:200]
     try:
         store.delete(session_id, "upload-raw")  # a failed upload must never leave the previous file in its place
-        store.take_rate_token(session_id, "upload", services.UPLOADS_PER_MINUTE)
+        store.take_rate_token(session_id, "upload", config.UPLOADS_PER_MINUTE)
         data = decode_upload(contents, filename)
         store.put(session_id, "upload-raw", {"bytes": np.frombuffer(data, dtype=np.uint8)}, {"filename": filename})
     except (DataFormatError, store.StoreError, SessionError) as exc:

@@ -14,11 +14,13 @@ import numpy as np
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 
 import gppnmf_core as gp
-
-from . import exports, history_panel, provenance, store  # noqa: F401 - provenance, history_panel: their callbacks
-from .callback_context import triggered_id
-from .data_source import load_dataset
-from .figures import (
+from components.jobs.compute import signal_strength
+from components.panels import history_panel  # noqa: F401 - its callbacks
+from components.panels.callback_context import triggered_id
+from components.services import store
+from components.services.data_source import load_dataset
+from components.views import exports
+from components.views.figures import (
     GRAPH_CONFIG,
     MAX_HEATMAP_COLS,
     MAX_HEATMAP_ROWS,
@@ -31,9 +33,9 @@ from .figures import (
     rmse_figure,
     trace_figure,
 )
-from .jobs import signal_strength
-from .messages import problem
-from .theme import METHOD_COLORS, METHOD_LABELS, RMSE_GROUPS
+from components.views.messages import problem
+from components.views.provenance import provenance_view
+from components.views.theme import METHOD_COLORS, METHOD_LABELS, RMSE_GROUPS
 
 HIDDEN, SHOWN = {"display": "none"}, {"display": "block"}
 
@@ -345,3 +347,18 @@ def inspect_observation(job, number, clicks, slice_index, session_id):
     figure = inspector_figure(dataset.X[:, column], fits, dataset.rows, nucleus=nucleus_of(dataset),
                               title=f"Observation {column + 1} of {L}: data, fits and residuals")
     return figure, SHOWN, L, box, ""
+
+
+@callback(
+    Output("results-provenance", "children"),
+    Output("results-body", "style"),
+    Input("job-result", "data"),
+    Input("dataset-key", "data"),
+    Input("prior-specs", "data"),
+    Input("rank-input", "value"),
+    State("session-id", "data"),
+)
+def show_provenance(_job, dataset_key, specs, rank, session_id):
+    """Say what the results came from, warn when the controls moved on, hide another data set's results."""
+    stored = store.get(session_id, "results")
+    return provenance_view(None if stored is None else stored[1], dataset_key, specs, rank)

@@ -17,10 +17,9 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from components.views.theme import FONT, METHOD_COLORS, METHOD_LABELS, RMSE_GROUPS, component_color
 from gppnmf_core import Axis, Dataset, Grid
 from gppnmf_core.datasets import PEAKS_31P
-
-from .theme import FONT, METHOD_COLORS, METHOD_LABELS, RMSE_GROUPS, component_color
 
 #: Pixels at the top of every figure kept for plotly's mode bar (its buttons are about 24 px tall); the
 #: title sits below this band, so the toolbar never covers it, however narrow the graph.

@@ -25,8 +25,8 @@ import zipfile
 
 import numpy as np
 
-from . import services, sessions
-from .store_backends import FileBackend, RedisBackend
+from components.services import config, sessions
+from components.services.store_backends import FileBackend, RedisBackend
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,80}\Z")
 _META = "__meta__.json"
@@ -41,8 +41,8 @@ def backend():
     """The storage backend of this process, chosen from the environment on first use."""
     global _backend
     if _backend is None:
-        _backend = RedisBackend(services.REDIS_URL) if services.REDIS_URL else \
-            FileBackend(services.private_directory(services.cache_root() / "sessions"))
+        _backend = RedisBackend(config.REDIS_URL) if config.REDIS_URL else \
+            FileBackend(config.private_directory(config.cache_root() / "sessions"))
     return _backend
 
 
@@ -86,7 +86,7 @@ def _mib(n: int) -> str:
 
 def _make_room(session_id: str, name: str, size: int) -> None:
     """Evict this session's own oldest entries until ``size`` more bytes fit its quota; refuse what never fits."""
-    quota = services.SESSION_QUOTA_BYTES
+    quota = config.SESSION_QUOTA_BYTES
     if size > quota:
         raise StoreError(f"this needs {_mib(size)} of storage, more than the {_mib(quota)} one session may keep "
                          "on this server (GPPNMF_SESSION_QUOTA_MB); crop or downsample the data")
@@ -97,9 +97,9 @@ def _make_room(session_id: str, name: str, size: int) -> None:
             break
         backend().delete(session_id, old)
         used -= entries[old][0]
-    total_limit = services.STORE_QUOTA_BYTES
+    total_limit = config.STORE_QUOTA_BYTES
     if backend().total_bytes() + size > total_limit:
-        backend().sweep(services.DEFAULT_TIMEOUT, force=True)
+        backend().sweep(config.DEFAULT_TIMEOUT, force=True)
         if backend().total_bytes() + size > total_limit:
             raise StoreError(f"the server's storage for uploads and results is full ({_mib(total_limit)}); "
                              "try again later")
@@ -114,9 +114,9 @@ def put(token: str, name: str, arrays: dict[str, np.ndarray], meta: dict) -> int
     session_id, name = _where(token, name)
     blob = encode(arrays, meta)
     try:
-        backend().sweep(services.DEFAULT_TIMEOUT)
+        backend().sweep(config.DEFAULT_TIMEOUT)
         _make_room(session_id, name, len(blob))
-        backend().write(session_id, name, blob, services.DEFAULT_TIMEOUT)
+        backend().write(session_id, name, blob, config.DEFAULT_TIMEOUT)
     except OSError as exc:  # disk full, read-only, Redis gone: the caller must say so on the page
         raise StoreError(f"the server could not store this ({exc.__class__.__name__}: {exc}); try again later") \
             from None
@@ -127,7 +127,7 @@ def get(token: str, name: str) -> tuple[dict[str, np.ndarray], dict] | None:
     """What :func:`put` stored, or None when nothing (or an expired entry) is there."""
     session_id, name = _where(token, name)
     try:
-        blob = backend().read(session_id, name, services.DEFAULT_TIMEOUT)
+        blob = backend().read(session_id, name, config.DEFAULT_TIMEOUT)
     except OSError as exc:
         raise StoreError(f"the server could not read stored data ({exc.__class__.__name__}: {exc})") from None
     return None if blob is None else decode(blob)

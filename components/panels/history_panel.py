@@ -15,10 +15,11 @@ import time
 
 from dash import Input, Output, State, callback, dcc, html
 
-from . import jobs, store
-from .figures import GRAPH_CONFIG, graph_config
-from .history_figures import history_rmse_figure
-from .provenance import describe
+from components.jobs import compute
+from components.services import store
+from components.views.figures import GRAPH_CONFIG, graph_config
+from components.views.history_figures import history_rmse_figure
+from components.views.provenance import describe
 
 SHOWN, HIDDEN = {"display": "block"}, {"display": "none"}
 PINS = "run-pins"
@@ -27,7 +28,7 @@ PINS = "run-pins"
 def layout() -> html.Div:
     return html.Div(id="history", className="history", children=[
         html.H3("Runs", className="plain"),
-        html.P(f"This session's last {jobs.RUNS_KEPT} runs. Pin runs to compare their RMSE in one chart "
+        html.P(f"This session's last {compute.RUNS_KEPT} runs. Pin runs to compare their RMSE in one chart "
                "(e.g. two GPP-NMF runs with different priors beside LS-NMF and CNMF).", className="hint"),
         html.P("No runs yet.", id="history-empty", className="hint"),
         dcc.Checklist(id="history-pins", options=[], value=[], className="history-list",
@@ -57,7 +58,7 @@ def pin(token, numbers) -> list[int]:
 
 def runs_list(token) -> tuple[list[dict], list[int], dict]:
     """(checklist options, pinned run numbers, "no runs yet" style) for the session's kept runs, newest first."""
-    kept = jobs.runs(token)
+    kept = compute.runs(token)
     options = [{"label": run_label(run), "value": run["run"]} for run in reversed(kept)]
     numbers = {run["run"] for run in kept}
     return options, [n for n in pinned(token) if n in numbers], HIDDEN if kept else SHOWN
@@ -65,7 +66,7 @@ def runs_list(token) -> tuple[list[dict], list[int], dict]:
 
 def comparison(token, numbers) -> tuple[object, dict]:
     """(figure, style) comparing the pinned runs; hidden while none is pinned."""
-    chosen = [run for run in jobs.runs(token) if run["run"] in set(numbers or [])]
+    chosen = [run for run in compute.runs(token) if run["run"] in set(numbers or [])]
     if not chosen:
         return {}, HIDDEN
     return history_rmse_figure(chosen), SHOWN

@@ -14,9 +14,8 @@ import zipfile
 import numpy as np
 
 import gppnmf_core as gp
-
-from .specs import checked_factor_ui, positive_number
-from .theme import METHOD_LABELS, RMSE_GROUPS
+from components.views.specs import checked_factor_ui, positive_number
+from components.views.theme import METHOD_LABELS, RMSE_GROUPS
 
 PRIOR_FORMAT = "gppnmf-studio-prior"
 MAX_PRIOR_BYTES = 64 * 1024

@@ -1,6 +1,6 @@
 """Decomposition jobs as plain functions: check a request, run the chosen methods, match, score, store.
 
-The job process (:mod:`components.job_worker`) calls :func:`prepare` and
+The job process (:mod:`components.jobs.worker`) calls :func:`prepare` and
 :func:`run_decomposition`, then :func:`store_results`; so can a test, without
 Dash. Time limits are enforced from outside the computation (the job process
 kills it), never inside it.
@@ -15,11 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 
 import gppnmf_core as gp
-
-from . import services, store
-from .data_source import load_dataset
-from .specs import factor_axis, prior_from_ui
-from .theme import METHOD_LABELS, METHODS
+from components.services import config, store
+from components.services.data_source import load_dataset
+from components.views.specs import factor_axis, prior_from_ui
+from components.views.theme import METHOD_LABELS, METHODS
 
 
 @dataclass(frozen=True)
@@ -58,14 +57,14 @@ def check_settings(dataset: gp.Dataset, settings: JobSettings) -> None:
     if not settings.methods or unknown:
         raise ValueError("choose at least one method (GPP-NMF, CNMF, LS-NMF)")
     K, L = dataset.X.shape
-    if K * L > services.MAX_JOB_ENTRIES:
+    if K * L > config.MAX_JOB_ENTRIES:
         raise ValueError(f"the data ({K} × {L} = {K * L:,} values) exceed this server's limit of "
-                         f"{services.MAX_JOB_ENTRIES:,} values per job (GPPNMF_MAX_JOB_ENTRIES)")
-    allowed = min(K, L, services.MAX_RANK)
+                         f"{config.MAX_JOB_ENTRIES:,} values per job (GPPNMF_MAX_JOB_ENTRIES)")
+    allowed = min(K, L, config.MAX_RANK)
     if not isinstance(settings.rank, int) or not 1 <= settings.rank <= allowed:
         why = f"for data of size {K} × {L}"
-        if services.MAX_RANK < min(K, L):
-            why += f" on this server (GPPNMF_MAX_RANK = {services.MAX_RANK})"
+        if config.MAX_RANK < min(K, L):
+            why += f" on this server (GPPNMF_MAX_RANK = {config.MAX_RANK})"
         raise ValueError(f"rank must be a whole number from 1 to {allowed} {why}; got {settings.rank}")
     if not isinstance(settings.max_iter, int) or settings.max_iter < 1:
         raise ValueError(f"iterations must be a whole number ≥ 1, got {settings.max_iter}")

@@ -14,15 +14,15 @@ import numpy as np
 from dash import Input, Output, State, callback, dcc, html, no_update
 
 import gppnmf_core as gp
-
-from . import services, upload_panel
-from .data_source import builtin_key, is_upload, load_dataset
-from .figures import GRAPH_CONFIG, axis_title, data_heatmap, factor_figure, nucleus_of
-from .jobs import included_observations, signal_strength
-from .messages import problem
-from .sessions import SessionError
-from .specs import row_bands, shown
-from .store import StoreError
+from components.jobs.compute import included_observations, signal_strength
+from components.panels import upload_panel
+from components.services import config
+from components.services.data_source import builtin_key, is_upload, load_dataset
+from components.services.sessions import SessionError
+from components.services.store import StoreError
+from components.views.figures import GRAPH_CONFIG, axis_title, data_heatmap, factor_figure, nucleus_of
+from components.views.messages import problem
+from components.views.specs import row_bands, shown
 
 
 def layout() -> html.Div:
@@ -105,7 +105,7 @@ def negative_fraction(X: np.ndarray) -> float:
 def dataset_problem(key, exc: Exception) -> str:
     """What the data panel says when the data set behind ``key`` cannot be shown."""
     if is_upload(key) and not isinstance(exc, (SessionError, StoreError)):
-        minutes = max(1, round(services.DEFAULT_TIMEOUT / 60))
+        minutes = max(1, round(config.DEFAULT_TIMEOUT / 60))
         return (f"The uploaded data set is no longer on the server (uploads are kept {minutes} minutes after "
                 "their last use); upload it again, or pick a built-in data set.")
     return str(exc)

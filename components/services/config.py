@@ -96,8 +96,8 @@ def make_celery_app():
     if _celery_app is None:
         from celery import Celery
 
-        from .job_runner import JOB_TASK
-        from .job_worker import run_job
+        from components.jobs.runner import JOB_TASK
+        from components.jobs.worker import run_job
 
         celery_app = Celery("gppnmf_studio", broker=REDIS_URL, backend=REDIS_URL)
         celery_app.conf.update(

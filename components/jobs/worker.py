@@ -1,6 +1,6 @@
 """The job process: a supervisor that takes a slot, runs the computation in a child and enforces the time limit.
 
-Embedded default: ``python -m components.job_worker``, a fresh interpreter the
+Embedded default: ``python -m components.jobs.worker``, a fresh interpreter the
 web server starts (:mod:`components.job_runner`); it reads ``{"token",
 "job_id"}`` from its stdin once the job record names it. With ``REDIS_URL``:
 the Celery task ``gppnmf.run_job`` calls :func:`run_job` in a pool process.
@@ -43,9 +43,10 @@ import sys
 import time
 from contextlib import nullcontext
 
-from . import job_runner, jobs, store
-from .job_slots import job_slot
-from .store import StoreError
+from components.jobs import compute, runner
+from components.jobs.slots import job_slot
+from components.services import store
+from components.services.store import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -82,18 +83,18 @@ ENDED_DIED = "stopped unexpectedly"
 
 
 def _ours(token: str, job_id: str) -> bool:
-    record = job_runner.read(token)
-    return record is not None and record.get("id") == job_id and record["state"] in job_runner.ACTIVE
+    record = runner.read(token)
+    return record is not None and record.get("id") == job_id and record["state"] in runner.ACTIVE
 
 
 def _abandoned(token: str, job_id: str, record: dict) -> bool:
     """Whether no page has polled this job for its grace period."""
-    return job_runner.page_gone(record, job_runner.last_seen(token, record), time.time())
+    return runner.page_gone(record, runner.last_seen(token, record), time.time())
 
 
 def _cancel_abandoned(token: str, job_id: str) -> None:
-    job_runner.update(token, job_id, state="cancelled", status="cancelled", text="cancelled",
-                      message=job_runner.PAGE_CLOSED_MESSAGE)
+    runner.update(token, job_id, state="cancelled", status="cancelled", text="cancelled",
+                      message=runner.PAGE_CLOSED_MESSAGE)
     log.warning("job %s cancelled: no page polled it for its grace period", job_id)
 
 
@@ -109,10 +110,10 @@ def _slot(token: str, job_id: str, record: dict):
         if _abandoned(token, job_id, record):
             _cancel_abandoned(token, job_id)
             raise JobGone
-        text = job_runner.queue_text(ahead, running)
+        text = runner.queue_text(ahead, running)
         if said != [text]:
             said[:] = [text]
-            job_runner.update(token, job_id, text=text)
+            runner.update(token, job_id, text=text)
 
     return job_slot(on_queue=on_queue, n_slots=record["limits"]["max_jobs"], enqueued=record["created"],
                     name=job_id)
@@ -121,7 +122,7 @@ def _slot(token: str, job_id: str, record: dict):
 def _end_partial(token: str, job_id: str, ended: str) -> None:
     """The methods that finished become the session's results (the computation is dead by now)."""
     try:
-        jobs.end_partial(token, job_id, ended)
+        compute.end_partial(token, job_id, ended)
     except Exception:  # the job's end must be recorded whatever the store says
         log.exception("job %s: could not keep the results of the methods that finished", job_id)
 
@@ -134,7 +135,7 @@ def run_job(token: str, job_id: str, compute=None) -> str:
     record was not this queued job). ``compute(token, job_id)`` runs in the
     child (default :func:`compute_job`).
     """
-    record = job_runner.read(token)
+    record = runner.read(token)
     if record is None or record.get("id") != job_id or record["state"] != "queued":
         return "gone"
     if _abandoned(token, job_id, record):  # queued (on Celery) until after its page went away
@@ -142,7 +143,7 @@ def run_job(token: str, job_id: str, compute=None) -> str:
         return "abandoned"
     try:
         with _slot(token, job_id, record):
-            if not job_runner.update(token, job_id, state="running", text="starting", started=time.time()):
+            if not runner.update(token, job_id, state="running", text="starting", started=time.time()):
                 return "gone"
             return _supervise(token, job_id, compute or compute_job, record["limits"]["timeout_s"])
     except JobGone:
@@ -176,14 +177,14 @@ def _wait_for_child(token: str, job_id: str, child: int, timeout_s: float) -> st
         if now >= deadline:
             _stop(child)
             _end_partial(token, job_id, ENDED_TIME_LIMIT)
-            job_runner.update(token, job_id, state="error", status="stopped", fraction=0.0, text="stopped",
+            runner.update(token, job_id, state="error", status="stopped", fraction=0.0, text="stopped",
                               message=_timeout_message(timeout_s))
             log.warning("job %s stopped at its time limit of %g s", job_id, timeout_s)
             return "timeout"
         if now >= next_check:
             next_check = now + CHECK_RECORD_EVERY_S
-            record = job_runner.read(token)
-            if record is None or record.get("id") != job_id or record["state"] not in job_runner.ACTIVE:
+            record = runner.read(token)
+            if record is None or record.get("id") != job_id or record["state"] not in runner.ACTIVE:
                 _stop(child)
                 _end_partial(token, job_id, ENDED_CANCELLED)
                 return "cancelled"
@@ -205,11 +206,11 @@ def _stop(child: int) -> None:
 
 def _after_child(token: str, job_id: str, exit_code: int) -> str:
     """The outcome once the child has ended; a record it left active says the computation was lost."""
-    record = job_runner.read(token)
-    if record is not None and record.get("id") == job_id and record["state"] in job_runner.ACTIVE:
+    record = runner.read(token)
+    if record is not None and record.get("id") == job_id and record["state"] in runner.ACTIVE:
         how = f"signal {-exit_code}" if exit_code < 0 else f"exit code {exit_code}"
         _end_partial(token, job_id, ENDED_DIED)
-        job_runner.update(token, job_id, state="error", status="failed", text="failed",
+        runner.update(token, job_id, state="error", status="failed", text="failed",
                           message=f"The job stopped unexpectedly (its computation ended with {how}). "
                                   "Press Run to try again.")
         log.warning("job %s: the computation ended with %s", job_id, how)
@@ -250,32 +251,32 @@ def compute_job(token: str, job_id: str) -> None:
     def write(**fields):
         if os.getppid() != parent:
             os._exit(1)  # the supervisor is gone (where the kernel does not kill orphans for us)
-        if not job_runner.update(token, job_id, **fields):
+        if not runner.update(token, job_id, **fields):
             raise JobGone
 
     try:
-        request = job_runner.read(token)["request"]
-        dataset, prior_D, prior_H, settings = jobs.prepare(request, token)
+        request = runner.read(token)["request"]
+        dataset, prior_D, prior_H, settings = compute.prepare(request, token)
         key, specs = request["specs"]["dataset"], request["specs"]
 
         def keep_so_far(results, pending):
-            jobs.store_results(token, key, dataset, settings, results, specs, job_id=job_id, pending=pending,
-                               name=jobs.PARTIAL)
+            compute.store_results(token, key, dataset, settings, results, specs, job_id=job_id, pending=pending,
+                               name=compute.PARTIAL)
 
-        results = jobs.run_decomposition(dataset, prior_D, prior_H, settings, report_every_s=REPORT_EVERY_S,
+        results = compute.run_decomposition(dataset, prior_D, prior_H, settings, report_every_s=REPORT_EVERY_S,
                                          report=lambda fraction, text: write(fraction=fraction, text=text),
                                          on_result=keep_so_far)
-        meta = jobs.store_results(token, key, dataset, settings, results, specs, job_id=job_id)
-        store.delete(token, jobs.PARTIAL)
-        jobs.keep_run(token, meta)
+        meta = compute.store_results(token, key, dataset, settings, results, specs, job_id=job_id)
+        store.delete(token, compute.PARTIAL)
+        compute.keep_run(token, meta)
         write(state="done", status="done", fraction=1.0, text="done")
     except JobGone:
         return
     except (ValueError, StoreError) as exc:  # written for the page
-        job_runner.update(token, job_id, state="error", status="failed", text="failed", message=str(exc))
+        runner.update(token, job_id, state="error", status="failed", text="failed", message=str(exc))
     except Exception as exc:  # shown on the page; logged with its traceback
         log.exception("job %s: decomposition failed", job_id)
-        job_runner.update(token, job_id, state="error", status="failed", text="failed",
+        runner.update(token, job_id, state="error", status="failed", text="failed",
                           message=f"The job failed: {type(exc).__name__}: {exc}")
 
 

@@ -13,11 +13,10 @@ import logging
 
 from dash import ctx, set_props
 
+from components.services.sessions import SessionError
+from components.services.store import StoreError
+from components.views.messages import problem
 from gppnmf_core.io import DataFormatError
-
-from .messages import problem
-from .sessions import SessionError
-from .store import StoreError
 
 log = logging.getLogger(__name__)
 

@@ -18,10 +18,9 @@ import numpy as np
 from dash import ALL, MATCH, Input, Output, State, callback, ctx, dcc, html, no_update
 
 import gppnmf_core as gp
-
-from . import exports
-from .data_source import load_dataset
-from .figures import (
+from components.services.data_source import load_dataset
+from components.views import exports
+from components.views.figures import (
     GRAPH_CONFIG,
     MAX_HEATMAP_COLS,
     MAX_HEATMAP_ROWS,
@@ -29,8 +28,8 @@ from .figures import (
     histogram_figure,
     matrix_heatmap,
 )
-from .messages import notice, problem
-from .specs import (
+from components.views.messages import notice, problem
+from components.views.specs import (
     FACTORS,
     KERNEL_OPTIONS,
     LINK_OPTIONS,

@@ -17,8 +17,7 @@ from functools import lru_cache
 import numpy as np
 
 import gppnmf_core as gp
-
-from . import store
+from components.services import store
 
 BUILTIN_PREFIX = "builtin:"
 UPLOAD_PREFIX = "upload:"

@@ -37,26 +37,3 @@ PRESENTATION = {
     "line_min": 3.0,    # ... and at least this thick (px)
     "height_scale": 1.25,
 }
-
-
-def presentation_switch():
-    """The one switch for presentation mode (large text, thick lines), remembered by this browser."""
-    from dash import dcc, html
-
-    return html.Div(className="presentation-toggle", children=[
-        dcc.Checklist(id="presentation-switch", value=[], persistence=True, persistence_type="local",
-                      options=[{"label": " Presentation mode (projector: large text, thick lines)", "value": "on"}]),
-        dcc.Store(id="presentation-style", data=PRESENTATION),
-        dcc.Store(id="presentation-state"),
-    ])
-
-
-def register_presentation_callback() -> None:
-    """Switching presentation mode re-styles the page and every chart in the browser (no server round trip)."""
-    from dash import ClientsideFunction, Input, Output, State, clientside_callback
-
-    clientside_callback(ClientsideFunction("gppnmf", "setPresentation"), Output("presentation-state", "data"),
-                        Input("presentation-switch", "value"), State("presentation-style", "data"))
-
-
-register_presentation_callback()

@@ -15,8 +15,8 @@ import json
 import numpy as np
 import plotly.graph_objects as go
 
-from .figures import described
-from .theme import FONT, METHOD_COLORS, METHOD_LABELS, RMSE_GROUPS
+from components.views.figures import described
+from components.views.theme import FONT, METHOD_COLORS, METHOD_LABELS, RMSE_GROUPS
 
 #: Bars of the same method from different runs differ by fill pattern (as well as by name).
 PATTERNS = ("", "/", "x", ".", "\\", "+", "-", "|")

@@ -9,11 +9,10 @@ so switching back shows them again.
 
 from __future__ import annotations
 
-from dash import Input, Output, State, callback, html
+from dash import html
 
-from . import store
-from .messages import problem
-from .theme import METHOD_LABELS
+from components.views.messages import problem
+from components.views.theme import METHOD_LABELS
 
 SHOWN, HIDDEN = {"display": "block"}, {"display": "none"}
 
@@ -93,18 +92,3 @@ def provenance_view(meta: dict | None, dataset_key, specs, rank) -> tuple:
         return line, SHOWN
     return [line, problem(f"The settings changed since this run ({', '.join(changed)}): these results are still "
                           "those of the settings above. Run again to update them.")], SHOWN
-
-
-@callback(
-    Output("results-provenance", "children"),
-    Output("results-body", "style"),
-    Input("job-result", "data"),
-    Input("dataset-key", "data"),
-    Input("prior-specs", "data"),
-    Input("rank-input", "value"),
-    State("session-id", "data"),
-)
-def show_provenance(_job, dataset_key, specs, rank, session_id):
-    """Say what the results came from, warn when the controls moved on, hide another data set's results."""
-    stored = store.get(session_id, "results")
-    return provenance_view(None if stored is None else stored[1], dataset_key, specs, rank)

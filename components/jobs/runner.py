@@ -21,9 +21,9 @@ has polled for ``limits["grace_s"]`` seconds (``GPPNMF_JOB_GRACE_S``) is
 cancelled by its own supervisor (:func:`page_gone`).
 
 Launch: on the embedded default a fresh interpreter (``python -m
-components.job_worker``, in a process group of its own, never a fork of the
+components.jobs.worker``, in a process group of its own, never a fork of the
 web server), reaped by a daemon thread; with ``REDIS_URL`` a Celery task
-(:data:`JOB_TASK`). Both run :func:`components.job_worker.run_job`.
+(:data:`JOB_TASK`). Both run :func:`components.jobs.worker.run_job`.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from pathlib import Path
 
 import psutil
 
-from . import services, sessions, store
+from components.services import config, sessions, store
 
 RECORD = "job"
 ACTIVE = ("queued", "running")
@@ -55,7 +55,7 @@ LOST_MESSAGE = "The job stopped unexpectedly (its worker was lost). Press Run to
 LOST_AFTER_LIMIT_S = 60.0
 REPO = Path(__file__).resolve().parents[1]
 #: The embedded job process: a fresh interpreter (never a fork of the web server).
-WORKER_ARGV = [sys.executable, "-m", "components.job_worker"]
+WORKER_ARGV = [sys.executable, "-m", "components.jobs.worker"]
 _N_LOCKS = 64
 #: Seconds a job goes on without any page polling it before its supervisor cancels it (GPPNMF_JOB_GRACE_S).
 JOB_GRACE_S = float(os.environ.get("GPPNMF_JOB_GRACE_S", "120"))
@@ -93,7 +93,7 @@ def new_record(request: dict, backend: str) -> dict:
     return {"id": secrets.token_hex(8), "state": "queued", "fraction": 0.0,
             "text": "queued: waiting for a free worker", "message": None, "status": None,
             "request": request, "backend": backend, "created": time.time(), "started": None,
-            "limits": {"timeout_s": services.JOB_TIMEOUT_S, "max_jobs": services.MAX_JOBS, "grace_s": JOB_GRACE_S}}
+            "limits": {"timeout_s": config.JOB_TIMEOUT_S, "max_jobs": config.MAX_JOBS, "grace_s": JOB_GRACE_S}}
 
 
 # -- is a page still watching? ------------------------------------------------------------------
@@ -147,7 +147,7 @@ def place_in_queue(messages, task_id: str) -> int | None:
 def _celery_queue_text(record: dict) -> str | None:
     """A queued Celery job's place, read from the broker's queue (None when the broker cannot say)."""
     try:
-        messages = _redis().lrange(services.make_celery_app().conf.task_default_queue, 0, -1)
+        messages = _redis().lrange(config.make_celery_app().conf.task_default_queue, 0, -1)
     except Exception:  # the place is a courtesy: a broker hiccup leaves the record's own text
         return None
     ahead = place_in_queue(messages, record["task_id"])
@@ -160,11 +160,11 @@ def _celery_queue_text(record: dict) -> str | None:
 def _session_lock(token: str):
     """Serialise Run and Cancel of one session across the server's processes (and machines, on Redis)."""
     session_id = sessions.verify(token)
-    if services.REDIS_URL:
+    if config.REDIS_URL:
         with _redis().lock(f"gppnmf:job-lock:{session_id}", timeout=30, blocking_timeout=30):
             yield
         return
-    folder = services.private_directory(services.cache_root() / "job-locks")
+    folder = config.private_directory(config.cache_root() / "job-locks")
     fd = os.open(folder / f"{int(session_id[:8], 16) % _N_LOCKS}.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -184,7 +184,7 @@ def start(token: str, request: dict) -> dict:
             raise JobRefused("this page's session already has a job queued or running: wait for it or press Cancel")
         store.delete(token, "results")  # the page must never show the previous job's results as this one's
         store.delete(token, "results-partial")
-        if services.REDIS_URL:
+        if config.REDIS_URL:
             record = new_record(request, "celery")
             _launch_celery(token, record)
         else:
@@ -226,7 +226,7 @@ def _launch_celery(token: str, record: dict) -> None:
     record["task_id"] = str(uuid.uuid4())
     write(token, record)
     try:
-        services.make_celery_app().send_task(JOB_TASK, args=[token, record["id"]], task_id=record["task_id"])
+        config.make_celery_app().send_task(JOB_TASK, args=[token, record["id"]], task_id=record["task_id"])
     except BaseException:
         write(token, {**record, "state": "error", "status": "not started",
                       "message": "the job could not be queued (the job service is unreachable); try again later"})
@@ -238,7 +238,7 @@ def _redis():
 
     global _redis_client
     if _redis_client is None:
-        _redis_client = redis.Redis.from_url(services.REDIS_URL)
+        _redis_client = redis.Redis.from_url(config.REDIS_URL)
     return _redis_client
 
 
@@ -265,7 +265,7 @@ def _alive(record: dict) -> bool:
         return False  # a running job always ends within its limit: this one's machine or worker is gone
     if record["backend"] == "embedded":
         return _process(record) is not None
-    state = services.make_celery_app().AsyncResult(record["task_id"]).state
+    state = config.make_celery_app().AsyncResult(record["task_id"]).state
     return state not in ("SUCCESS", "FAILURE", "REVOKED")
 
 
@@ -325,7 +325,7 @@ def _kill(record: dict) -> None:
             _kill_group(record["pgid"])
             psutil.wait_procs(alive, timeout=CANCEL_GRACE_S)
         return
-    services.make_celery_app().control.revoke(record["task_id"])
+    config.make_celery_app().control.revoke(record["task_id"])
 
 
 def cancel(token: str) -> dict | None:

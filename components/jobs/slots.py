@@ -19,7 +19,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import services
+from components.services import config
 
 _TICKET = "ticket-"
 
@@ -88,8 +88,8 @@ def job_slot(on_wait=None, poll_s: float = 0.5, n_slots: int | None = None, on_q
     (jobs waiting ahead of this one, jobs holding slots). ``enqueued`` (default
     now) is when the job joined the queue; ``name`` tells equal times apart.
     """
-    n_slots = n_slots or services.MAX_JOBS
-    folder = services.cache_root() / "slots"
+    n_slots = n_slots or config.MAX_JOBS
+    folder = config.cache_root() / "slots"
     folder.mkdir(exist_ok=True)
     ticket = _take_ticket(folder, time.time() if enqueued is None else enqueued, name or secrets.token_hex(4))
     try:

@@ -18,12 +18,13 @@ from typing import NamedTuple
 
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
-from . import job_runner, store
-from .data_source import load_dataset
-from .jobs import JobSettings, prepare
-from .jobs import store_results as _store_results  # noqa: F401 - the name tests and benchmarks import
-from .messages import notice, problem
-from .theme import METHOD_LABELS, METHODS
+from components.jobs import runner
+from components.jobs.compute import JobSettings, prepare
+from components.jobs.compute import store_results as _store_results  # noqa: F401 - the name tests and benchmarks import
+from components.services import store
+from components.services.data_source import load_dataset
+from components.views.messages import notice, problem
+from components.views.theme import METHOD_LABELS, METHODS
 
 #: How often a page with an active job asks how it stands (milliseconds).
 POLL_MS = 400
@@ -138,11 +139,11 @@ def _ended_view(record: dict, reported, page_load: bool, token=None) -> JobView:
 
 def poll_job(token, reported, page_load: bool) -> JobView:
     """How the session's job stands now (also on page load: a reloaded page finds its running job)."""
-    record = job_runner.status(token)
+    record = runner.status(token)
     if record is None:
         return _idle_view()
-    if record["state"] in job_runner.ACTIVE:
-        job_runner.seen(token, record["id"])  # a page still watches this job
+    if record["state"] in runner.ACTIVE:
+        runner.seen(token, record["id"])  # a page still watches this job
         return _active_view(record)
     return _ended_view(record, reported, page_load, token)
 
@@ -152,8 +153,8 @@ def start_job(token, specs, settings: JobSettings) -> JobView:
     request = {"specs": specs, "settings": dataclasses.asdict(settings)}
     try:
         prepare(request, token)  # the data set loads, the settings and priors are valid
-        record = job_runner.start(token, request)
-    except job_runner.JobRefused as exc:
+        record = runner.start(token, request)
+    except runner.JobRefused as exc:
         return JobView(message=problem(str(exc)), run_disabled=True, cancel_disabled=False, poll_disabled=False)
     except ValueError as exc:
         return _idle_view("not started", result={"run": secrets.token_hex(4), "error": str(exc)})  # new each time
@@ -162,8 +163,8 @@ def start_job(token, specs, settings: JobSettings) -> JobView:
 
 def cancel_job(token) -> JobView:
     """Stop the session's job; its slot or worker is free at once."""
-    record = job_runner.cancel(token)
-    if record is not None and record["state"] not in ("cancelled", *job_runner.ACTIVE):
+    record = runner.cancel(token)
+    if record is not None and record["state"] not in ("cancelled", *runner.ACTIVE):
         return poll_job(token, None, page_load=False)  # it ended on its own just before
     if record is not None and kept_partial_results(token, record["id"]):
         return _idle_view("cancelled", result=_partial_result(record))
