@@ -52,7 +52,7 @@ except ImportError as exc:  # scikit-learn is an optional dependency of the pack
     raise ImportError(f"gppnmf_core.estimators needs scikit-learn >= 1.6 ({exc}); install it with "
                       "`pip install scikit-learn` or `pip install gppnmf-studio[sklearn]`") from exc
 
-from .baselines import cnmf, ls_nmf
+from .baselines import _check_keep_mask, cnmf, ls_nmf
 from .gppnmf import fit_gppnmf, map_amplitudes
 from .kernels import White
 from .links import ExponentialLink
@@ -94,7 +94,18 @@ class _FactorizationEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                              f"(n_samples = {n_samples}, n_features = {n_features})")
         return int(n)
 
-    def fit(self, X, y=None):
+    def _mask(self, mask, shape: tuple[int, int]) -> np.ndarray | None:
+        """``mask`` in the package's orientation: None, (n_samples,) per sample, or (n_features, n_samples)."""
+        if mask is None:
+            return None
+        mask = np.asarray(mask)
+        n_samples, n_features = shape
+        if mask.shape not in ((n_samples, n_features), (n_samples,)):
+            raise ValueError(f"mask must have the shape of X (n_samples = {n_samples}, n_features = {n_features}) "
+                             f"or (n_samples,) = ({n_samples},), got {mask.shape}")
+        return _check_keep_mask(mask.T, shape[::-1])
+
+    def fit(self, X, y=None, mask=None):
         """Fit the factorization to ``X``.
 
         Parameters
@@ -103,15 +114,21 @@ class _FactorizationEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             Data, samples in rows (the transpose of the package's X).
         y : None
             Ignored.
+        mask : array_like of bool, shape (n_samples, n_features) or (n_samples,), optional
+            Entries of X that count (True); left-out entries (or whole samples,
+            1-D) take no part in the fit, as the ``mask`` of the package's
+            functions (transposed to their orientation). X must still be
+            finite there. In a :class:`~sklearn.pipeline.Pipeline` pass it as
+            ``pipe.fit(X, <step>__mask=mask)``.
 
         Returns
         -------
         self
         """
-        self.fit_transform(X)
+        self.fit_transform(X, mask=mask)
         return self
 
-    def fit_transform(self, X, y=None):
+    def fit_transform(self, X, y=None, mask=None):
         """Fit the factorization to ``X`` and return the amplitudes of its samples.
 
         Parameters
@@ -120,6 +137,8 @@ class _FactorizationEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             Data, samples in rows.
         y : None
             Ignored.
+        mask : array_like of bool, shape (n_samples, n_features) or (n_samples,), optional
+            Entries of X that count, see :meth:`fit`.
 
         Returns
         -------
@@ -128,19 +147,23 @@ class _FactorizationEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         """
         X = self._validate(X, reset=True)
         rank = self._rank(X)
-        result = self._fit(X.T, rank)
+        keep = self._mask(mask, X.shape)
+        result = self._fit(X.T, rank, keep)
         self.result_ = result
         self.components_ = result.D.T.copy()
         self.n_components_ = rank
         self.n_iter_ = int(result.n_iter)
-        W = self._training_amplitudes(X.T, result).T.copy()
-        self.reconstruction_err_ = float(np.linalg.norm(X - W @ self.components_))
+        W = self._training_amplitudes(X.T, result, keep).T.copy()
+        residual = X - W @ self.components_
+        if keep is not None:  # the error over the entries that count
+            residual *= np.broadcast_to(keep, X.shape[::-1]).T
+        self.reconstruction_err_ = float(np.linalg.norm(residual))
         if not (result.converged or result.stopped):
             warnings.warn(f"{type(self).__name__} did not converge: {result.message}. "
                           "Increase max_iter or loosen the tolerance.", ConvergenceWarning, stacklevel=2)
         return W
 
-    def _training_amplitudes(self, Xt: np.ndarray, result: FitResult) -> np.ndarray:
+    def _training_amplitudes(self, Xt: np.ndarray, result: FitResult, mask: np.ndarray | None) -> np.ndarray:
         """H (M, n_samples) that ``fit_transform`` returns: the fit's own."""
         return result.H
 
@@ -188,13 +211,24 @@ def _as_amplitudes(X, n_components: int) -> np.ndarray:
     return X
 
 
-def _nnls_columns(D: np.ndarray, X: np.ndarray) -> np.ndarray:
-    """``argmin_{h >= 0} ||x - D h||`` for every column x of ``X`` (K, L); (M, L)."""
+def _nnls_columns(D: np.ndarray, X: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """``argmin_{h >= 0} ||x - D h||`` for every column x of ``X`` (K, L); (M, L).
+
+    With ``mask`` (bool, (K, L) or (L,)) each column counts its kept entries
+    only; a column with none gets zero amplitudes.
+    """
     from scipy.optimize import nnls
 
-    H = np.empty((D.shape[1], X.shape[1]))
+    H = np.zeros((D.shape[1], X.shape[1]))
     for j in range(X.shape[1]):
-        H[:, j] = nnls(D, X[:, j])[0]
+        if mask is None:
+            H[:, j] = nnls(D, X[:, j])[0]
+        elif mask.ndim == 1:
+            if mask[j]:
+                H[:, j] = nnls(D, X[:, j])[0]
+        elif mask[:, j].any():
+            rows = mask[:, j]
+            H[:, j] = nnls(D[rows], X[rows, j])[0]
     return H
 
 
@@ -237,7 +271,7 @@ class GPPNMF(_FactorizationEstimator):
     n_iter_ : int
         Iterations of the best replicate.
     reconstruction_err_ : float
-        Frobenius norm ``||X - fit_transform(X) @ components_||``.
+        Frobenius norm ``||X - fit_transform(X) @ components_||`` (over the entries a ``mask`` keeps).
     n_features_in_ : int
     result_ : FitResult
         The whole fit (latent variables, objective trace, settings).
@@ -278,11 +312,12 @@ class GPPNMF(_FactorizationEstimator):
             priors.append(prior)
         return priors[0], priors[1]
 
-    def _fit(self, Xt: np.ndarray, rank: int) -> FitResult:
+    def _fit(self, Xt: np.ndarray, rank: int, mask: np.ndarray | None) -> FitResult:
         prior_D, prior_H = self._priors()
         return fit_gppnmf(Xt, rank, prior_D, prior_H, self.noise_var, method=self.method, max_iter=self.max_iter,
                           tol=self.tol, gtol=self.gtol, n_replicates=self.n_replicates, init_std=self.init_std,
-                          n_threads=self.n_threads, random_state=self.random_state)
+                          n_threads=self.n_threads, random_state=self.random_state,
+                          mask=None if mask is None else mask.astype(np.float64))
 
     def _transform(self, Xt: np.ndarray) -> np.ndarray:
         prior_D, prior_H = self._priors()
@@ -293,11 +328,11 @@ class GPPNMF(_FactorizationEstimator):
 class _MultiplicativeUpdates(_FactorizationEstimator):
     """LS-NMF and CNMF: ``fit_transform`` returns ``transform`` of the training data."""
 
-    def _training_amplitudes(self, Xt: np.ndarray, result: FitResult) -> np.ndarray:
+    def _training_amplitudes(self, Xt: np.ndarray, result: FitResult, mask: np.ndarray | None) -> np.ndarray:
         # The updates stop at a relative-change tolerance, far from the exact amplitudes where an
         # element creeps towards zero; the exact ones for the fitted components fit at least as
         # well, and make fit_transform(X) equal fit(X).transform(X) (as MiniBatchNMF's fresh restarts).
-        return self._transform(Xt)
+        return self._transform(Xt, mask)
 
 
 class LSNMF(_MultiplicativeUpdates):
@@ -323,7 +358,7 @@ class LSNMF(_MultiplicativeUpdates):
     n_components_ : int
     n_iter_ : int
     reconstruction_err_ : float
-        Frobenius norm of ``X - fit_transform(X) @ components_`` (X as given, not clipped).
+        Frobenius norm of ``X - fit_transform(X) @ components_`` (X as given, not clipped; the kept entries).
     n_features_in_ : int
     result_ : FitResult
 
@@ -350,12 +385,12 @@ class LSNMF(_MultiplicativeUpdates):
     def _positive_only(self) -> bool:
         return not self.clip_negative
 
-    def _fit(self, Xt: np.ndarray, rank: int) -> FitResult:
+    def _fit(self, Xt: np.ndarray, rank: int, mask: np.ndarray | None) -> FitResult:
         return ls_nmf(Xt, rank, max_iter=self.max_iter, tol=self.tol, n_replicates=self.n_replicates,
-                      n_threads=self.n_threads, random_state=self.random_state)
+                      n_threads=self.n_threads, random_state=self.random_state, mask=mask)
 
-    def _transform(self, Xt: np.ndarray) -> np.ndarray:
-        return _nnls_columns(self.components_.T, np.maximum(Xt, 0.0))
+    def _transform(self, Xt: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        return _nnls_columns(self.components_.T, np.maximum(Xt, 0.0), mask)
 
 
 class CNMF(_MultiplicativeUpdates):
@@ -397,14 +432,14 @@ class CNMF(_MultiplicativeUpdates):
         self.n_threads = n_threads
         self.random_state = random_state
 
-    def _fit(self, Xt: np.ndarray, rank: int) -> FitResult:
+    def _fit(self, Xt: np.ndarray, rank: int, mask: np.ndarray | None) -> FitResult:
         return cnmf(Xt, rank, max_iter=self.max_iter, tol=self.tol, n_replicates=self.n_replicates,
-                    floor=self.floor, n_threads=self.n_threads, random_state=self.random_state)
+                    floor=self.floor, n_threads=self.n_threads, random_state=self.random_state, mask=mask)
 
-    def _transform(self, Xt: np.ndarray) -> np.ndarray:
+    def _transform(self, Xt: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         D = self.components_.T
         floor = self.result_.settings["floor"]
-        return floor + _nnls_columns(D, Xt - D.sum(axis=1, keepdims=True) * floor)
+        return floor + _nnls_columns(D, Xt - D.sum(axis=1, keepdims=True) * floor, mask)
 
 
 def expected_failed_checks(estimator) -> dict[str, str]:

@@ -149,3 +149,41 @@ def test_fitted_estimators_pickle(toy):
     back = pickle.loads(pickle.dumps(est))
     np.testing.assert_array_equal(back.transform(toy.X.T[:10]), est.transform(toy.X.T[:10]))
     assert "FitResult(method='gppnmf', D=(100, 2), H=(2, 200)" in repr(back.result_)
+
+
+@pytest.mark.parametrize("Estimator, fit", [(CNMF, gp.cnmf), (LSNMF, gp.ls_nmf)])
+def test_a_mask_goes_to_the_function_transposed(toy, Estimator, fit):
+    X = np.abs(toy.X.T)  # (200 samples, 100 features)
+    mask = np.random.default_rng(0).random(X.shape) > 0.2
+    est = Estimator(2, max_iter=60, tol=0, random_state=0).fit(X, mask=mask)
+    res = fit(X.T, 2, max_iter=60, tol=0, random_state=0, mask=mask.T)
+    np.testing.assert_array_equal(est.components_, res.D.T)
+    assert est.result_.settings["masked"]
+    W = est.fit_transform(X, mask=mask)
+    assert est.reconstruction_err_ == pytest.approx(np.linalg.norm(np.where(mask, X - W @ est.components_, 0.0)))
+    # each sample's amplitudes fit its kept entries only: the left-out ones can hold anything
+    X_garbage = np.where(mask, X, 1e3)
+    np.testing.assert_allclose(est.fit_transform(X_garbage, mask=mask), W)
+
+
+def test_gppnmf_takes_a_mask_per_sample(toy):
+    keep = np.ones(200, bool)
+    keep[50:70] = False
+    est = GPPNMF(2, prior_D=SMOOTH_D, prior_H=SMOOTH_H, noise_var=25.0, max_iter=50, random_state=0)
+    W = est.fit_transform(toy.X.T, mask=keep)
+    res = gp.fit_gppnmf(toy.X, 2, SMOOTH_D, SMOOTH_H, 25.0, max_iter=50, random_state=0, mask=keep.astype(float))
+    np.testing.assert_allclose(W, res.H.T)
+    assert est.result_.settings["masked"]
+
+
+def test_a_mask_in_a_pipeline_and_its_shape_checked(toy):
+    X = np.abs(toy.X.T)
+    mask = np.ones(X.shape, bool)
+    mask[::7, ::3] = False
+    pipe = make_pipeline(FunctionTransformer(), LSNMF(2, max_iter=40, random_state=0))
+    direct = LSNMF(2, max_iter=40, random_state=0).fit(X, mask=mask)
+    np.testing.assert_array_equal(pipe.fit(X, lsnmf__mask=mask)[-1].components_, direct.components_)
+    with pytest.raises(ValueError, match=r"mask must have the shape of X \(n_samples = 200, n_features = 100\)"):
+        LSNMF(2).fit(X, mask=mask.T)
+    with pytest.raises(ValueError, match="mask must be boolean"):
+        CNMF(2).fit(X, mask=np.full(X.shape, 0.5))
