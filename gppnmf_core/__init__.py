@@ -42,7 +42,7 @@ _EXPORTS = {
     "noise_estimation": ("estimate_noise_var",),
     "objective": ("GPPNMFObjective",),
     "posterior": ("Posterior", "sample_posterior"),
-    "priors": ("BoundPrior", "GPPrior", "Preset"),
+    "priors": ("BoundPrior", "GPPrior", "Preset", "validate_prior_spec"),
     "results": ("FitResult", "Progress"),
     "structure": ("CirculantSquareRoot", "DenseSquareRoot", "IdentitySquareRoot", "KroneckerSquareRoot",
                   "SquareRoot", "mirror_factor", "sqrt_factor"),
@@ -86,7 +86,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time every name comes fr
     from .noise_estimation import estimate_noise_var
     from .objective import GPPNMFObjective
     from .posterior import Posterior, sample_posterior
-    from .priors import BoundPrior, GPPrior, Preset
+    from .priors import BoundPrior, GPPrior, Preset, validate_prior_spec
     from .results import FitResult, Progress
     from .structure import (
         CirculantSquareRoot,
@@ -123,5 +123,5 @@ __all__ = [
     "cnmf", "datasets", "estimate_noise_var", "evaluate", "fit_gppnmf", "included_observations", "io",
     "kernel_from_spec", "link_from_spec", "ls_nmf", "match_components", "metrics", "mirror_factor",
     "normalize_for_display", "read_dataset", "rmse", "sample_posterior", "select_model", "signal_strength",
-    "sqrt_factor", "write_nifti_mrs",
+    "sqrt_factor", "validate_prior_spec", "write_nifti_mrs",
 ]

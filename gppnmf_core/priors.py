@@ -26,16 +26,17 @@ otherwise — short axes, irregular coordinates, periodic kernels — as a dense
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from ._validation import check_int, check_random_state
-from .kernels import RBF, Exponential, Kernel, Matern32, Matern52, White, kernel_from_spec
-from .links import Link, link_from_spec
+from .kernels import KERNELS, RBF, Exponential, Kernel, Matern32, Matern52, White, kernel_from_spec
+from .links import LINKS, Link, link_from_spec
 from .structure import (
     DENSE_MAX_POINTS,
     CirculantSquareRoot,
@@ -50,6 +51,9 @@ from .structure import (
 )
 
 STRUCTURES = ("auto", "kronecker", "dense", "circulant")
+
+#: How a dense square-root factor is computed (``GPPrior(sqrt_method=...)``).
+SQRT_METHODS = ("eig", "cholesky")
 
 #: Kernels that a long regular 1-D axis embeds in a circulant: stationary and decaying with distance.
 CIRCULANT_KERNELS = (RBF, Matern32, Matern52, Exponential)
@@ -244,7 +248,7 @@ class GPPrior:
             raise ValueError(f"structure='circulant' is for 1-D priors (coords or index), not grid {self.grid}; "
                              "use 'auto' or 'kronecker' on a grid")
         self.structure = structure
-        if sqrt_method not in ("eig", "cholesky"):
+        if sqrt_method not in SQRT_METHODS:
             raise ValueError(f"sqrt_method must be 'eig' or 'cholesky', got {sqrt_method!r}")
         self.sqrt_method = sqrt_method
         self._bound: dict[int, BoundPrior] = {}
@@ -386,18 +390,56 @@ class GPPrior:
         return bound.forward(Z)[0].T
 
     def to_spec(self) -> dict:
-        """JSON-able settings (coords and grid belong to the data and are not included)."""
+        """JSON-able settings, everything but the data's coords and grid.
+
+        Returns
+        -------
+        dict
+            ``{"kernel": ..., "link": ..., "mirror_axis": ..., "structure": ...,
+            "sqrt_method": ...}``: ``kernel`` is one kernel spec
+            (``{"name": "rbf", "beta": 2.0}``) or, when the grid axes have
+            different kernels, a list of one per axis; ``link`` is a link spec
+            (``{"name": "exponential", "lam": 1.0}``). :meth:`from_spec` with the
+            same coords or grid rebuilds a prior with the same spec;
+            :func:`validate_prior_spec` describes the format.
+        """
         kernels = [k.to_spec() for k in self.kernels]
         return {
             "kernel": kernels[0] if len(set(self.kernels)) == 1 else kernels,
             "link": self.link.to_spec(),
             "mirror_axis": self.mirror_axis,
             "structure": self.structure,
+            "sqrt_method": self.sqrt_method,
         }
 
     @classmethod
-    def from_spec(cls, spec: dict, *, coords=None, grid=None) -> GPPrior:
-        """Rebuild a prior from :meth:`to_spec` output and the data's coords or grid."""
+    def from_spec(cls, spec: Mapping, *, coords=None, grid=None) -> GPPrior:
+        """Rebuild a prior from :meth:`to_spec` output (e.g. read from JSON) and the data's coords or grid.
+
+        Parameters
+        ----------
+        spec : dict
+            A prior spec, checked by :func:`validate_prior_spec` first.
+            ``mirror_axis``, ``structure`` and ``sqrt_method`` may be left out
+            (None, ``"auto"``, ``"eig"``).
+        coords : array_like of shape (n,), optional
+            As in :class:`GPPrior`.
+        grid : tuple of int, optional
+            As in :class:`GPPrior`.
+
+        Returns
+        -------
+        GPPrior
+
+        Raises
+        ------
+        ValueError
+            If ``spec`` does not follow the format (the message names the
+            field, e.g. ``"prior spec: kernel.beta must be a positive number,
+            got -1"``), or does not fit ``coords``/``grid`` (e.g. a per-axis
+            kernel list of the wrong length, a mirror axis without a grid).
+        """
+        validate_prior_spec(spec)
         kernel = spec["kernel"]
         kernel = [kernel_from_spec(k) for k in kernel] if isinstance(kernel, list) else kernel_from_spec(kernel)
         return cls(
@@ -407,6 +449,7 @@ class GPPrior:
             grid=grid,
             mirror_axis=spec.get("mirror_axis"),
             structure=spec.get("structure", "auto"),
+            sqrt_method=spec.get("sqrt_method", "eig"),
         )
 
     def __repr__(self) -> str:
@@ -428,3 +471,96 @@ class Preset:
     prior_H: GPPrior
     noise_var: float
     description: str = ""
+
+
+#: The fields of a prior spec, in the order :meth:`GPPrior.to_spec` writes them.
+PRIOR_SPEC_FIELDS = ("kernel", "link", "mirror_axis", "structure", "sqrt_method")
+
+
+def _spec_params(table: dict) -> dict[str, tuple[str, ...]]:
+    """The parameter names of each kernel or link by its spec name (every parameter is a positive number)."""
+    return {name: tuple(cls().params()) for name, cls in table.items()}
+
+
+def _check_named(spec, where: str, table: dict, what: str) -> None:
+    """Check one ``{"name": ..., **params}`` spec of a kernel or a link; ``where`` names it in messages."""
+    if not isinstance(spec, Mapping):
+        raise ValueError(f"prior spec: {where} must be an object like {{\"name\": ..., ...}}, "
+                         f"got {type(spec).__name__} {spec!r}")
+    name = spec.get("name")
+    params = _spec_params(table)
+    if name not in params:
+        raise ValueError(f"prior spec: {where}.name must be one of {sorted(params)}, got {name!r}")
+    unknown = sorted(set(spec) - {"name", *params[name]})
+    if unknown:
+        raise ValueError(f"prior spec: {where} ({what} {name!r}) has unknown field(s) {unknown}; "
+                         f"its parameters are {list(params[name])}")
+    for param in params[name]:
+        if param not in spec:
+            continue  # the class's default
+        value = spec[param]
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (np.isfinite(value) and value > 0):
+            raise ValueError(f"prior spec: {where}.{param} must be a positive number, got {value!r}")
+
+
+def validate_prior_spec(spec) -> None:
+    """Check a prior spec (a dict as :meth:`GPPrior.to_spec` writes, e.g. read from JSON).
+
+    The format, as a JSON schema would say it:
+
+    * ``kernel`` (required): a kernel spec ``{"name": N, **params}`` with ``N``
+      one of ``rbf``, ``matern32``, ``matern52``, ``exponential`` (parameter
+      ``beta``), ``periodic`` (``beta``, ``period``) or ``white`` (none); or a
+      non-empty list of such specs, one per grid axis.
+    * ``link`` (required): a link spec with ``name`` one of ``exponential``
+      (parameter ``lam``), ``rectified_gaussian`` (``s``) or ``gamma``
+      (``k``, ``theta``).
+    * ``mirror_axis`` (optional): null or an integer >= 0.
+    * ``structure`` (optional): one of ``auto``, ``kronecker``, ``dense``, ``circulant``.
+    * ``sqrt_method`` (optional): ``eig`` or ``cholesky``.
+
+    Every parameter is a positive finite number and may be left out (the
+    class's default); no other fields are allowed, so a misspelt one is
+    reported rather than ignored.
+
+    Parameters
+    ----------
+    spec : dict
+        The spec to check.
+
+    Raises
+    ------
+    ValueError
+        At the first field that does not follow the format, with a message that
+        starts with ``"prior spec: "`` and names the field, e.g.
+        ``"prior spec: kernel.beta must be a positive number, got -1"`` or
+        ``"prior spec: kernel[1].name must be one of [...], got 'gauss'"``.
+    """
+    if not isinstance(spec, Mapping):
+        raise ValueError(f"prior spec must be an object (dict) with fields {list(PRIOR_SPEC_FIELDS)}, "
+                         f"got {type(spec).__name__}")
+    unknown = sorted(str(key) for key in set(spec) - set(PRIOR_SPEC_FIELDS))
+    if unknown:
+        raise ValueError(f"prior spec: unknown field(s) {unknown}; the fields are {list(PRIOR_SPEC_FIELDS)}")
+    for required in ("kernel", "link"):
+        if required not in spec:
+            raise ValueError(f"prior spec: the field {required!r} is missing")
+    kernel = spec["kernel"]
+    if isinstance(kernel, list):
+        if not kernel:
+            raise ValueError("prior spec: kernel must be a kernel spec or a non-empty list of them (one per "
+                             "grid axis), got []")
+        for axis, item in enumerate(kernel):
+            _check_named(item, f"kernel[{axis}]", KERNELS, "kernel")
+    else:
+        _check_named(kernel, "kernel", KERNELS, "kernel")
+    _check_named(spec["link"], "link", LINKS, "link")
+    mirror = spec.get("mirror_axis")
+    if mirror is not None and (isinstance(mirror, bool) or not isinstance(mirror, numbers.Integral) or mirror < 0):
+        raise ValueError(f"prior spec: mirror_axis must be null or an integer >= 0, got {mirror!r}")
+    structure = spec.get("structure", "auto")
+    if structure not in STRUCTURES:
+        raise ValueError(f"prior spec: structure must be one of {list(STRUCTURES)}, got {structure!r}")
+    sqrt_method = spec.get("sqrt_method", "eig")
+    if sqrt_method not in SQRT_METHODS:
+        raise ValueError(f"prior spec: sqrt_method must be one of {list(SQRT_METHODS)}, got {sqrt_method!r}")

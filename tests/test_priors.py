@@ -213,3 +213,67 @@ def test_factor_cache_is_bounded_by_bytes():
     cache.cache_clear()
     assert len(cache) == 0 and cache.nbytes == 0
     assert priors_module._axis_factor.max_bytes <= 256 * 2**20
+
+
+ALL_KERNELS = [gp.RBF(2.0), gp.Matern32(3.0), gp.Matern52(0.5), gp.Exponential(4.0), gp.Periodic(beta=0.7, period=5.0),
+               gp.White()]
+ALL_LINKS = [gp.ExponentialLink(lam=2.5), gp.RectifiedGaussianLink(s=0.3), gp.GammaLink(k=0.5, theta=4.0)]
+
+
+@pytest.mark.parametrize("kernel", ALL_KERNELS, ids=repr)
+@pytest.mark.parametrize("link", ALL_LINKS, ids=repr)
+def test_every_kernel_and_link_survives_a_json_round_trip(kernel, link):
+    import json
+
+    for where, prior in [({"coords": np.linspace(0, 4, 9)}, gp.GPPrior(kernel, link, coords=np.linspace(0, 4, 9))),
+                         ({"grid": (3, 4)}, gp.GPPrior([kernel, gp.RBF(1.5)], link, grid=(3, 4), mirror_axis=0,
+                                                       sqrt_method="cholesky"))]:
+        spec = json.loads(json.dumps(prior.to_spec()))
+        again = gp.GPPrior.from_spec(spec, **where)
+        assert again.to_spec() == prior.to_spec()
+        assert again.kernels == prior.kernels and again.link == prior.link
+        assert (again.mirror_axis, again.structure, again.sqrt_method) == (prior.mirror_axis, prior.structure,
+                                                                         prior.sqrt_method)
+        np.testing.assert_allclose(again.sample(2, random_state=0), prior.sample(2, random_state=0))
+
+
+def test_a_spec_without_the_optional_fields_takes_the_defaults():
+    prior = gp.GPPrior.from_spec({"kernel": {"name": "rbf"}, "link": {"name": "gamma", "k": 2}}, coords=np.arange(5.0))
+    assert prior.kernels == (gp.RBF(1.0),) and prior.link == gp.GammaLink(k=2.0, theta=1.0)
+    assert (prior.mirror_axis, prior.structure, prior.sqrt_method) == (None, "auto", "eig")
+
+
+GOOD = {"kernel": {"name": "rbf", "beta": 2.0}, "link": {"name": "exponential", "lam": 1.0}}
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"kernel": {"name": "rbf", "beta": -1}}, "prior spec: kernel.beta must be a positive number, got -1"),
+    ({"kernel": {"name": "rbf", "beta": "2"}}, "prior spec: kernel.beta must be a positive number, got '2'"),
+    ({"kernel": {"name": "periodic", "period": float("nan")}}, "prior spec: kernel.period must be a positive number"),
+    ({"kernel": {"name": "gauss"}}, "prior spec: kernel.name must be one of"),
+    ({"kernel": {"beta": 1.0}}, "prior spec: kernel.name must be one of .* got None"),
+    ({"kernel": {"name": "rbf", "length_scale": 1.0}}, r"prior spec: kernel \(kernel 'rbf'\) has unknown field"),
+    ({"kernel": [{"name": "rbf"}, {"name": "white", "beta": 1.0}]}, r"prior spec: kernel\[1\] \(kernel 'white'\)"),
+    ({"kernel": []}, "prior spec: kernel must be a kernel spec or a non-empty list"),
+    ({"kernel": "rbf"}, "prior spec: kernel must be an object"),
+    ({"link": {"name": "exponential", "scale": 2.0}}, r"prior spec: link \(link 'exponential'\) has unknown field"),
+    ({"link": {"name": "gamma", "k": 0}}, "prior spec: link.k must be a positive number, got 0"),
+    ({"link": {"name": "rectified_gaussian", "s": True}}, "prior spec: link.s must be a positive number, got True"),
+    ({"mirror_axis": -1}, "prior spec: mirror_axis must be null or an integer >= 0, got -1"),
+    ({"mirror_axis": 1.0}, "prior spec: mirror_axis must be null or an integer"),
+    ({"structure": "sparse"}, "prior spec: structure must be one of"),
+    ({"sqrt_method": "svd"}, "prior spec: sqrt_method must be one of"),
+    ({"kernal": {}}, r"prior spec: unknown field\(s\) \['kernal'\]"),
+])
+def test_a_bad_spec_is_refused_with_the_field_named(change, message):
+    spec = {**GOOD, **change}
+    with pytest.raises(ValueError, match=message):
+        gp.validate_prior_spec(spec)
+    with pytest.raises(ValueError, match=message):
+        gp.GPPrior.from_spec(spec, coords=np.arange(4.0))
+
+
+@pytest.mark.parametrize("spec", [[GOOD], "rbf", None, {"link": GOOD["link"]}, {"kernel": GOOD["kernel"]}])
+def test_a_spec_that_is_not_an_object_or_lacks_a_field(spec):
+    with pytest.raises(ValueError, match="prior spec"):
+        gp.validate_prior_spec(spec)
