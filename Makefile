@@ -20,7 +20,9 @@ install-test: $(BIN)/python
 run: install
 	$(BIN)/python app.py
 
+# The linter first (CI runs `make test`), then every test.
 test: install-test
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 bench: install-test
