@@ -5,6 +5,12 @@ One orientation everywhere: ``X`` has shape (K, L); the K rows are features
 frames). ``rows`` describes the K features, ``cols`` the L observations; either
 is an :class:`Axis` (1-D, with coordinate values) or a :class:`Grid` (points of
 a regular grid flattened in C order, the first axis varying slowest).
+
+The records are frozen and hold their arrays read-only (built-in data sets are
+cached and shared between sessions): an array passed in that owns its memory
+is marked read-only, any other (a view) is copied first. :class:`Dataset` and
+:class:`Truth` compare by identity (``==`` is ``is``) and hash by identity;
+:class:`Axis` and :class:`Grid` are small values and compare by value.
 """
 
 from __future__ import annotations
@@ -14,15 +20,20 @@ from typing import Any
 
 import numpy as np
 
+from ._records import freeze_fields
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, eq=False)
 class Axis:
     """A 1-D axis with coordinate values.
+
+    Equal to another Axis with equal values (``np.array_equal``), label, unit
+    and direction, and hashable (its values are read-only).
 
     Attributes
     ----------
     values : ndarray of shape (n,)
-        Coordinate of each point (ppm, hours, frame index ...).
+        Coordinate of each point (ppm, hours, frame index ...); read-only.
     label : str
         What the axis is, e.g. ``"chemical shift"``.
     unit : str
@@ -35,6 +46,21 @@ class Axis:
     label: str = "index"
     unit: str = ""
     reversed: bool = False
+
+    def __post_init__(self):
+        freeze_fields(self, "values")
+
+    def _key(self) -> tuple:
+        return (self.label, self.unit, self.reversed)
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, Axis):
+            return NotImplemented
+        return self._key() == other._key() and np.array_equal(self.values, other.values)
+
+    def __hash__(self) -> int:
+        values = np.asarray(self.values)
+        return hash((self._key(), values.shape, values.tobytes()))
 
     @property
     def size(self) -> int:
@@ -78,9 +104,11 @@ class Grid:
 AxisLike = Axis | Grid
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Truth:
     """The noise-free model a synthetic data set was drawn from.
+
+    Compared and hashed by identity; the arrays are read-only.
 
     Attributes
     ----------
@@ -97,10 +125,16 @@ class Truth:
     X0: np.ndarray
     names: tuple[str, ...] = ()
 
+    def __post_init__(self):
+        freeze_fields(self, "D", "H", "X0")
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, eq=False)
 class Dataset:
     """A data matrix with its axes, its truth when known, and suggested settings.
+
+    Compared and hashed by identity (``==`` is ``is``); ``X`` is read-only
+    (take ``dataset.X.copy()`` to change the data).
 
     Attributes
     ----------
@@ -109,7 +143,7 @@ class Dataset:
     title : str
         Human-readable title.
     X : ndarray of shape (K, L)
-        The data (may contain negative values from noise).
+        The data (may contain negative values from noise); read-only.
     rows : Axis or Grid
         Description of the K features.
     cols : Axis or Grid
@@ -136,6 +170,9 @@ class Dataset:
     rank: int
     description: str = ""
     presets: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        freeze_fields(self, "X")
 
     @property
     def shape(self) -> tuple[int, int]:

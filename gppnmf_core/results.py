@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from ._records import freeze_fields, readonly
+
 
 @dataclass(frozen=True)
 class Progress:
@@ -67,9 +69,11 @@ def stop_requested(callback: ProgressCallback | None, progress: Progress) -> boo
         return True
 
 
-@dataclass(eq=False, repr=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Outcome:
     """Where one replicate (one run of a solver from one initial point) ended.
+
+    Frozen, compared and hashed by identity; its arrays are read-only.
 
     Attributes
     ----------
@@ -101,6 +105,9 @@ class Outcome:
     stopped: bool
     message: str
 
+    def __post_init__(self):
+        freeze_fields(self, "x", "trace")
+
     def __repr__(self) -> str:
         return (f"Outcome(objective={self.objective:.6g}, n_iter={self.n_iter}, nfev={self.nfev}, "
                 f"converged={self.converged}, stopped={self.stopped})")
@@ -131,11 +138,13 @@ def best_of_replicates(run_replicate: Callable[[int], Outcome], n_replicates: in
     return best, outcomes
 
 
-@dataclass(eq=False, repr=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class FitResult:
     """What a factorization returned and how it got there.
 
-    Compared by identity (``==`` is ``is``): the record holds arrays.
+    Frozen, compared and hashed by identity (``==`` is ``is``): the record
+    holds arrays, and they are read-only (``D``, ``H``, the traces and the
+    arrays in ``latent``); copy one to change it.
 
     Attributes
     ----------
@@ -186,6 +195,10 @@ class FitResult:
     replicate_objectives: np.ndarray = field(default_factory=lambda: np.empty(0))
     latent: dict[str, Any] = field(default_factory=dict)
     nfev: int = 0
+
+    def __post_init__(self):
+        freeze_fields(self, "D", "H", "objective_trace", "replicate_objectives")
+        object.__setattr__(self, "latent", {key: readonly(value) for key, value in self.latent.items()})
 
     @classmethod
     def from_replicates(cls, best: int, outcomes: list[Outcome], D: np.ndarray, H: np.ndarray, **fields) -> FitResult:

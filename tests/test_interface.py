@@ -37,3 +37,48 @@ def test_the_promised_interface_works_as_written():
 def test_every_public_name_is_exported():
     for name in gp.__all__:
         assert getattr(gp, name) is not None
+
+
+def test_records_hold_read_only_arrays_and_compare_by_identity():
+    """Built-in data sets are cached and shared between sessions: nobody may change one through its arrays."""
+    import dataclasses
+
+    import numpy as np
+    import pytest
+
+    toy = gp.datasets.paper_toy(random_state=0)
+    arrays = [toy.X, toy.truth.D, toy.truth.H, toy.truth.X0, toy.rows.values]
+    for array in arrays:
+        assert not array.flags.writeable
+        with pytest.raises(ValueError, match="read-only"):
+            array[0] = 1.0
+        assert array.flags.owndata or not np.shares_memory(array, array.base)
+    twin = gp.datasets.paper_toy(random_state=0)
+    assert toy == toy and toy != twin and len({toy, twin, toy}) == 2  # identity: hashable, arrays never compared
+    assert toy.truth != twin.truth and hash(toy.truth) != hash(twin.truth)
+    assert toy.rows == twin.rows and hash(toy.rows) == hash(twin.rows)  # an axis is a small value
+    assert toy.rows != gp.Axis(toy.rows.values + 1.0, label=toy.rows.label, unit=toy.rows.unit)
+    changed = dataclasses.replace(toy, description="changed")
+    assert changed.X is toy.X and changed != toy
+
+    res = gp.ls_nmf(toy.X, 2, max_iter=20, random_state=0)
+    for array in (res.D, res.H, res.objective_trace, res.replicate_objectives):
+        assert not array.flags.writeable
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        res.D = np.zeros_like(res.D)
+    assert res == res and res != gp.ls_nmf(toy.X, 2, max_iter=20, random_state=0) and hash(res) == hash(res)
+    fit = gp.fit_gppnmf(toy.X[:20, :30], 2, gp.GPPrior(gp.White(), gp.ExponentialLink()),
+                        gp.GPPrior(gp.White(), gp.ExponentialLink()), 25.0, max_iter=5, random_state=0)
+    assert all(not v.flags.writeable for v in fit.latent.values() if isinstance(v, np.ndarray))
+
+
+def test_a_view_passed_to_a_record_is_copied_and_an_owned_array_marked():
+    import numpy as np
+
+    big = np.arange(12.0).reshape(3, 4)
+    ds = gp.Dataset("d", "d", big[:, :2], gp.Axis(np.arange(3.0)), gp.Axis(np.arange(2.0)), None, 1.0, 1)
+    big[0, 0] = 99.0  # the caller's writable array is not the record's memory
+    assert ds.X[0, 0] == 0.0 and not ds.X.flags.writeable and big.flags.writeable
+    owned = np.ones((2, 2))
+    gp.Truth(owned, owned, owned)
+    assert not owned.flags.writeable  # marked in place: no copy of a large array that nobody else aliases
