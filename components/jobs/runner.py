@@ -53,7 +53,7 @@ JOB_TASK = "gppnmf.run_job"
 LOST_MESSAGE = "The job stopped unexpectedly (its worker was lost). Press Run to try again."
 #: A running job whose record has said nothing for this long past its time limit is taken as lost.
 LOST_AFTER_LIMIT_S = 60.0
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 #: The embedded job process: a fresh interpreter (never a fork of the web server).
 WORKER_ARGV = [sys.executable, "-m", "components.jobs.worker"]
 _N_LOCKS = 64
