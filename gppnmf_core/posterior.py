@@ -70,8 +70,15 @@ the steps (63 -> 31) but cost 3.5x more per step. nutpie runs the chains of a
 Python model on threads that share the GIL, pulls in pyarrow and zarr, and
 pins ArviZ below 1.0; mici runs one chain in each of our processes, lets us
 report progress and stop between iterations, and adds nothing but itself.
-mici's per-step overhead (about 100 us) is the price; the preconditioner
-makes the number of steps small enough for it not to matter.
+mici's per-step overhead is the price: 109 us per leapfrog step measured on
+a 600-dimensional standard Gaussian (step size 0.31, 15 steps per draw: the
+same as our preconditioned toy, so the geometry is already as good as a
+Gaussian's and NUTS in d = 600 needs these 15 steps). Per toy step the
+objective costs about 150 us and the two preconditioner products 2 x 20 us,
+so mici is about a third of a chain's time (one chain of 300 + 1000
+iterations: 6 s of CPU). On the CSI phantom (d = 1306, preconditioner rank
+about 590, 31 steps per draw) the objective costs about 300 us and the
+products 2 x 100 us (float32).
 """
 
 from __future__ import annotations
