@@ -3,7 +3,7 @@
 Embedded defaults: background jobs and the session store in the server's private
 directory (``GPPNMF_CACHE_DIR``). With ``REDIS_URL`` set, jobs run on Celery
 workers and the session store lives on Redis. Each browser gets a signed
-session in a cookie (``components.sessions``).
+session in a cookie (``components.services.sessions``).
 `server` is exposed for gunicorn, `celery_app` for the worker.
 """
 

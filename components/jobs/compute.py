@@ -34,23 +34,6 @@ class JobSettings:
     mask_threshold: float = 0.0
 
 
-def signal_strength(X: np.ndarray) -> np.ndarray:
-    """How much of the mean signal each observation holds: its projection on the mean column, shape (L,).
-
-    Noise averages out of the mean, so noise-only voxels project to about 0
-    while their plain energy (dominated by noise) would look like everyone else's.
-    """
-    mean = X.mean(axis=1)
-    norm = np.linalg.norm(mean)
-    return np.maximum(X.T @ mean / norm, 0.0) if norm > 0 else np.zeros(X.shape[1])
-
-
-def included_observations(X: np.ndarray, threshold_percent) -> np.ndarray:
-    """The voxel mask: columns whose signal strength reaches ``threshold_percent`` of the largest; (L,) bool."""
-    strength = signal_strength(X)
-    return strength >= (float(threshold_percent or 0) / 100.0) * strength.max()
-
-
 def check_settings(dataset: gp.Dataset, settings: JobSettings) -> None:
     """Raise ValueError with a message for the page when the settings cannot run."""
     unknown = [m for m in settings.methods if m not in METHODS]
@@ -74,32 +57,27 @@ def check_settings(dataset: gp.Dataset, settings: JobSettings) -> None:
         raise ValueError(f"tolerance must be ≥ 0, got {settings.tol}")
     if not settings.noise_var > 0:
         raise ValueError(f"noise variance σ² must be > 0, got {settings.noise_var}")
-    kept = int(included_observations(dataset.X, settings.mask_threshold).sum())
+    kept = int(gp.included_observations(dataset.X, settings.mask_threshold).sum())
     if kept < settings.rank:
         raise ValueError(f"the voxel mask keeps {kept} observations, fewer than the rank {settings.rank}; "
                          "lower the mask threshold")
 
 
 def fit_method(method, dataset, prior_D, prior_H, settings: JobSettings, callback) -> gp.FitResult:
-    """One method's fit with the job's settings and voxel mask.
+    """One method's fit with the job's settings and voxel mask (one weight per column: no K × L mask).
 
     GPP-NMF takes the mask as weights (left-out voxels still get smooth,
-    symmetric maps from the prior); the baselines fit the kept columns only and
-    report zero amplitude elsewhere.
+    symmetric maps from the prior); the baselines fit the kept columns only.
     """
     common = dict(max_iter=settings.max_iter, n_replicates=settings.n_replicates, callback=callback,
                   random_state=0)
-    include = included_observations(dataset.X, settings.mask_threshold)
+    include = gp.included_observations(dataset.X, settings.mask_threshold)
+    mask = None if include.all() else include
     if method == "gppnmf":
-        mask = None if include.all() else include.astype(float)  # one weight per column: no K × L mask
-        return gp.fit_gppnmf(dataset.X, settings.rank, prior_D, prior_H, settings.noise_var, mask=mask, **common)
+        return gp.fit_gppnmf(dataset.X, settings.rank, prior_D, prior_H, settings.noise_var,
+                             mask=None if mask is None else mask.astype(float), **common)
     fit = gp.cnmf if method == "cnmf" else gp.ls_nmf
-    result = fit(dataset.X[:, include], settings.rank, tol=settings.tol, **common)
-    if include.all():
-        return result
-    H = np.zeros((settings.rank, dataset.X.shape[1]))
-    H[:, include] = result.H
-    return dataclasses.replace(result, H=H)
+    return fit(dataset.X, settings.rank, tol=settings.tol, mask=mask, **common)
 
 
 def run_decomposition(dataset, prior_D, prior_H, settings: JobSettings, report=None,

@@ -1,13 +1,13 @@
 """The job process: a supervisor that takes a slot, runs the computation in a child and enforces the time limit.
 
 Embedded default: ``python -m components.jobs.worker``, a fresh interpreter the
-web server starts (:mod:`components.job_runner`); it reads ``{"token",
+web server starts (:mod:`components.jobs.runner`); it reads ``{"token",
 "job_id"}`` from its stdin once the job record names it. With ``REDIS_URL``:
 the Celery task ``gppnmf.run_job`` calls :func:`run_job` in a pool process.
 
 :func:`run_job` supervises one job:
 
-1. on the embedded default it takes a job slot (:func:`~components.job_slots.job_slot`),
+1. on the embedded default it takes a job slot (:func:`~components.jobs.slots.job_slot`),
    first come, first served, saying "queued: N jobs ahead of yours" in the
    record while it waits;
 2. it marks the record running and forks the computation (:func:`compute_job`),

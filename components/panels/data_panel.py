@@ -14,7 +14,6 @@ import numpy as np
 from dash import Input, Output, State, callback, dcc, html, no_update
 
 import gppnmf_core as gp
-from components.jobs.compute import included_observations, signal_strength
 from components.panels import upload_panel
 from components.services import config
 from components.services.data_source import builtin_key, is_upload, load_dataset
@@ -23,6 +22,7 @@ from components.services.store import StoreError
 from components.views.figures import GRAPH_CONFIG, axis_title, data_heatmap, factor_figure, nucleus_of
 from components.views.messages import problem
 from components.views.specs import row_bands, shown
+from gppnmf_core import included_observations, signal_strength
 
 
 def layout() -> html.Div:

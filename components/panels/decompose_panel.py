@@ -1,7 +1,7 @@
 """Decompose panel: choose rank, methods and budgets; run them as a job with progress and Cancel.
 
 Run checks the settings at once (messages on the page), then hands the job to
-the app's job runner (:mod:`components.job_runner`) and returns. While a job
+the app's job runner (:mod:`components.jobs.runner`) and returns. While a job
 is queued or running, an interval polls the session's job record and shows its
 progress (each poll tells the job a page still watches it: a job no page polls
 is cancelled after a grace period); when it ends, ``job-result`` tells the

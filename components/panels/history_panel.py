@@ -4,9 +4,9 @@ Each run that ends with results (the methods that finished, for a stopped
 one) is kept in the session by its job (:func:`components.jobs.keep_run`:
 entries ``run-<n>``, the newest :data:`~components.jobs.RUNS_KEPT`, expiring
 with the session). The list names each run's data set, settings (as
-:func:`components.provenance.describe` says them) and time; ticking a run pins
+:func:`components.views.provenance.describe` says them) and time; ticking a run pins
 it (the pins are kept in the session, so a reload keeps them) and the chart
-compares the pinned runs (:func:`components.history_figures.history_rmse_figure`).
+compares the pinned runs (:func:`components.views.history_figures.history_rmse_figure`).
 """
 
 from __future__ import annotations

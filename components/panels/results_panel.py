@@ -14,7 +14,6 @@ import numpy as np
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 
 import gppnmf_core as gp
-from components.jobs.compute import signal_strength
 from components.panels import history_panel  # noqa: F401 - its callbacks
 from components.panels.callback_context import triggered_id
 from components.services import store
@@ -36,6 +35,7 @@ from components.views.figures import (
 from components.views.messages import problem
 from components.views.provenance import provenance_view
 from components.views.theme import METHOD_COLORS, METHOD_LABELS, RMSE_GROUPS
+from gppnmf_core import signal_strength
 
 HIDDEN, SHOWN = {"display": "none"}, {"display": "block"}
 
@@ -246,7 +246,7 @@ def observation_at(click, cols, slice_index: int, n_tiles: int = 1) -> int | Non
     ``click`` is a graph's ``clickData``. Maps on an Axis: the point nearest the
     clicked coordinate. On a 2-D grid or the shown slice of a 3-D grid: the
     pixel under the click, in whichever component's tile (see
-    :func:`components.figures._grid_layout`; ``n_tiles`` components side by
+    :func:`components.views.figures._grid_layout`; ``n_tiles`` components side by
     side). Maps drawn as block means, and anything a browser could forge, name
     none.
     """

@@ -4,7 +4,7 @@ Embedded defaults need no external service: the session store, job slots and
 locks live in explicit directories under ``GPPNMF_CACHE_DIR`` (default
 ``<system temp>/gppnmf-studio-<uid>``), so every process of one server shares
 them, and each job runs in a fresh process the web server starts
-(:mod:`components.job_runner`). That directory is the server's alone: it is
+(:mod:`components.jobs.runner`). That directory is the server's alone: it is
 created with mode 0700 and refused when another user owns it or others may
 write to it (what is stored there is trusted when read back).
 

@@ -47,7 +47,7 @@ def backend():
 
 
 def new_session_id() -> str:
-    """A new signed session token (see :mod:`components.sessions`)."""
+    """A new signed session token (see :mod:`components.services.sessions`)."""
     return sessions.issue()
 
 

@@ -147,7 +147,7 @@ def test_the_inspector_callback_draws_the_chosen_observation_from_the_stored_res
     np.testing.assert_allclose(figure.data[1].y, arrays["gppnmf.D"] @ arrays["gppnmf.H"][:, 36])
     np.testing.assert_allclose(figure.data[4].y, csi.X[:, 36] - arrays["cnmf.D"] @ arrays["cnmf.H"][:, 36])
     strongest = results_panel.inspect_observation({"done": True}, None, [], 4, session)[0]
-    assert f"Observation {int(np.argmax(data_panel.signal_strength(csi.X))) + 1} " in strongest.layout.title.text
+    assert f"Observation {int(np.argmax(gp.signal_strength(csi.X))) + 1} " in strongest.layout.title.text
 
 
 @pytest.mark.parametrize("forged", [0, 513, 2.5, "7", True, [3]])

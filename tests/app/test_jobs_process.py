@@ -1,6 +1,6 @@
 """The job process on the embedded default: time limit from outside, Cancel, slots, no zombie or stray process.
 
-Jobs are launched as the web server launches them (:func:`components.job_runner.start`),
+Jobs are launched as the web server launches them (:func:`components.jobs.runner.start`),
 with the job process's entry point swapped for this file's test doubles where a
 job must hang: ``WORKER_ARGV`` runs :func:`components.jobs.worker.main` with a
 compute function from here. Production code reads no test hook.
@@ -33,7 +33,7 @@ TOY = builtin_key("paper_toy")
 HERE = Path(__file__).resolve().parent
 #: The job process with a compute function from this module: ``python -c DOUBLE <name>``.
 DOUBLE = (f"import sys; sys.path.insert(0, {str(HERE)!r}); import test_jobs_process as doubles; "
-          "from components import job_worker; sys.exit(worker.main(getattr(doubles, sys.argv[1])))")
+          "from components.jobs import worker; sys.exit(worker.main(getattr(doubles, sys.argv[1])))")
 
 
 def block_in_one_call(token, job_id):
