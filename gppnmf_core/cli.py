@@ -4,7 +4,8 @@
 
     gppnmf read FILE                                   what the reader sees: shape, axes, description
     gppnmf fit FILE... --settings S.json --out DIR     fit each file; results in DIR/<file stem>/
-    gppnmf batch FILE... --out DIR --jobs N            the same, N files at a time in local processes
+    gppnmf batch FILE... --out DIR [--jobs N]          the same on the app's Celery workers (REDIS_URL set),
+                                                       otherwise N files at a time in local processes
     gppnmf serve                                       start the dashboard (from a repository checkout)
 
 Also ``python -m gppnmf_core ...``. Files are read as the app reads uploads,
@@ -22,8 +23,6 @@ usage error.
 from __future__ import annotations
 
 import argparse
-import csv
-import dataclasses
 import json
 import os
 import sys
@@ -33,11 +32,17 @@ from pathlib import Path
 
 import numpy as np
 
-#: The ``format`` of a prior settings file as the app saves it ("Save settings").
+#: The ``format`` of a prior settings file as the app saves it ("Save settings", and results' settings.json).
 SETTINGS_FORMAT = "gppnmf-studio-prior"
+#: Version 2 holds core prior specs; version 1 (earlier app versions) the app's compact form, converted on reading.
+SETTINGS_VERSION = 2
+#: The fields a settings document may have: the two priors and σ², the units β was measured in, and — in a
+#: results' settings.json — the data set's title and the job's settings (read as notes, not used).
+SETTINGS_FIELDS = ("format", "version", "D", "H", "noise_var", "beta_units", "data", "job")
 METHODS = ("gppnmf", "cnmf", "ls_nmf")
-#: The link parameter of each link in the app's compact settings (``"scale"`` in its files).
-_LINK_PARAMETER = {"exponential": "lam", "rectified_gaussian": "s"}
+#: The link parameter of each link in version 1's compact settings (``"scale"`` in those files).
+_COMPACT_LINK_PARAMETER = {"exponential": "lam", "rectified_gaussian": "s"}
+_COMPACT_FIELDS = ("kernel", "beta", "link", "scale", "mirror")
 
 
 class UsageError(Exception):
@@ -50,13 +55,7 @@ class UsageError(Exception):
 
 
 def load_settings(path) -> dict:
-    """Read a prior settings file: ``{"D": spec, "H": spec, "noise_var": float}``.
-
-    The file is a JSON object with ``"format": "gppnmf-studio-prior"``,
-    ``"version": 1``, the priors ``D`` and ``H`` and ``noise_var``. A prior is a
-    core spec (:meth:`gppnmf_core.GPPrior.to_spec`: ``{"kernel": {...}, "link":
-    {...}, "mirror_axis": ...}``) or the app's compact form (``{"kernel": "rbf",
-    "beta": 10, "link": "exponential", "scale": 1, "mirror": false}``).
+    """Read a prior settings file: ``{"D": spec, "H": spec, "noise_var": float}`` (see :func:`read_settings`).
 
     Raises
     ------
@@ -68,36 +67,87 @@ def load_settings(path) -> dict:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UsageError(f"--settings {path}: cannot read a JSON file ({exc})") from None
+    try:
+        return read_settings(doc)
+    except ValueError as exc:
+        raise UsageError(f"--settings {path}: {exc}") from None
+
+
+def read_settings(doc) -> dict:
+    """The priors and σ² of a settings document (parsed JSON): ``{"D": spec, "H": spec, "noise_var": float}``.
+
+    The document is a JSON object with ``"format": "gppnmf-studio-prior"``,
+    ``"version"``, the priors ``D`` and ``H``, ``noise_var`` and optionally
+    ``beta_units``, ``data`` and ``job`` (a results' settings.json has them).
+    In version 2 — what the app writes — a prior is a core spec
+    (:meth:`gppnmf_core.GPPrior.to_spec`, checked by
+    :func:`gppnmf_core.priors.validate_prior_spec`) and is returned as it is.
+    Version 1, written by earlier versions of the app, holds the app's compact
+    form (``{"kernel": "rbf", "beta": 10, "link": "exponential", "scale": 1,
+    "mirror": false}``; ``scale`` is the link's one parameter), converted here
+    once to the core's spec (a core spec there is taken as it is).
+
+    Raises
+    ------
+    ValueError
+        Naming the field that is wrong, e.g. ``"H: prior spec: kernel.beta must
+        be a positive number, got -1"``.
+    """
+    from .priors import validate_prior_spec
+
     if not isinstance(doc, dict) or doc.get("format") != SETTINGS_FORMAT:
-        raise UsageError(f"--settings {path}: not a prior settings file (expected \"format\": \"{SETTINGS_FORMAT}\", "
-                         "as the app's 'Save settings' writes)")
-    if doc.get("version") != 1:
-        raise UsageError(f"--settings {path}: unsupported version {doc.get('version')!r} (this gppnmf reads 1)")
+        raise ValueError(f"not a prior settings file (expected \"format\": \"{SETTINGS_FORMAT}\", as the app's "
+                         "'Save settings' and its results' settings.json write)")
+    version = doc.get("version")
+    if version not in (1, SETTINGS_VERSION) or isinstance(version, bool):
+        raise ValueError(f"unsupported settings version {version!r} (this gppnmf reads 1 and {SETTINGS_VERSION})")
+    unknown = sorted(str(key) for key in set(doc) - set(SETTINGS_FIELDS))
+    if unknown:
+        raise ValueError(f"unknown field(s) {unknown}; a settings file has {list(SETTINGS_FIELDS)}")
     settings = {}
     for factor in ("D", "H"):
         spec = doc.get(factor)
         if not isinstance(spec, dict):
-            raise UsageError(f"--settings {path}: field {factor!r} must be a prior (an object), got {spec!r}")
-        settings[factor] = _core_spec(spec, f"--settings {path}: {factor}")
+            raise ValueError(f"field {factor!r} must be a prior (an object), got {_shown(spec)}")
+        if version == 1 and not isinstance(spec.get("link"), dict):
+            spec = spec_from_compact(spec, factor)
+        try:
+            validate_prior_spec(spec)
+        except ValueError as exc:
+            raise ValueError(f"{factor}: {exc}") from None
+        settings[factor] = spec
     noise_var = doc.get("noise_var")
     if isinstance(noise_var, bool) or not isinstance(noise_var, (int, float)) or not np.isfinite(noise_var) \
             or noise_var <= 0:
-        raise UsageError(f"--settings {path}: noise_var must be a positive number, got {noise_var!r}")
+        raise ValueError(f"noise_var must be a positive number, got {_shown(noise_var)}")
     settings["noise_var"] = float(noise_var)
     return settings
 
 
-def _core_spec(spec: dict, where: str) -> dict:
-    """A prior spec in the core's form (:meth:`GPPrior.to_spec`), from either form a settings file holds."""
-    if isinstance(spec.get("link"), dict):
-        return spec
-    try:
-        kernel, link = spec["kernel"], spec["link"]
-        kernel_spec = {"name": kernel} if kernel == "white" else {"name": kernel, "beta": spec["beta"]}
-        return {"kernel": kernel_spec, "link": {"name": link, _LINK_PARAMETER.get(link, "scale"): spec["scale"]},
-                "mirror_axis": 0 if spec.get("mirror") else None}
-    except (KeyError, TypeError) as exc:
-        raise UsageError(f"{where}: incomplete prior, missing {exc}") from None
+def _shown(value, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def spec_from_compact(compact: dict, factor: str) -> dict:
+    """The core spec of a prior in version 1's compact form; ValueError naming ``factor`` and the field."""
+    unknown = sorted(str(key) for key in set(compact) - set(_COMPACT_FIELDS))
+    if unknown:
+        raise ValueError(f"{factor}: unknown field(s) {unknown} in a version 1 prior (its fields are "
+                         f"{list(_COMPACT_FIELDS)})")
+    kernel, link, mirror = compact.get("kernel"), compact.get("link"), compact.get("mirror", False)
+    if not isinstance(kernel, str):
+        raise ValueError(f"{factor}.kernel must be a kernel name, got {_shown(kernel)}")
+    if link not in _COMPACT_LINK_PARAMETER:
+        raise ValueError(f"{factor}.link must be one of {sorted(_COMPACT_LINK_PARAMETER)}, got {_shown(link)}")
+    if not isinstance(mirror, bool):
+        raise ValueError(f"{factor}.mirror must be true or false, got {_shown(mirror)}")
+    for field in ("beta", "scale") if kernel != "white" else ("scale",):
+        if field not in compact:
+            raise ValueError(f"{factor}.{field} is missing")
+    kernel_spec = {"name": kernel} if kernel == "white" else {"name": kernel, "beta": compact["beta"]}
+    return {"kernel": kernel_spec, "link": {"name": link, _COMPACT_LINK_PARAMETER[link]: compact["scale"]},
+            "mirror_axis": 0 if mirror else None}
 
 
 def _prior(spec: dict, where, factor: str):
@@ -194,81 +244,15 @@ def fit_file(path, out_dir, *, settings: dict | None, read_options=None, rank: i
     dict
         A JSON-able summary: file, shape, rank and per method the objective,
         iterations, convergence and run time (also written as ``summary.json``).
+        The same code (:func:`gppnmf_core.batch.fit_record`) runs on the Celery workers.
     """
-    from . import cnmf, fit_gppnmf, ls_nmf
+    from .batch import fit_record, stem, write_results
 
     path = Path(path)
-    dataset = read_file(path, read_options)
-    rank = dataset.rank if rank is None else rank
-    target = Path(out_dir) / _stem(path)
-    target.mkdir(parents=True, exist_ok=True)
-    results = {}
-    for method in methods:
-        if method == "gppnmf":
-            if settings is None:
-                raise UsageError("gppnmf needs --settings (a prior settings file saved by the app)")
-            prior_D = _prior(settings["D"], dataset.rows, "D")
-            prior_H = _prior(settings["H"], dataset.cols, "H")
-            results[method] = fit_gppnmf(dataset.X, rank, prior_D, prior_H, settings["noise_var"],
-                                         max_iter=max_iter, random_state=random_state)
-        elif method == "cnmf":
-            results[method] = cnmf(dataset.X, rank, max_iter=max_iter, random_state=random_state)
-        else:
-            results[method] = ls_nmf(dataset.X, rank, max_iter=max_iter, random_state=random_state)
-    read_settings = _json_safe(dataclasses.asdict(read_options)) if read_options is not None else "defaults"
-    summary = {
-        "file": str(path), "shape": list(dataset.X.shape), "rank": rank,
-        "read_options": read_settings,
-        "fits": {m: {"objective": r.objective, "n_iter": r.n_iter, "nfev": r.nfev, "converged": r.converged,
-                     "runtime_s": r.runtime, "message": r.message, "settings": r.settings}
-                 for m, r in results.items()},
-    }
-    _write_results(target, dataset, results, summary)
+    arrays, summary = fit_record(path.read_bytes(), str(path), settings=settings, read_options=read_options,
+                                 rank=rank, methods=methods, max_iter=max_iter, random_state=random_state)
+    write_results(Path(out_dir) / stem(path), arrays, summary)
     return summary
-
-
-def _stem(path: Path) -> str:
-    name = path.name
-    for suffix in (".nii.gz", ".gz"):
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return path.stem
-
-
-def _json_safe(value):
-    return json.loads(json.dumps(value, default=lambda v: list(v) if isinstance(v, tuple) else str(v)))
-
-
-def _axis_values(where) -> np.ndarray:
-    from . import Axis
-
-    return where.values if isinstance(where, Axis) else np.arange(where.size, dtype=np.float64)
-
-
-def _write_results(target: Path, dataset, results: dict, summary: dict) -> None:
-    from . import Grid
-
-    arrays = {"feature_axis": _axis_values(dataset.rows), "observation_axis": _axis_values(dataset.cols)}
-    if isinstance(dataset.cols, Grid):
-        arrays["grid_shape"] = np.asarray(dataset.cols.shape)
-    for method, res in results.items():
-        arrays[f"D_{method}"], arrays[f"H_{method}"] = res.D, res.H
-        arrays[f"objective_{method}"] = res.objective_trace
-        components = [f"component_{m + 1}" for m in range(res.rank)]
-        _write_csv(target / f"{method}_D.csv", ["feature"] + components,
-                   np.column_stack([arrays["feature_axis"], res.D]))
-        _write_csv(target / f"{method}_H.csv", ["component"] + [f"{v:g}" for v in arrays["observation_axis"]],
-                   [[name, *row] for name, row in zip(components, res.H.tolist(), strict=True)])
-    arrays["summary_json"] = np.asarray(json.dumps(summary, sort_keys=True))
-    np.savez_compressed(target / "results.npz", **arrays)
-    (target / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True), encoding="utf-8")
-
-
-def _write_csv(path: Path, header, rows) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows.tolist() if isinstance(rows, np.ndarray) else rows)
 
 
 # --------------------------------------------------------------------------------------
@@ -298,7 +282,9 @@ def _fit_jobs(args) -> tuple[dict, list]:
         raise UsageError(f"--methods: each must be one of {', '.join(METHODS)}, got {args.methods!r}")
     if "gppnmf" in methods and settings is None:
         raise UsageError("--settings is needed for the gppnmf method (or choose --methods cnmf,ls_nmf)")
-    stems = [_stem(Path(f)) for f in args.files]
+    from .batch import stem
+
+    stems = [stem(f) for f in args.files]
     twins = sorted({s for s in stems if stems.count(s) > 1})
     if twins:
         raise UsageError(f"files with the same name would share a results folder: {', '.join(twins)}")
@@ -337,6 +323,21 @@ def _cmd_fit(args) -> int:
 
 def _cmd_batch(args) -> int:
     kwargs, files = _fit_jobs(args)
+    url = os.environ.get("REDIS_URL") or None
+    if args.celery and not url:
+        raise UsageError("--celery needs REDIS_URL (redis://:<password>@host:6379/0, the app's workers' Redis)")
+    if args.shared_fs and (args.local or not url):
+        raise UsageError("--shared-fs is for Celery workers (REDIS_URL); local processes read the files anyway")
+    if url and not args.local:
+        from .batch import run_on_celery
+
+        try:
+            failed = run_on_celery(files, args.out, kwargs, url=url, shared_fs=args.shared_fs, max_mb=args.max_mb,
+                                   timeout_s=args.timeout, queue=args.queue,
+                                   progress=lambda line: print(line, flush=True))
+        except ImportError as exc:
+            raise UsageError(str(exc)) from None
+        return 1 if failed else 0
     failed = done = 0
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         futures = {pool.submit(_run_one, name, args.out, kwargs): name for name in files}
@@ -400,13 +401,26 @@ def build_parser() -> argparse.ArgumentParser:
     fit.set_defaults(run=_cmd_fit)
 
     batch = commands.add_parser(
-        "batch", help="fit many files in parallel local processes",
-        description="Fit many files, --jobs at a time, in local processes (concurrent.futures); results and "
-                    "progress lines as for `gppnmf fit`, in the order files finish. Sending the files to the "
-                    "app's Celery workers over Redis (REDIS_URL) is the next step and not done yet.")
+        "batch", help="fit many files on the app's Celery workers (REDIS_URL) or in parallel local processes",
+        description="Fit many files; results and progress lines as for `gppnmf fit`, in the order files finish. "
+                    "With REDIS_URL set (or --celery) each file goes to the Celery workers the app uses (task "
+                    "gppnmf.batch_fit, JSON messages: the file's bytes, at most --max-mb each, or with --shared-fs "
+                    "its path, which the workers read below GPPNMF_BATCH_SHARED_ROOT); the results come back and "
+                    "are written here. Without REDIS_URL (or with --local), --jobs local processes.")
     fit_arguments(batch)
     batch.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 2) // 2),
-                       help="files fitted at once (default: half the CPU cores)")
+                       help="local processes: files fitted at once (default: half the CPU cores)")
+    where = batch.add_mutually_exclusive_group()
+    where.add_argument("--celery", action="store_true", help="use the Celery workers (an error without REDIS_URL)")
+    where.add_argument("--local", action="store_true", help="local processes even when REDIS_URL is set")
+    batch.add_argument("--shared-fs", action="store_true", help="Celery: send paths, not bytes (the workers see "
+                       "the same files, below their GPPNMF_BATCH_SHARED_ROOT)")
+    batch.add_argument("--max-mb", type=float, default=None, help="Celery: largest file sent as bytes "
+                       "(default GPPNMF_BATCH_MAX_MB or 64)")
+    batch.add_argument("--timeout", type=float, default=3600.0, help="Celery: seconds one file may run on a worker, "
+                       "and the longest wait for the next answer (default 3600)")
+    batch.add_argument("--queue", default=None, help="Celery queue (default GPPNMF_BATCH_QUEUE or the default queue "
+                       "the app's workers consume)")
     batch.set_defaults(run=_cmd_batch)
 
     serve = commands.add_parser("serve", help="start the dashboard (from a repository checkout)")
@@ -421,7 +435,7 @@ def main(argv=None) -> int:
     """Run ``gppnmf`` with ``argv`` (default ``sys.argv[1:]``); the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    for name in ("rank", "max_iter", "jobs"):
+    for name in ("rank", "max_iter", "jobs", "max_mb", "timeout"):
         value = getattr(args, name, None)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {value}")

@@ -18,7 +18,8 @@ PRIOR_H = gp.GPPrior(gp.RBF(10.0), gp.ExponentialLink(1.0))
 
 
 def _settings(path: Path, D=None, H=None, **changes) -> Path:
-    """A settings file as the app saves it (compact form for D, the core spec for H by default)."""
+    """A settings file of version 1, as earlier app versions saved it (compact form for D, the core spec for H by
+    default)."""
     doc = {"format": "gppnmf-studio-prior", "version": 1, "noise_var": 25.0,
            "D": D or {"kernel": "rbf", "beta": 10.0, "link": "rectified_gaussian", "scale": 1.0, "mirror": False},
            "H": H or PRIOR_H.to_spec()}
@@ -87,12 +88,33 @@ def test_settings_in_either_form_give_the_same_fit(files, tmp_path):
     np.testing.assert_array_equal(a["D_gppnmf"], b["D_gppnmf"])
 
 
+def test_version_2_settings_keep_every_core_setting(tmp_path):
+    from gppnmf_core.cli import load_settings
+
+    D = gp.GPPrior([gp.Periodic(beta=2.0, period=5.0), gp.RBF(3.0)], gp.GammaLink(k=2.0, theta=0.5), grid=(4, 6),
+                   mirror_axis=1, structure="dense", sqrt_method="cholesky").to_spec()
+    path = _settings(tmp_path / "v2.json", D=D, H=PRIOR_H.to_spec(), version=2, beta_units={"D": "voxel"},
+                     data="a title", job={"rank": 2})
+    settings = load_settings(path)
+    assert settings["D"] == D and settings["H"] == PRIOR_H.to_spec() and settings["noise_var"] == 25.0
+    assert gp.GPPrior.from_spec(settings["D"], grid=(4, 6)).to_spec() == D
+
+
 @pytest.mark.parametrize("change, message", [
     (dict(format="something"), "not a prior settings file"),
-    (dict(version=2), "unsupported version 2"),
+    (dict(version=3), "unsupported settings version 3"),
+    (dict(version=True), "unsupported settings version True"),
+    (dict(comment="x"), "unknown field(s) ['comment']"),
     (dict(noise_var=-1), "noise_var must be a positive number"),
     (dict(D=[1, 2]), "field 'D' must be a prior"),
-    (dict(H={"kernel": "rbf"}), "H: incomplete prior, missing 'link'"),
+    (dict(H={"kernel": "rbf"}), "H.link must be one of ['exponential', 'rectified_gaussian'], got None"),
+    (dict(D={"kernel": "rbf", "link": "exponential", "scale": 1}), "D.beta is missing"),
+    (dict(D={"kernel": "rbf", "beta": -1, "link": "exponential", "scale": 1}),
+     "D: prior spec: kernel.beta must be a positive number, got -1"),
+    (dict(version=2, D={"kernel": "rbf", "beta": 1, "link": "exponential", "scale": 1}),
+     "D: prior spec: unknown field(s) ['beta', 'scale']"),
+    (dict(version=2, D=PRIOR_D.to_spec(), H={"kernel": {"name": "periodic", "period": 0}, "link": {"name": "gamma"}}),
+     "H: prior spec: kernel.period must be a positive number, got 0"),
 ])
 def test_bad_settings_are_a_usage_error_naming_the_field(files, tmp_path, capsys, change, message):
     paths, _ = files
