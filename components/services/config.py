@@ -89,7 +89,11 @@ _celery_app = None
 
 
 def make_celery_app():
-    """This process's Celery app for ``REDIS_URL``, with the job task registered (None without REDIS_URL)."""
+    """This process's Celery app for ``REDIS_URL``, with the job task and ``gppnmf batch``'s task registered.
+
+    None without REDIS_URL. The batch task (:data:`gppnmf_core.batch.BATCH_TASK`) is the library's own
+    (:func:`gppnmf_core.batch.register_tasks`): ``gppnmf batch`` sends files to these same workers.
+    """
     global _celery_app
     if not REDIS_URL:
         return None
@@ -98,6 +102,7 @@ def make_celery_app():
 
         from components.jobs.runner import JOB_TASK
         from components.jobs.worker import run_job
+        from gppnmf_core.batch import register_tasks as register_batch_tasks
 
         celery_app = Celery("gppnmf_studio", broker=REDIS_URL, backend=REDIS_URL)
         celery_app.conf.update(
@@ -110,5 +115,6 @@ def make_celery_app():
             task_serializer="json", result_serializer="json", accept_content=["json"],
         )
         celery_app.task(name=JOB_TASK)(run_job)
+        register_batch_tasks(celery_app)
         _celery_app = celery_app
     return _celery_app
