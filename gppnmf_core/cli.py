@@ -435,10 +435,14 @@ def main(argv=None) -> int:
     """Run ``gppnmf`` with ``argv`` (default ``sys.argv[1:]``); the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    for name in ("rank", "max_iter", "jobs", "max_mb", "timeout"):
+    for name in ("rank", "max_iter", "jobs"):
         value = getattr(args, name, None)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+    for name in ("max_mb", "timeout"):
+        value = getattr(args, name, None)
+        if value is not None and not value > 0:
+            parser.error(f"--{name.replace('_', '-')} must be a positive number, got {value}")
     try:
         return args.run(args)
     except UsageError as exc:

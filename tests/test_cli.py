@@ -149,21 +149,44 @@ def test_one_bad_file_fails_alone(files, tmp_path, capsys):
     assert (out / "subject0" / "results.npz").is_file() and not (out / "broken").exists()
 
 
-def test_batch_in_local_processes_attributes_every_result_to_its_file(tmp_path, capsys):
+def test_batch_in_local_processes_attributes_every_result_to_its_file(tmp_path, capsys, monkeypatch):
+    """20 files, each a different data set (seed and width), in 2 local processes: no REDIS_URL, no Celery."""
+    monkeypatch.delenv("REDIS_URL", raising=False)
     out = tmp_path / "out"
     names = []
-    for seed in range(4):  # four different data sets, each a different rank-2 truth
-        path = tmp_path / f"s{seed}.npy"
-        np.save(path, gp.datasets.paper_toy(random_state=seed).X)
+    for seed in range(20):
+        path = tmp_path / f"s{seed:02d}.npy"
+        np.save(path, gp.datasets.paper_toy(random_state=seed).X[:, : 30 + seed])
         names.append(str(path))
-    assert main(["batch", *names, "--methods", "cnmf", "--rank", "2", "--max-iter", "100", "--jobs", "2",
-                 "--out", str(out)]) == 0
+    settings = _settings(tmp_path / "settings.json", D=PRIOR_D.to_spec())
+    assert main(["batch", *names, "--settings", str(settings), "--methods", "gppnmf,cnmf", "--rank", "2",
+                 "--max-iter", "60", "--jobs", "2", "--out", str(out)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 4 and sorted(line.split("] ")[1].split(":")[0] for line in lines) == sorted(names)
-    for seed in range(4):
-        saved = np.load(out / f"s{seed}" / "results.npz")
-        X = gp.datasets.paper_toy(random_state=seed).X
-        np.testing.assert_array_equal(saved["D_cnmf"], gp.cnmf(X, 2, max_iter=100, random_state=0).D)
+    assert [line.split("]")[0] for line in lines] == [f"[{i}/20" for i in range(1, 21)]
+    assert sorted(line.split("] ")[1].split(":")[0] for line in lines) == sorted(names)
+    for name in names:
+        saved = np.load(out / Path(name).stem / "results.npz")
+        X = np.load(name)
+        expected = gp.fit_gppnmf(X, 2, PRIOR_D, PRIOR_H, 25.0, max_iter=60, random_state=0)
+        np.testing.assert_array_equal(saved["D_gppnmf"], expected.D)
+        np.testing.assert_array_equal(saved["H_gppnmf"], expected.H)
+        np.testing.assert_array_equal(saved["D_cnmf"], gp.cnmf(X, 2, max_iter=60, random_state=0).D)
+        assert json.loads(str(saved["summary_json"]))["file"] == name
+
+
+def test_batch_where_it_runs_is_a_usage_error_when_unclear(files, tmp_path, capsys, monkeypatch):
+    paths, _ = files
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    args = ["batch", str(paths[0]), "--methods", "cnmf", "--out", str(tmp_path / "out")]
+    assert main([*args, "--celery"]) == 2
+    assert "--celery needs REDIS_URL" in capsys.readouterr().err
+    assert main([*args, "--shared-fs"]) == 2
+    assert "--shared-fs is for Celery workers" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*args, "--max-mb", "0"])
+    monkeypatch.setenv("REDIS_URL", "redis://:secret@127.0.0.1:9/0")  # --local ignores it: nothing is contacted
+    assert main([*args, "--local", "--rank", "2", "--max-iter", "20"]) == 0
+    assert "[1/1]" in capsys.readouterr().out and (tmp_path / "out" / "subject0" / "results.npz").is_file()
 
 
 def test_serve_without_the_app_says_where_it_runs(tmp_path, monkeypatch, capsys):

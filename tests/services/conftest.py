@@ -60,3 +60,34 @@ def browser(request):
         yield driver
     finally:
         driver.quit()
+
+
+@pytest.fixture(scope="session")
+def batch_workers(tmp_path_factory):
+    """Redis (with a password) and two Celery workers of the app (``app:celery_app``, concurrency 1 each).
+
+    No web server and no browser: ``gppnmf batch`` talks to the workers through Redis only. The workers
+    read ``--shared-fs`` paths below ``stack.shared_root`` (``GPPNMF_BATCH_SHARED_ROOT``).
+    """
+    if not have_redis():
+        _missing("redis-server", "GPPNMF_REQUIRE_SERVICES", "apt-get install redis-server")
+    if missing_packages():
+        _missing(f"Python package(s) {', '.join(missing_packages())}", "GPPNMF_REQUIRE_SERVICES",
+                 "pip install celery redis")
+    workdir = tmp_path_factory.mktemp("batch-stack")
+    shared_root = workdir / "shared"
+    shared_root.mkdir()
+    stack = Stack(workdir, backend="celery", env={"GPPNMF_BATCH_SHARED_ROOT": str(shared_root)})
+    stack.shared_root = shared_root
+    try:
+        stack.start_redis()
+        stack.start_worker(name="worker1", concurrency=1)
+        stack.start_worker(name="worker2", concurrency=1)
+    except StackError as exc:
+        stack.stop()
+        pytest.fail(f"Redis and the Celery workers did not start: {exc}")
+    try:
+        yield stack
+    finally:
+        problems = stack.stop()
+        assert not problems, f"left running after teardown: {problems}"

@@ -246,14 +246,22 @@ class Stack:
         self._wait_for(service, pong, timeout, "no PONG")
         return service
 
-    def start_worker(self, timeout: float = 60.0) -> Service:
-        service = self._spawn("worker", [self.python, "-m", "celery", "-A", "app:celery_app", "worker",
-                                         "--loglevel=INFO", f"--concurrency={self.worker_concurrency}",
-                                         "--pool=prefork"])
+    def start_worker(self, timeout: float = 60.0, *, name: str = "worker", concurrency: int | None = None,
+                     app: str = "app:celery_app") -> Service:
+        """A Celery worker (prefork) of ``app`` named ``name@<host>``; ready once it answers ``inspect ping``."""
+        concurrency = self.worker_concurrency if concurrency is None else concurrency
+        service = self._spawn(name, [self.python, "-m", "celery", "-A", app, "worker", "--loglevel=INFO",
+                                     f"--concurrency={concurrency}", "--pool=prefork", "-n", f"{name}@%h"])
         self._wait_for(service, lambda: " ready." in service.log(), timeout, "no 'ready' in its log")
-        self._wait_for(service, lambda: self.inspect().ping(), 20, "no answer to `inspect ping`")
+        self._wait_for(service, lambda: self.client().control.inspect(timeout=2.0, destination=[self.node(name)])
+                       .ping(), 20, "no answer to `inspect ping`")
         service.remember()
         return service
+
+    @staticmethod
+    def node(name: str) -> str:
+        """The Celery node name of the worker started as ``name``."""
+        return f"{name}@{socket.gethostname()}"
 
     def start_gunicorn(self, timeout: float = 60.0) -> Service:
         argv = [self.python, "-m", "gunicorn", "-w", str(self.gunicorn_workers), "-b", f"{HOST}:{self.web_port}"]
@@ -322,7 +330,7 @@ class Stack:
     # -- stopping -------------------------------------------------------------------------------
 
     def stop(self) -> list[str]:
-        """Stop gunicorn, the worker and Redis (in that order); problems left (empty when clean)."""
+        """Stop gunicorn, the workers and Redis (in that order); problems left (empty when clean)."""
         problems: list[str] = []
         if self._client is not None:
             try:
@@ -330,7 +338,8 @@ class Stack:
             except Exception as exc:  # closing a client must not keep the processes running
                 problems.append(f"celery client: {exc!r}")
             self._client = None
-        for name in ("gunicorn", "worker", "redis"):
+        workers = sorted(name for name in self.services if name.startswith("worker"))
+        for name in ("gunicorn", *workers, "redis"):
             service = self.services.get(name)
             if service is not None:
                 problems += service.stop()
