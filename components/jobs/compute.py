@@ -17,7 +17,7 @@ import numpy as np
 import gppnmf_core as gp
 from components.services import config, store
 from components.services.data_source import load_dataset
-from components.views.specs import factor_axis, prior_from_ui
+from components.views.specs import checked_prior_specs, factor_axis, prior_for
 from components.views.theme import METHOD_LABELS, METHODS
 
 
@@ -143,16 +143,18 @@ def scores(dataset, factors: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[s
 def prepare(request: dict, token: str) -> tuple[gp.Dataset, gp.GPPrior, gp.GPPrior, JobSettings]:
     """The data set, the two priors and the settings of a job request; ValueError when it cannot run.
 
-    ``request`` is the JSON-able form a job record keeps: ``{"specs": <the page's
-    prior specs>, "settings": <JobSettings as a dict>}``.
+    ``request`` is the JSON-able form a job record keeps: ``{"specs": <the page's prior specs:
+    {"dataset": key, "D": spec, "H": spec, "noise_var": float}, each spec the core's
+    (:meth:`gppnmf_core.GPPrior.to_spec`)>, "settings": <JobSettings as a dict>}``; the specs are checked here
+    (they come from the browser) and the stored results keep them as they came.
     """
-    specs = request.get("specs")
-    if not specs:
+    if not request.get("specs"):
         raise ValueError("fix the prior settings first (see the message in the prior designer)")
+    specs = checked_prior_specs(request["specs"])
     settings = JobSettings(**{**request["settings"], "methods": tuple(request["settings"]["methods"])})
     dataset = load_dataset(specs["dataset"], token)
     check_settings(dataset, settings)
-    prior_D, prior_H = (prior_from_ui(specs[f], factor_axis(dataset, f), f) for f in ("D", "H"))
+    prior_D, prior_H = (prior_for(specs[f], factor_axis(dataset, f), f) for f in ("D", "H"))
     return dataset, prior_D, prior_H, settings
 
 

@@ -5,6 +5,14 @@ histogram of sampled values against the link's target density, and one
 simulated data matrix D H + noise. Each numeric setting is a log-scale slider
 paired with a box to type the value; one pattern-matching callback keeps every
 pair in step.
+
+The page keeps the core's prior spec of each factor (``prior-specs``: see
+:mod:`components.views.specs`). A preset, Reset or a loaded settings file sets
+the controls and keeps its specs exactly (``prior-loaded``): while a factor's
+controls still show what they were set to, its spec is the kept one — with β
+to every digit, and with what no control shows (a periodic kernel's period,
+per-axis kernels, a gamma link, ...) kept, and said so beside the controls.
+Changing a control of the factor replaces it by the spec the controls show.
 """
 
 from __future__ import annotations
@@ -30,21 +38,25 @@ from components.views.figures import (
 )
 from components.views.messages import notice, problem
 from components.views.specs import (
+    CONTROL_FIELDS,
     FACTORS,
     KERNEL_OPTIONS,
     LINK_OPTIONS,
     beta_range,
     beta_unit,
-    checked_factor_ui,
+    canonical_spec,
     checked_prior_specs,
-    default_ui,
+    controls_of,
+    default_spec,
     factor_axis,
     log_range,
     noise_range,
-    prior_from_ui,
+    prior_for,
     shown,
+    spec_from_controls,
+    spec_text,
     typed_positive,
-    ui_from_prior,
+    unshown,
 )
 
 #: Numeric settings: (factor, name). ``("noise", "var")`` is the noise variance σ².
@@ -106,6 +118,7 @@ def _factor_controls(factor: str) -> html.Fieldset:
         _param_control(factor, "scale", "λ"),
         dcc.Checklist(id={"type": "mirror", "factor": factor}, className="mirror",
                       options=[{"label": " left–right mirror symmetry (grid axis 1)", "value": "mirror"}]),
+        html.P(id={"type": "kept-note", "factor": factor}, className="hint kept-note"),
     ])
 
 
@@ -155,6 +168,7 @@ def layout() -> html.Section:
         ]),
         _graph("simulated-data"),
         dcc.Store(id="prior-specs"),
+        dcc.Store(id="prior-loaded"),
     ])
 
 
@@ -164,16 +178,17 @@ def _log_marks(lo: float, hi: float) -> dict:
     return {k: {"label": f"{10.0 ** k:g}"} for k in range(int(lo), int(hi) + 1, step)}
 
 
-def _ui_values(dataset: gp.Dataset, preset_name: str | None) -> dict:
-    """Factor UI specs and the noise variance of a preset (or the data set's defaults)."""
+def _preset_values(dataset: gp.Dataset, preset_name: str | None) -> dict:
+    """Factor specs and the noise variance of a preset (or the data set's defaults)."""
     preset = dataset.presets.get(preset_name) if preset_name else None
     if preset is None:
-        return {"D": default_ui(dataset, "D"), "H": default_ui(dataset, "H"), "noise_var": dataset.noise_var}
-    return {"D": ui_from_prior(preset.prior_D), "H": ui_from_prior(preset.prior_H), "noise_var": preset.noise_var}
+        return {"D": default_spec(dataset, "D"), "H": default_spec(dataset, "H"), "noise_var": dataset.noise_var}
+    return {"D": preset.prior_D.to_spec(), "H": preset.prior_H.to_spec(), "noise_var": preset.noise_var}
 
 
 def _param_value(values: dict, factor: str, name: str) -> float:
-    return values["noise_var"] if factor == "noise" else values[factor][name]
+    """What a number box shows for ``values`` ({"D": spec, "H": spec, "noise_var": float})."""
+    return values["noise_var"] if factor == "noise" else controls_of(values[factor])[name]
 
 
 def _param_range(dataset: gp.Dataset, values: dict, factor: str, name: str) -> tuple[float, float]:
@@ -181,7 +196,7 @@ def _param_range(dataset: gp.Dataset, values: dict, factor: str, name: str) -> t
         return noise_range(dataset)
     if name == "beta":
         return beta_range(dataset, factor)
-    return log_range(values[factor]["scale"])
+    return log_range(_param_value(values, factor, name))
 
 
 @callback(
@@ -200,7 +215,7 @@ def offer_presets(dataset_key, slider_ids, mirror_ids, session_id=None):
     """New data set: its presets, slider ranges in its units, symmetry only where a grid allows it."""
     dataset = load_dataset(dataset_key, session_id)
     names = list(dataset.presets) or ["defaults"]
-    values = _ui_values(dataset, names[0] if dataset.presets else None)
+    values = _preset_values(dataset, names[0] if dataset.presets else None)
     ranges = [_param_range(dataset, values, i["factor"], i["name"]) for i in slider_ids]
     mirror_options = []
     for i in mirror_ids:
@@ -218,6 +233,7 @@ def offer_presets(dataset_key, slider_ids, mirror_ids, session_id=None):
     Output({"type": "link", "factor": ALL}, "value"),
     Output({"type": "mirror", "factor": ALL}, "value"),
     Output({"type": "param-input", "factor": ALL, "name": ALL}, "value", allow_duplicate=True),
+    Output("prior-loaded", "data"),
     Input("preset-picker", "value"),
     Input("preset-reset", "n_clicks"),
     State("dataset-key", "data"),
@@ -227,20 +243,23 @@ def offer_presets(dataset_key, slider_ids, mirror_ids, session_id=None):
     prevent_initial_call=True,
 )
 def apply_preset(preset_name, _reset, dataset_key, factor_ids, param_ids, session_id=None):
-    """Set every control to the chosen preset (again, on Reset)."""
+    """Set every control to the chosen preset (again, on Reset), keeping its specs exactly."""
     dataset = load_dataset(dataset_key, session_id)
-    values = _ui_values(dataset, preset_name if preset_name in dataset.presets else None)
-    return _control_values(values, factor_ids, param_ids)
+    values = _preset_values(dataset, preset_name if preset_name in dataset.presets else None)
+    return _set_from(values, factor_ids, param_ids)
 
 
-def _control_values(values: dict, factor_ids, param_ids) -> tuple[list, list, list, list]:
-    """Kernel, link, mirror and number-box values for every control, from {"D", "H", "noise_var"}."""
+def _set_from(values: dict, factor_ids, param_ids) -> tuple[list, list, list, list, dict]:
+    """Kernel, link, mirror and number-box values for every control, and the specs kept exactly
+    (``prior-loaded``), from {"D": spec, "H": spec, "noise_var": float}."""
+    shown_values = {f: controls_of(values[f]) for f in ("D", "H")}
     factors = [i["factor"] for i in factor_ids]
     return (
-        [values[f]["kernel"] for f in factors],
-        [values[f]["link"] for f in factors],
-        [["mirror"] if values[f]["mirror"] else [] for f in factors],
+        [shown_values[f]["kernel"] for f in factors],
+        [shown_values[f]["link"] for f in factors],
+        [["mirror"] if shown_values[f]["mirror"] else [] for f in factors],
         [_format(_param_value(values, i["factor"], i["name"])) for i in param_ids],
+        {"D": values["D"], "H": values["H"], "noise_var": values["noise_var"]},
     )
 
 
@@ -308,6 +327,7 @@ def label_length_scales(dataset_key, label_ids, session_id=None):
     Output({"type": "param-input", "factor": ALL, "name": ALL}, "className"),
     Output({"type": "param-message", "factor": ALL, "name": ALL}, "children"),
     Output("preset-description", "children"),
+    Output({"type": "kept-note", "factor": ALL}, "children"),
     Input("dataset-key", "data"),
     Input({"type": "kernel", "factor": ALL}, "value"),
     Input({"type": "link", "factor": ALL}, "value"),
@@ -317,33 +337,40 @@ def label_length_scales(dataset_key, label_ids, session_id=None):
     State({"type": "param-input", "factor": ALL, "name": ALL}, "id"),
     State("session-id", "data"),
     State("preset-picker", "value"),
+    State("prior-loaded", "data"),
 )
 def collect_prior_specs(dataset_key, kernels, links, mirrors, params, factor_ids, param_ids, session_id=None,
-                        preset_name=None):
-    """The controls as one JSON-able spec, or None while a setting is invalid (Run waits, the figures keep
-    the last valid settings): each bad value is marked at its own box with a message beside it, and the
-    preset's description says whether the controls still hold the preset."""
+                        preset_name=None, loaded=None):
+    """The controls as the page's prior specs (the specs a preset or a file set, exactly, while the controls
+    still show them), or None while a setting is invalid (Run waits, the figures keep the last valid settings):
+    each bad value is marked at its own box with a message beside it, the preset's description says whether the
+    controls still hold the preset, and a note beside a factor's controls says when its prior has settings they
+    cannot show."""
     n_params = len(param_ids) if isinstance(param_ids, list) else 0
+    n_factors = len(factor_ids) if isinstance(factor_ids, list) else 0
     unchanged = ([no_update] * n_params, [no_update] * n_params)
     try:
         dataset = load_dataset(dataset_key, session_id)
-        specs = specs_from_controls(kernels, links, mirrors, params, factor_ids, param_ids)
+        controls = controls_from_page(kernels, links, mirrors, params, factor_ids, param_ids)
     except ValueError as exc:
-        return (no_update, problem(f"{exc}. The figures keep the last valid settings."), *unchanged, no_update)
-    problems = box_problems(specs, param_ids)
+        return (no_update, problem(f"{exc}. The figures keep the last valid settings."), *unchanged, no_update,
+                [no_update] * n_factors)
+    problems = box_problems(controls, param_ids)
     classes = ["number invalid" if key in problems else "number" for key in _param_keys(param_ids)]
     messages = [problems.get(key, "") for key in _param_keys(param_ids)]
     if problems:
         return (None, problem("Fix the marked value: the figures keep the last valid settings and Run waits "
-                              "until every value is valid."), classes, messages, no_update)
+                              "until every value is valid."), classes, messages, no_update, [no_update] * n_factors)
     try:
+        specs = specs_shown(controls, loaded)
         for f in ("D", "H"):
-            specs[f] = _checked_factor({**specs[f], "beta": _beta(specs[f]), "scale": _typed(specs[f]["scale"])}, f)
-            prior_from_ui(specs[f], factor_axis(dataset, f), f)
+            prior_for(specs[f], factor_axis(dataset, f), f)
     except ValueError as exc:
-        return (None, problem(f"{exc}. The figures keep the last valid settings."), classes, messages, no_update)
-    specs = {"dataset": dataset_key, "D": specs["D"], "H": specs["H"], "noise_var": _typed(specs["noise_var"])}
-    return specs, "", classes, messages, preset_state(dataset, preset_name, specs)
+        return (None, problem(f"{exc}. The figures keep the last valid settings."), classes, messages, no_update,
+                [no_update] * n_factors)
+    notes = [kept_note(specs[i["factor"]]) for i in factor_ids]
+    return ({"dataset": dataset_key, **specs}, "", classes, messages, preset_state(dataset, preset_name, specs),
+            notes)
 
 
 def _param_keys(param_ids) -> list[tuple[str, str]]:
@@ -354,28 +381,73 @@ def _typed(value) -> float:
     return typed_positive(value, "value")
 
 
-def _beta(ui: dict) -> float:
-    """The typed β; a White kernel has no length scale, so whatever its box holds stands for 1."""
+def _typed_controls(controls: dict) -> dict:
+    """A factor's control values with the typed numbers read (β of a White kernel, which has none, as 1)."""
+    beta = 1.0 if controls["kernel"] == "white" and not _is_typed_positive(controls["beta"]) else \
+        _typed(controls["beta"])
+    return {**controls, "beta": beta, "scale": _typed(controls["scale"])}
+
+
+def _is_typed_positive(value) -> bool:
     try:
-        return _typed(ui["beta"])
+        _typed(value)
+        return True
     except ValueError:
-        if ui["kernel"] == "white":
-            return 1.0
-        raise
+        return False
+
+
+def shown_alike(a: dict, b: dict) -> bool:
+    """Whether two sets of control values (:data:`~components.views.specs.CONTROL_FIELDS`) look the same on the
+    page: numbers as their boxes show them, β not at all for a White kernel."""
+    same = all(a[k] == b[k] for k in ("kernel", "link", "mirror")) and _format(a["scale"]) == _format(b["scale"])
+    return same and (a["kernel"] == "white" or _format(a["beta"]) == _format(b["beta"]))
+
+
+def kept_spec(loaded, factor: str):
+    """The factor's spec a preset or a file set (``prior-loaded``, which the browser holds), canonical; None when
+    there is none or it is not a valid spec."""
+    try:
+        return canonical_spec(loaded[factor], factor)
+    except (TypeError, KeyError, ValueError):
+        return None
+
+
+def specs_shown(controls: dict, loaded) -> dict:
+    """``{"D": spec, "H": spec, "noise_var": float}`` for the controls' values (numbers checked before): each
+    factor's kept spec (and σ²) while the controls still show it, else the spec the controls stand for."""
+    specs = {}
+    for f in ("D", "H"):
+        typed = _typed_controls(controls[f])
+        kept = kept_spec(loaded, f)
+        specs[f] = kept if kept is not None and shown_alike(controls_of(kept), typed) else spec_from_controls(typed)
+    noise_var = _typed(controls["noise_var"])
+    kept_noise = loaded.get("noise_var") if isinstance(loaded, dict) else None
+    if _is_typed_positive(kept_noise) and _format(_typed(kept_noise)) == _format(noise_var):
+        noise_var = _typed(kept_noise)
+    return {**specs, "noise_var": noise_var}
+
+
+def kept_note(spec: dict) -> str:
+    """Beside a factor's controls: what of its prior they cannot show, when there is something."""
+    missing = unshown(spec)
+    if not missing:
+        return ""
+    return (f"Kept as loaded: {spec_text(spec)}. The controls cannot show {'; '.join(missing)}: they show the "
+            "nearest they can, and changing one of them replaces this prior with what they show.")
 
 
 #: How each numeric setting is named in the messages beside its box.
 PARAM_NAMES = {"beta": "length scale β of {f}", "scale": "link parameter of {f}", "var": "noise variance σ²"}
 
 
-def box_problems(specs: dict, param_ids) -> dict[tuple[str, str], str]:
+def box_problems(controls: dict, param_ids) -> dict[tuple[str, str], str]:
     """(factor, name) → message for every box whose text is not a positive number (β of a White kernel,
     which it does not use, is never a problem)."""
     problems = {}
     for factor, name in _param_keys(param_ids):
-        if factor in ("D", "H") and name == "beta" and specs[factor]["kernel"] == "white":
+        if factor in ("D", "H") and name == "beta" and controls[factor]["kernel"] == "white":
             continue
-        value = specs["noise_var"] if factor == "noise" else specs[factor][name]
+        value = controls["noise_var"] if factor == "noise" else controls[factor][name]
         try:
             typed_positive(value, PARAM_NAMES[name].format(f=factor))
         except ValueError as exc:
@@ -386,15 +458,18 @@ def box_problems(specs: dict, param_ids) -> dict[tuple[str, str], str]:
 def preset_state(dataset: gp.Dataset, preset_name, specs: dict) -> str:
     """The chosen preset's description, or what differs from it when the controls were edited."""
     name = preset_name if preset_name in dataset.presets else None
-    values = _ui_values(dataset, name)
+    values = _preset_values(dataset, name)
     edits = []
     for f in ("D", "H"):
+        was, now = controls_of(values[f]), controls_of(specs[f])
         for key, label in (("kernel", "kernel"), ("link", "link"), ("mirror", "mirror symmetry")):
-            if values[f][key] != specs[f][key]:
-                edits.append(f"{f}: {label} {values[f][key]} → {specs[f][key]}")
+            if was[key] != now[key]:
+                edits.append(f"{f}: {label} {was[key]} → {now[key]}")
         for key, label in (("beta", "β"), ("scale", "link parameter")):
-            if _format(values[f][key]) != _format(specs[f][key]):
-                edits.append(f"{f}: {label} {_format(values[f][key]):g} → {_format(specs[f][key]):g}")
+            if _format(was[key]) != _format(now[key]):
+                edits.append(f"{f}: {label} {_format(was[key]):g} → {_format(now[key]):g}")
+        if shown_alike(was, now) and canonical_spec(values[f], f) != specs[f]:
+            edits.append(f"{f}: settings the controls cannot show ({spec_text(specs[f])})")
     if _format(values["noise_var"]) != _format(specs["noise_var"]):
         edits.append(f"σ² {_format(values['noise_var']):g} → {_format(specs['noise_var']):g}")
     preset = dataset.presets.get(name) if name else None
@@ -404,24 +479,23 @@ def preset_state(dataset: gp.Dataset, preset_name, specs: dict) -> str:
     return f"Edited from '{name or 'defaults'}': {'; '.join(edits)}. Reset restores the preset."
 
 
-def _checked_factor(ui: dict, factor: str) -> dict:
-    try:
-        return checked_factor_ui(ui, factor)
-    except ValueError as exc:
-        raise ValueError(f"prior for {factor}: {exc}") from None
-
-
-def specs_from_controls(kernels, links, mirrors, params, factor_ids, param_ids) -> dict:
-    """``{"D": ui, "H": ui, "noise_var": value}`` from the controls' values (unchecked); ValueError when the
-    page sent lists that do not fit together."""
+def controls_from_page(kernels, links, mirrors, params, factor_ids, param_ids) -> dict:
+    """``{"D": controls, "H": controls, "noise_var": value}`` from the controls' values (numbers as typed,
+    unchecked; kernel and link names checked); ValueError when the page sent values that do not fit together."""
     try:
         values = {(i["factor"], i["name"]): v for i, v in zip(param_ids, params, strict=True)}
-        specs = {}
+        controls = {}
         for i, kernel, link, mirror in zip(factor_ids, kernels, links, mirrors, strict=True):
-            specs[i["factor"]] = {"kernel": kernel, "beta": values.get((i["factor"], "beta")), "link": link,
-                                  "scale": values.get((i["factor"], "scale")), "mirror": bool(mirror)}
-        return {"D": specs["D"], "H": specs["H"], "noise_var": values.get(("noise", "var"))}
-    except (TypeError, KeyError, ValueError) as exc:
+            factor = i["factor"]
+            if not isinstance(kernel, str) or kernel not in KERNEL_OPTIONS:
+                raise ValueError(f"prior for {factor}: kernel must be one of {sorted(KERNEL_OPTIONS)}, "
+                                 f"got {shown(kernel)}")
+            if not isinstance(link, str) or link not in LINK_OPTIONS:
+                raise ValueError(f"prior for {factor}: link must be one of {sorted(LINK_OPTIONS)}, got {shown(link)}")
+            controls[factor] = dict(zip(CONTROL_FIELDS, (kernel, values.get((factor, "beta")), link,
+                                                         values.get((factor, "scale")), bool(mirror)), strict=True))
+        return {"D": controls["D"], "H": controls["H"], "noise_var": values.get(("noise", "var"))}
+    except (TypeError, KeyError, AttributeError) as exc:
         raise ValueError(f"the page sent prior settings this server cannot read ({shown(exc)})") from None
 
 
@@ -455,13 +529,13 @@ def drawn_at(shown_where, where) -> str:
     return "" if shown_where.size == where.size else f" ({shown_where.size} of {where.size} points)"
 
 
-def prior_draws(dataset: gp.Dataset, factor: str, ui: dict, seed: int, n_draws: int) -> np.ndarray:
+def prior_draws(dataset: gp.Dataset, factor: str, spec: dict, seed: int, n_draws: int) -> np.ndarray:
     """``n_draws`` samples of one factor's prior at the points of :func:`sampled_where`, shape (n_draws, points).
 
     Not memoized: the square-root factors are cached by the core, and the draws themselves take milliseconds.
     """
     where = sampled_where(factor_axis(dataset, factor))
-    prior = prior_from_ui(ui, where, factor)
+    prior = prior_for(spec, where, factor)
     rng = np.random.default_rng([seed, 0 if factor == "D" else 1])
     return prior.sample(n_draws, size=where.size, random_state=rng)
 
@@ -521,7 +595,7 @@ def prior_figures(dataset: gp.Dataset, specs: dict, seed: int) -> tuple:
                                      names=[f"sample {i + 1}" for i in range(len(drawn))],
                                      height=420 if on_volume else 300))
     for f in ("D", "H"):
-        link = prior_from_ui(specs[f], factor_axis(dataset, f), f).link
+        link = prior_for(specs[f], factor_axis(dataset, f), f).link
         figures.append(histogram_figure(draws[f], link, f"{f}: sampled values vs target density"))
     figures.append(simulated_figure(dataset, draws["D"][: dataset.rank].T, draws["H"][: dataset.rank],
                                     specs["noise_var"], seed))
@@ -574,7 +648,8 @@ def unit_warnings(saved_units: dict, dataset: gp.Dataset, settings: dict) -> lis
     for f, unit in saved_units.items():
         here = beta_unit(dataset, f)
         if unit != here:
-            warnings.append(f"β of {f} was saved in {unit} and is now read as {settings[f]['beta']:g} {here}")
+            beta = controls_of(settings[f])["beta"]
+            warnings.append(f"β of {f} was saved in {unit} and is now read as {beta:g} {here}")
     return warnings
 
 
@@ -583,6 +658,7 @@ def unit_warnings(saved_units: dict, dataset: gp.Dataset, settings: dict) -> lis
     Output({"type": "link", "factor": ALL}, "value", allow_duplicate=True),
     Output({"type": "mirror", "factor": ALL}, "value", allow_duplicate=True),
     Output({"type": "param-input", "factor": ALL, "name": ALL}, "value", allow_duplicate=True),
+    Output("prior-loaded", "data", allow_duplicate=True),
     Output("prior-message", "children", allow_duplicate=True),
     Input("load-prior", "contents"),
     State("load-prior", "filename"),
@@ -593,20 +669,23 @@ def unit_warnings(saved_units: dict, dataset: gp.Dataset, settings: dict) -> lis
     prevent_initial_call=True,
 )
 def load_prior_settings(contents, filename, factor_ids, param_ids, dataset_key=None, session_id=None):
-    """Set every control from an uploaded settings file, or say why it cannot be used; warn when β was saved
-    in other units than this data set's."""
+    """Set every control from an uploaded settings file and keep its specs exactly, or say why it cannot be used;
+    say what of it the controls cannot show, and warn when β was saved in other units than this data set's."""
     name = str(filename)[:80] if filename else "the settings file"
     try:
         data = base64.b64decode(str(contents).split(",", 1)[1], validate=True)
         settings = exports.parse_prior_settings(data)
-        controls = _control_values(settings, factor_ids, param_ids)
+        outputs = _set_from(settings, factor_ids, param_ids)
         warnings = unit_warnings(settings["beta_units"], load_dataset(dataset_key, session_id), settings) \
             if dataset_key else []
     except (ValueError, IndexError, binascii.Error) as exc:
-        return no_update, no_update, no_update, no_update, problem(f"{name}: {exc}")
+        return (*[no_update] * 5, problem(f"{name}: {exc}"))
     except (TypeError, KeyError):
-        return no_update, no_update, no_update, no_update, problem(f"{name}: the page sent controls this server "
-                                                                   "cannot set; reload the page")
+        return (*[no_update] * 5, problem(f"{name}: the page sent controls this server cannot set; reload the page"))
+    kept = [f"{f}: {'; '.join(unshown(settings[f]))}" for f in ("D", "H") if unshown(settings[f])]
     if warnings:
-        return (*controls, problem(f"Loaded {name}, but check it: {'; '.join(warnings)}."))
-    return (*controls, notice(f"Loaded {name}: every control is set from it."))
+        return (*outputs, problem(f"Loaded {name}, but check it: {'; '.join(warnings)}."))
+    if kept:
+        return (*outputs, notice(f"Loaded {name}. Kept as it is, with what the controls cannot show "
+                                 f"({' · '.join(kept)}): see the note beside the controls."))
+    return (*outputs, notice(f"Loaded {name}: every control is set from it."))

@@ -12,18 +12,10 @@ from __future__ import annotations
 from dash import html
 
 from components.views.messages import problem
+from components.views.specs import canonical_spec, spec_text
 from components.views.theme import METHOD_LABELS
 
 SHOWN, HIDDEN = {"display": "block"}, {"display": "none"}
-
-
-def _factor_text(ui: dict) -> str:
-    kernel = ui.get("kernel", "?")
-    parts = [kernel if kernel == "white" else f"{kernel} β {ui.get('beta', '?'):g}",
-             f"{ui.get('link', '?')} {ui.get('scale', '?'):g}"]
-    if ui.get("mirror"):
-        parts.append("mirror")
-    return " ".join(parts)
 
 
 def _labels(methods) -> str:
@@ -50,7 +42,7 @@ def describe(meta: dict) -> str:
     methods = ", ".join(METHOD_LABELS.get(m, m) for m in meta.get("methods", []))
     parts = [f"Results for {settings.get('data', 'the data set')}: rank {meta.get('rank')}", methods]
     if "gppnmf" in meta.get("methods", []) and priors:
-        parts.append(f"priors D: {_factor_text(priors['D'])}; H: {_factor_text(priors['H'])}")
+        parts.append(f"priors D: {spec_text(priors['D'])}; H: {spec_text(priors['H'])}")
     if job:
         parts.append(f"σ² {job.get('noise_var', 0):g}")
         if job.get("mask_threshold"):
@@ -71,11 +63,19 @@ def changes(meta: dict, specs: dict | None, rank) -> list[str]:
     if not isinstance(specs, dict) or not priors or "gppnmf" not in meta.get("methods", []):
         return found
     for factor in ("D", "H"):
-        if specs.get(factor) != priors.get(factor):
+        if not same_spec(specs.get(factor), priors.get(factor)):
             found.append(f"prior of {factor}")
     if specs.get("noise_var") != priors.get("noise_var"):
         found.append("σ²")
     return found
+
+
+def same_spec(a, b) -> bool:
+    """Whether two prior specs say the same (written alike by the core); False when either is not a spec."""
+    try:
+        return canonical_spec(a, "a") == canonical_spec(b, "b")
+    except ValueError:
+        return False
 
 
 def provenance_view(meta: dict | None, dataset_key, specs, rank) -> tuple:

@@ -1,17 +1,23 @@
-"""Prior settings as the UI holds them, and their translation to core priors.
+"""Prior specs as the page holds them, and what its controls can show of them.
 
-A UI spec for one factor is a small JSON-able dict::
+The page, the job request, stored results and the settings files all hold the
+core's prior spec (:meth:`gppnmf_core.GPPrior.to_spec`), one per factor::
 
-    {"kernel": "rbf", "beta": 10.0, "link": "exponential", "scale": 1.0, "mirror": False}
+    {"kernel": {"name": "rbf", "beta": 10.0}, "link": {"name": "exponential", "lam": 1.0},
+     "mirror_axis": None, "structure": "auto", "sqrt_method": "eig"}
 
-``scale`` is the link's parameter: the rate λ of the exponential link or the
-scale s of the rectified-Gaussian link. ``beta`` is in the units of the axis the
-factor lives on (ppm, hours, index) or in grid steps (voxels, pixels).
+β is in the units of the axis the factor lives on (ppm, hours, index) or in grid
+steps (voxels, pixels). The prior designer's controls show part of a spec: one
+kernel of :data:`KERNEL_OPTIONS` and its β, one link of :data:`LINK_OPTIONS`
+and its parameter (the box named ``scale``), and mirror symmetry across grid
+axis 0. :func:`controls_of` is what they show of a spec, :func:`spec_from_controls`
+the spec they stand for, and :func:`unshown` what of a spec they cannot show
+(a periodic kernel's period, per-axis kernels, a gamma link, ...): such a spec
+is kept as it is, never replaced by the nearest one the controls can show.
 """
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
@@ -75,35 +81,102 @@ def typed_positive(value, name: str) -> float:
     return number
 
 
-def checked_factor_ui(spec, factor: str) -> dict:
-    """A factor's UI spec with every field checked: known kernel and link, positive β and scale, a bool mirror."""
-    if not isinstance(spec, dict):
-        raise ValueError(f"{factor}: expected an object with kernel, beta, link, scale and mirror")
-    kernel, link = spec.get("kernel"), spec.get("link")
-    if not isinstance(kernel, str) or kernel not in KERNEL_OPTIONS:
-        raise ValueError(f"{factor}.kernel must be one of {sorted(KERNEL_OPTIONS)}, got {shown(kernel)}")
-    if not isinstance(link, str) or link not in LINK_OPTIONS:
-        raise ValueError(f"{factor}.link must be one of {sorted(LINK_OPTIONS)}, got {shown(link)}")
-    mirror = spec.get("mirror", False)
-    if not isinstance(mirror, bool):
-        raise ValueError(f"{factor}.mirror must be true or false, got {shown(mirror)}")
-    return {"kernel": kernel, "beta": positive_number(spec.get("beta"), f"{factor}.beta"), "link": link,
-            "scale": positive_number(spec.get("scale"), f"{factor}.scale"), "mirror": mirror}
+#: What the controls show of a factor's prior: kernel name, β, link name, the link's parameter, mirror (axis 0).
+CONTROL_FIELDS = ("kernel", "beta", "link", "scale", "mirror")
+
+
+def canonical_spec(spec, factor: str) -> dict:
+    """A factor's prior spec checked (:func:`gppnmf_core.priors.validate_prior_spec`) and written as the core
+    writes it: every parameter and field present (a list of per-axis kernels stays a list).
+
+    ValueError starting with the factor, e.g. ``"D: prior spec: kernel.beta must be a positive number, got -1"``.
+    """
+    try:
+        gp.validate_prior_spec(spec)
+    except ValueError as exc:
+        text = str(exc)  # the core quotes the value whole: a forged one may be megabytes
+        raise ValueError(f"{factor}: {text if len(text) <= 240 else text[:239] + '…'}") from None
+    kernel = spec["kernel"]
+    kernels = [gp.kernel_from_spec(k).to_spec() for k in (kernel if isinstance(kernel, list) else [kernel])]
+    return {"kernel": kernels if isinstance(kernel, list) else kernels[0],
+            "link": gp.link_from_spec(spec["link"]).to_spec(), "mirror_axis": spec.get("mirror_axis"),
+            "structure": spec.get("structure", "auto"), "sqrt_method": spec.get("sqrt_method", "eig")}
 
 
 def checked_prior_specs(specs) -> dict:
     """The prior specs the page keeps (``prior-specs``), checked field by field: the browser may send anything.
 
-    Returns ``{"dataset": str, "D": ui, "H": ui, "noise_var": float}``; ValueError with a message otherwise.
+    Returns ``{"dataset": str, "D": spec, "H": spec, "noise_var": float}`` with canonical specs
+    (:func:`canonical_spec`); ValueError with a message otherwise.
     """
     if not isinstance(specs, dict):
         raise ValueError(f"prior settings must be an object with dataset, D, H and noise_var, got {shown(specs)}")
     dataset = specs.get("dataset")
     if not isinstance(dataset, str):
         raise ValueError(f"prior settings name no data set (got {shown(dataset)})")
-    return {"dataset": dataset, "D": checked_factor_ui(specs.get("D"), "D"),
-            "H": checked_factor_ui(specs.get("H"), "H"),
+    return {"dataset": dataset, "D": canonical_spec(specs.get("D"), "D"), "H": canonical_spec(specs.get("H"), "H"),
             "noise_var": positive_number(specs.get("noise_var"), "noise variance σ²")}
+
+
+def controls_of(spec: dict) -> dict:
+    """What the controls show of a (valid) spec: the first axis's kernel and β, the link and its parameter,
+    mirror across axis 0. Where a control cannot show a setting it shows the nearest it can: an RBF kernel with
+    the same β for a periodic one, an exponential link of the same mean for a gamma link (see :func:`unshown`).
+    """
+    kernel = spec["kernel"][0] if isinstance(spec["kernel"], list) else spec["kernel"]
+    kernel = gp.kernel_from_spec(kernel)
+    link = gp.link_from_spec(spec["link"])
+    if link.name in LINK_PARAM:
+        link_name, param = link.name, link.params()[LINK_PARAM[link.name]]
+    else:
+        link_name, param = "exponential", 1.0 / link.mean()
+    return {"kernel": kernel.name if kernel.name in KERNEL_OPTIONS else "rbf",
+            "beta": float(kernel.params().get("beta", 1.0)), "link": link_name, "scale": float(param),
+            "mirror": spec.get("mirror_axis") == 0}
+
+
+def spec_from_controls(controls: dict) -> dict:
+    """The (canonical) spec that controls showing ``controls`` (:data:`CONTROL_FIELDS`, numbers checked) stand for."""
+    kernel = controls["kernel"]
+    return {"kernel": {"name": kernel} if kernel == "white" else {"name": kernel, "beta": controls["beta"]},
+            "link": {"name": controls["link"], LINK_PARAM[controls["link"]]: controls["scale"]},
+            "mirror_axis": 0 if controls["mirror"] else None, "structure": "auto", "sqrt_method": "eig"}
+
+
+def unshown(spec: dict) -> list[str]:
+    """What of a canonical spec the controls cannot show (empty when they show all of it), in words."""
+    near = spec_from_controls(controls_of(spec))
+    found = [f"{field} {_setting_text(spec[field])}" for field in ("kernel", "link") if spec[field] != near[field]]
+    found += [f"{field} {spec[field]}" for field in ("mirror_axis", "structure", "sqrt_method")
+              if spec[field] != near[field]]
+    return found
+
+
+#: How parameters are written in words.
+PARAM_SYMBOLS = {"beta": "β", "lam": "λ", "theta": "θ"}
+
+
+def _setting_text(setting) -> str:
+    """A kernel or link spec (or a list of kernel specs, one per grid axis) in words: "rbf β 0.3"."""
+    if isinstance(setting, list):
+        return "per axis [" + " | ".join(_setting_text(s) for s in setting) + "]"
+    params = " ".join(f"{PARAM_SYMBOLS.get(k, k)} {v:g}" for k, v in setting.items()
+                      if k != "name" and isinstance(v, (int, float)))
+    return f"{setting.get('name', '?')} {params}".strip()
+
+
+def spec_text(spec) -> str:
+    """A factor's prior spec in words, for provenance and history: "rbf β 2 exponential λ 0.0002 mirror axis 0"."""
+    try:
+        spec = canonical_spec(spec, "prior")
+    except ValueError:
+        return "(settings this version cannot read)"
+    parts = [_setting_text(spec["kernel"]), _setting_text(spec["link"])]
+    if spec["mirror_axis"] is not None:
+        parts.append(f"mirror axis {spec['mirror_axis']}")
+    parts += [spec[field] for field, default in (("structure", "auto"), ("sqrt_method", "eig"))
+              if spec[field] != default]
+    return " ".join(parts)
 
 
 def row_bands(X: np.ndarray, max_entries: int = 2**20):
@@ -134,51 +207,39 @@ def beta_unit(dataset: gp.Dataset, factor: str) -> str:
     return where.unit or "index steps"
 
 
-def ui_from_prior(prior: gp.GPPrior) -> dict:
-    """The UI spec of a core prior (first kernel's β; the link's one parameter)."""
-    kernel = prior.kernels[0]
-    link_spec = prior.link.to_spec()
-    name = link_spec.pop("name")
-    return {
-        "kernel": kernel.name,
-        "beta": getattr(kernel, "beta", 1.0),
-        "link": name,
-        "scale": float(next(iter(link_spec.values()))),
-        "mirror": prior.mirror_axis is not None,
-    }
-
-
-def prior_from_ui(ui: dict, where, factor: str) -> gp.GPPrior:
-    """Build the core prior for a UI spec; errors name the factor and the setting."""
+def prior_for(spec: dict, where, factor: str) -> gp.GPPrior:
+    """The core prior of a spec on the axis or grid ``where`` the factor lives on; errors name the factor."""
     try:
-        kernel_spec = {"name": ui["kernel"]} if ui["kernel"] == "white" else {"name": ui["kernel"], "beta": ui["beta"]}
-        kernel = gp.kernel_from_spec(kernel_spec)
-        link = gp.link_from_spec({"name": ui["link"], LINK_PARAM.get(ui["link"], "scale"): ui["scale"]})
         if isinstance(where, gp.Grid):
-            return gp.GPPrior(kernel, link, grid=where.shape, mirror_axis=0 if ui.get("mirror") else None)
-        if ui.get("mirror"):
+            return gp.GPPrior.from_spec(spec, grid=where.shape)
+        if isinstance(spec, dict) and spec.get("mirror_axis") is not None:
             raise ValueError("mirror symmetry needs a factor on a grid")
-        return gp.GPPrior(kernel, link, coords=where.values)
+        return gp.GPPrior.from_spec(spec, coords=where.values)
     except (TypeError, KeyError) as exc:
         raise ValueError(f"prior for {factor}: incomplete setting ({exc})") from None
     except ValueError as exc:
         raise ValueError(f"prior for {factor}: {exc}") from None
 
 
-def ui_key(ui: dict) -> str:
-    """A canonical string of a UI spec, for cache keys."""
-    return json.dumps(ui, sort_keys=True)
-
-
-def default_ui(dataset: gp.Dataset, factor: str) -> dict:
+def default_spec(dataset: gp.Dataset, factor: str) -> dict:
     """Settings to start from: the data set's first preset, else a smooth exponential prior."""
     if dataset.presets:
         preset = next(iter(dataset.presets.values()))
-        return ui_from_prior(preset.prior_D if factor == "D" else preset.prior_H)
+        return (preset.prior_D if factor == "D" else preset.prior_H).to_spec()
     where = factor_axis(dataset, factor)
     spacing = where.spacing if isinstance(where, gp.Axis) else 1.0
     typical = np.sqrt(max(mean_abs(dataset.X), 1e-12) / dataset.rank)
-    return {"kernel": "rbf", "beta": 5 * spacing, "link": "exponential", "scale": 1.0 / typical, "mirror": False}
+    return spec_from_controls({"kernel": "rbf", "beta": 5 * spacing, "link": "exponential", "scale": 1.0 / typical,
+                               "mirror": False})
+
+
+def ui_from_prior(prior: gp.GPPrior) -> dict:
+    """Old name of ``prior.to_spec()``, kept for tests and benchmarks that still call it (issue 11)."""
+    return prior.to_spec()
+
+
+#: Old names, kept for tests and benchmarks that still call them (issue 11).
+prior_from_ui, default_ui = prior_for, default_spec
 
 
 def log_range(center: float, decades: float = 3.0) -> tuple[float, float]:

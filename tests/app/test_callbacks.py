@@ -11,7 +11,7 @@ from components.jobs import compute
 from components.panels import data_panel, prior_panel, results_panel
 from components.services import store
 from components.services.data_source import builtin_key, load_dataset
-from components.views.specs import factor_axis, prior_from_ui, ui_from_prior
+from components.views.specs import controls_of, factor_axis, prior_for
 
 CSI = builtin_key("csi_phantom")
 TOY = builtin_key("paper_toy")
@@ -19,7 +19,7 @@ TOY = builtin_key("paper_toy")
 
 def _paper_specs(key=CSI, preset="paper"):
     p = load_dataset(key).presets[preset]
-    return {"dataset": key, "D": ui_from_prior(p.prior_D), "H": ui_from_prior(p.prior_H), "noise_var": p.noise_var}
+    return {"dataset": key, "D": p.prior_D.to_spec(), "H": p.prior_H.to_spec(), "noise_var": p.noise_var}
 
 
 def test_picking_a_builtin_selects_it_and_shows_description_facts_and_heatmap():
@@ -32,12 +32,12 @@ def test_picking_a_builtin_selects_it_and_shows_description_facts_and_heatmap():
     assert fig.data[0].type == "heatmap"
 
 
-def test_presets_round_trip_through_the_ui_spec():
+def test_presets_round_trip_through_the_page_spec():
     for key, preset in ((CSI, "paper"), (TOY, "correct"), (TOY, "incorrect")):
         dataset = load_dataset(key)
         p = dataset.presets[preset]
         for f, prior in (("D", p.prior_D), ("H", p.prior_H)):
-            again = prior_from_ui(ui_from_prior(prior), factor_axis(dataset, f), f)
+            again = prior_for(prior.to_spec(), factor_axis(dataset, f), f)
             assert again.to_spec() == prior.to_spec()
 
 
@@ -61,52 +61,56 @@ def test_slider_and_box_stay_in_step():
     assert prior_panel.synced_values(False, 0, None) == nothing
 
 
-def _collect(specs, preset=None, **override):
-    kernel, link, mirror = [specs["D"]["kernel"], specs["H"]["kernel"]], [specs["D"]["link"], specs["H"]["link"]], \
-        [["mirror"] if specs["D"]["mirror"] else [], ["mirror"] if specs["H"]["mirror"] else []]
-    values = {"D-beta": specs["D"]["beta"], "D-scale": specs["D"]["scale"], "H-beta": specs["H"]["beta"],
-              "H-scale": specs["H"]["scale"], "noise-var": specs["noise_var"], **override}
+def _collect(specs, preset=None, loaded=None, **override):
+    """collect_prior_specs for controls that show ``specs`` (with ``override`` typed in boxes: "H-beta": 3)."""
+    shown = {f: controls_of(specs[f]) for f in ("D", "H")}
+    kernel, link = [shown["D"]["kernel"], shown["H"]["kernel"]], [shown["D"]["link"], shown["H"]["link"]]
+    mirror = [["mirror"] if shown[f]["mirror"] else [] for f in ("D", "H")]
+    values = {"D-beta": shown["D"]["beta"], "D-scale": shown["D"]["scale"], "H-beta": shown["H"]["beta"],
+              "H-scale": shown["H"]["scale"], "noise-var": specs["noise_var"], **override}
     param_ids = [{"type": "param-input", "factor": f, "name": n} for f, n in prior_panel.PARAMS]
     factor_ids = [{"type": "kernel", "factor": "D"}, {"type": "kernel", "factor": "H"}]
     params = [values[f"{i['factor']}-{i['name']}"] for i in param_ids]
     return prior_panel.collect_prior_specs(specs["dataset"], kernel, link, mirror, params, factor_ids, param_ids,
-                                           None, preset)
+                                           None, preset, loaded)
 
 
 def test_collect_prior_specs_and_the_message_for_a_zero_beta():
     specs = _paper_specs()
-    collected, message, classes, field_messages, description = _collect(specs, "paper")
+    collected, message, classes, field_messages, description, notes = _collect(specs, "paper")
     assert message == "" and collected == specs and set(classes) == {"number"} and set(field_messages) == {""}
-    assert description == load_dataset(CSI).presets["paper"].description
-    kept, message, classes, field_messages, _ = _collect(specs, **{"H-beta": 0})
+    assert description == load_dataset(CSI).presets["paper"].description and notes == ["", ""]
+    kept, message, classes, field_messages, *_ = _collect(specs, **{"H-beta": 0})
     assert kept is None  # Run waits: it never fits the last valid β while the box shows 0
     assert "Fix the marked value" in message.children and message.className == "error"
     beta_H = [i for i, (f, n) in enumerate(prior_panel.PARAMS) if (f, n) == ("H", "beta")][0]
     assert classes[beta_H] == "number invalid" and classes.count("number invalid") == 1
     assert "length scale β of H must be a positive number" in field_messages[beta_H]
-    kept, message, classes, field_messages, _ = _collect(specs, **{"noise-var": -1})
+    kept, message, classes, field_messages, *_ = _collect(specs, **{"noise-var": -1})
     assert kept is None and "noise variance σ²" in field_messages[-1]
 
 
 @pytest.mark.parametrize("typed, read", [("1,5", 1.5), ("1.5", 1.5), ("2e-4", 2e-4), (" 3 ", 3.0)])
 def test_typed_numbers_are_read_as_written(typed, read):
     collected, *_ = _collect(_paper_specs(), **{"H-beta": typed})
-    assert collected["H"]["beta"] == read
+    assert collected["H"]["kernel"] == {"name": "rbf", "beta": read}
 
 
 @pytest.mark.parametrize("typed", ["1,5,3", "1,500.5", "abc", "", "NaN", "-2"])
 def test_typed_text_that_is_not_a_positive_number_is_refused_at_its_box(typed):
-    collected, _, classes, field_messages, _ = _collect(_paper_specs(), **{"D-scale": typed})
+    collected, _, classes, field_messages, *_ = _collect(_paper_specs(), **{"D-scale": typed})
     assert collected is None and classes[1] == "number invalid" and "link parameter of D" in field_messages[1]
 
 
 def test_the_preset_description_says_when_the_controls_were_edited():
-    *_, description = _collect(_paper_specs(), "paper", **{"H-beta": 3})
+    _, _, _, _, description, _ = _collect(_paper_specs(), "paper", **{"H-beta": 3})
     assert description.startswith("Edited from 'paper'") and "H: β 2 → 3" in description and "Reset" in description
     ids = [{"type": "kernel", "factor": "D"}, {"type": "kernel", "factor": "H"}]
     param_ids = [{"type": "param-input", "factor": f, "name": n} for f, n in prior_panel.PARAMS]
-    kernels, links, mirrors, params = prior_panel.apply_preset("paper", 1, CSI, ids, param_ids)  # Reset
+    kernels, links, mirrors, params, loaded = prior_panel.apply_preset("paper", 1, CSI, ids, param_ids)  # Reset
     assert params == [0.3, 1.0, 2.0, 0.0002, 1e8] and mirrors == [[], ["mirror"]]
+    paper = _paper_specs()
+    assert loaded == {f: paper[f] for f in ("D", "H", "noise_var")}
 
 
 def test_draw_prior_samples_for_the_csi_phantom():
@@ -126,7 +130,7 @@ def test_draw_prior_samples_for_the_csi_phantom():
 def test_run_decomposition_aligns_and_scores_every_method():
     dataset = load_dataset(TOY)
     specs = _paper_specs(TOY, "correct")
-    priors = [prior_from_ui(specs[f], factor_axis(dataset, f), f) for f in ("D", "H")]
+    priors = [prior_for(specs[f], factor_axis(dataset, f), f) for f in ("D", "H")]
     reports = []
     settings = compute.JobSettings(methods=("gppnmf", "cnmf", "ls_nmf"), rank=2, max_iter=500, tol=1e-6,
                                 n_replicates=1, noise_var=25.0)
@@ -176,7 +180,7 @@ def test_show_results_draws_columns_and_the_rmse_chart():
     session = store.new_session_id()
     dataset = load_dataset(CSI)
     specs = _paper_specs()
-    priors = [prior_from_ui(specs[f], factor_axis(dataset, f), f) for f in ("D", "H")]
+    priors = [prior_for(specs[f], factor_axis(dataset, f), f) for f in ("D", "H")]
     settings = compute.JobSettings(methods=("gppnmf", "ls_nmf"), rank=2, max_iter=300, tol=1e-6, n_replicates=1,
                                 noise_var=1e8)
     from components.panels.decompose_panel import _store_results
@@ -208,7 +212,7 @@ def test_voxel_mask_leaves_low_energy_observations_out_of_the_fit():
     assert not include[noise_only].any()  # every noise-only voxel outside the head is left out
     assert include.sum() > 150
     specs = _paper_specs()
-    priors = [prior_from_ui(specs[f], factor_axis(dataset, f), f) for f in ("D", "H")]
+    priors = [prior_for(specs[f], factor_axis(dataset, f), f) for f in ("D", "H")]
     settings = compute.JobSettings(methods=("gppnmf", "cnmf"), rank=2, max_iter=300, tol=1e-6, n_replicates=1,
                                 noise_var=1e8, mask_threshold=20)
     results = compute.run_decomposition(dataset, *priors, settings)
@@ -268,9 +272,10 @@ def test_loading_a_settings_file_sets_every_control():
     payload = "data:application/json;base64," + base64.b64encode(exports.prior_settings_json(specs).encode()).decode()
     factor_ids = [{"type": "kernel", "factor": "D"}, {"type": "kernel", "factor": "H"}]
     param_ids = [{"type": "param-input", "factor": f, "name": n} for f, n in prior_panel.PARAMS]
-    kernels, links, mirrors, params, message = prior_panel.load_prior_settings(payload, "p.json", factor_ids,
-                                                                               param_ids)
+    kernels, links, mirrors, params, loaded, message = prior_panel.load_prior_settings(payload, "p.json", factor_ids,
+                                                                                       param_ids)
     assert kernels == ["rbf", "rbf"] and mirrors == [[], ["mirror"]] and params == [0.3, 1.0, 2.0, 0.0002, 1e8]
+    assert loaded == {f: specs[f] for f in ("D", "H", "noise_var")}
     assert message.children == "Loaded p.json: every control is set from it."
     bad = prior_panel.load_prior_settings("data:,bm90IGpzb24=", "x.json", factor_ids, param_ids)
     assert "x.json" in bad[-1].children and bad[-1].className == "error"

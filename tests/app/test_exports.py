@@ -32,7 +32,7 @@ def test_results_npz_holds_factors_axes_settings_and_metrics():
         np.testing.assert_array_equal(npz["D_gppnmf"], arrays["gppnmf.D"])
         np.testing.assert_array_equal(npz["H_ls_nmf"], arrays["ls_nmf.H"])
         np.testing.assert_array_equal(npz["feature_axis"], TOY.rows.values)
-        assert json.loads(str(npz["settings_json"])) == {"job": {"rank": 2}}
+        assert json.loads(str(npz["settings_json"])) == {"job": {"rank": 2}}  # no priors: the job's settings only
         assert json.loads(str(npz["metrics_json"]))["scores"]["gppnmf"]["rmse_noise_free"] == 0.3
 
 
@@ -52,9 +52,11 @@ def test_results_zip_has_readable_csv_files():
 
 def test_prior_settings_round_trip():
     specs = {"dataset": "builtin:paper_toy", "noise_var": 25.0,
-             "D": {"kernel": "rbf", "beta": 10.0, "link": "rectified_gaussian", "scale": 1.0, "mirror": False},
-             "H": {"kernel": "matern52", "beta": 3.0, "link": "exponential", "scale": 2.0, "mirror": True}}
-    back = exports.parse_prior_settings(exports.prior_settings_json(specs).encode())
+             "D": gp.GPPrior(gp.RBF(10.0), gp.RectifiedGaussianLink(1.0)).to_spec(),
+             "H": gp.GPPrior(gp.Matern52(3.0), gp.ExponentialLink(2.0), grid=(8, 8), mirror_axis=0).to_spec()}
+    text = exports.prior_settings_json(specs)
+    assert json.loads(text)["version"] == 2 and json.loads(text)["H"]["link"] == {"name": "exponential", "lam": 2.0}
+    back = exports.parse_prior_settings(text.encode())
     assert back == {"D": specs["D"], "H": specs["H"], "noise_var": 25.0, "beta_units": {}}
     units = {"D": "index steps", "H": "voxel"}
     back = exports.parse_prior_settings(exports.prior_settings_json(specs, units).encode())
@@ -67,7 +69,7 @@ def test_settings_saved_in_ppm_warn_when_loaded_onto_index_data():
 
     csi, toy = load_dataset(builtin_key("csi_phantom")), load_dataset(builtin_key("paper_toy"))
     saved = {"D": "ppm", "H": "voxel"}
-    settings = {"D": {"beta": 0.3}, "H": {"beta": 2.0}}
+    settings = {f: gp.GPPrior(gp.RBF(beta), gp.ExponentialLink()).to_spec() for f, beta in (("D", 0.3), ("H", 2.0))}
     assert prior_panel.unit_warnings(saved, csi, settings) == []
     warnings = prior_panel.unit_warnings(saved, toy, settings)
     assert warnings[0] == "β of D was saved in ppm and is now read as 0.3 index steps"
@@ -80,11 +82,20 @@ def test_settings_saved_in_ppm_warn_when_loaded_onto_index_data():
         (b"\xff\xfe", "not a JSON file"),
         (b'{"D": {}}', "not a prior settings file"),
         (b'{"format": "gppnmf-studio-prior", "version": 9}', "unsupported settings version"),
-        (b'{"format": "gppnmf-studio-prior", "version": 1, "D": {"kernel": "os.system"}}', "D.kernel must be one of"),
+        (b'{"format": "gppnmf-studio-prior", "version": 1, "D": {"kernel": "os.system", "link": "exponential", '
+         b'"scale": 1, "beta": 1}}', r"D: prior spec: kernel.name must be one of"),
         (json.dumps({"format": "gppnmf-studio-prior", "version": 1, "noise_var": 1,
                      "D": {"kernel": "rbf", "beta": 0, "link": "exponential", "scale": 1},
                      "H": {"kernel": "rbf", "beta": 1, "link": "exponential", "scale": 1}}).encode(),
-         "D.beta must be a positive number"),
+         r"D: prior spec: kernel.beta must be a positive number, got 0"),
+        (json.dumps({"format": "gppnmf-studio-prior", "version": 2, "noise_var": 1,
+                     "D": {"kernel": {"name": "rbf"}, "link": {"name": "gamma", "k": -2}},
+                     "H": {"kernel": {"name": "rbf"}, "link": {"name": "gamma"}}}).encode(),
+         r"D: prior spec: link.k must be a positive number, got -2"),
+        (json.dumps({"format": "gppnmf-studio-prior", "version": 2, "noise_var": 1, "colour": "red",
+                     "D": {"kernel": {"name": "rbf"}, "link": {"name": "gamma"}},
+                     "H": {"kernel": {"name": "rbf"}, "link": {"name": "gamma"}}}).encode(),
+         r"unknown field\(s\) \['colour'\]"),
         (b" " * 70000, "a settings file is a few hundred bytes"),
     ],
 )

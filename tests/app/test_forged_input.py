@@ -10,7 +10,6 @@ from components.panels import data_panel, prior_panel
 from components.services import store
 from components.services.data_source import builtin_key, load_dataset
 from components.views import exports
-from components.views.specs import ui_from_prior
 
 CSI = builtin_key("csi_phantom")
 FACTOR_IDS = [{"type": "kernel", "factor": "D"}, {"type": "kernel", "factor": "H"}]
@@ -28,11 +27,11 @@ def _nested_list(depth: int) -> list:
 
 def _paper_specs():
     p = load_dataset(CSI).presets["paper"]
-    return {"dataset": CSI, "D": ui_from_prior(p.prior_D), "H": ui_from_prior(p.prior_H), "noise_var": p.noise_var}
+    return {"dataset": CSI, "D": p.prior_D.to_spec(), "H": p.prior_H.to_spec(), "noise_var": p.noise_var}
 
 
 def _with(path: str, value) -> dict:
-    """The paper's specs with one field (``"D.beta"``, ``"noise_var"``) replaced."""
+    """The paper's specs with one field (``"D.kernel.beta"``, ``"noise_var"``) replaced."""
     specs = _paper_specs()
     *parents, last = path.split(".")
     target = specs
@@ -49,10 +48,14 @@ def _is_message(span) -> bool:
 FORGED_SPECS = [
     ["a", "list"], "a string", 42, {"dataset": CSI}, {"dataset": ["x"], "D": {}, "H": {}, "noise_var": 1},
     _with("D", [1, 2]), _with("D.kernel", "os.system"), _with("H.link", None), _with("D.kernel", HUGE_NAME),
-    _with("D.beta", "NaN"), _with("D.beta", float("nan")), _with("D.beta", float("inf")), _with("D.beta", -1),
-    _with("H.scale", [[1.0]]), _with("H.scale", {"$gt": 0}), _with("D.mirror", "yes"), _with("H.beta", True),
+    _with("D.kernel.beta", "NaN"), _with("D.kernel.beta", float("nan")), _with("D.kernel.beta", float("inf")),
+    _with("D.kernel.beta", -1), _with("H.link.lam", [[1.0]]), _with("H.link.lam", {"$gt": 0}),
+    _with("D.mirror_axis", "yes"), _with("H.kernel.beta", True), _with("D.mirror_axis", True),
+    _with("D.structure", "fast"), _with("D.sqrt_method", "qr"), _with("H.link.name", "gamma"),
+    _with("H.kernel", [{"name": "rbf"}] * 2), _with("D.kernel", [{"name": "rbf"}, {"name": "white"}]),
+    _with("H.mirror_axis", 5), _with("D.extra", 1), _with("D.kernel.name", "gauss"),
     _with("noise_var", 0), _with("noise_var", "1e8"), _with("noise_var", _nested_list(50)),
-    _with("dataset", "file:/etc/passwd"), _with("dataset", "upload:" + "0" * 24), _with("D.mirror", True),
+    _with("dataset", "file:/etc/passwd"), _with("dataset", "upload:" + "0" * 24), _with("D.mirror_axis", 0),
 ]
 
 
@@ -65,7 +68,7 @@ def test_forged_prior_specs_get_a_message_and_leave_the_figures(specs):
 
 @pytest.mark.parametrize("value", [1e300, 1e-300, 5e-324])
 def test_huge_and_tiny_numbers_draw_or_explain(value):
-    for path in ("D.beta", "H.scale", "noise_var"):
+    for path in ("D.kernel.beta", "H.link.lam", "noise_var"):
         *figures, message = prior_panel.draw_prior_samples(_with(path, value), 0)
         assert message == "" or _is_message(message)
 
@@ -118,7 +121,7 @@ def _payload(data: bytes) -> str:
 ])
 def test_forged_settings_uploads_get_a_message(contents, reason):
     *controls, message = prior_panel.load_prior_settings(contents, "settings.json", FACTOR_IDS, PARAM_IDS)
-    assert controls == [prior_panel.no_update] * 4
+    assert controls == [prior_panel.no_update] * 5
     assert _is_message(message) and reason in message.children
 
 
@@ -126,7 +129,7 @@ def test_forged_control_ids_while_loading_settings_get_a_message():
     good = _payload(exports.prior_settings_json(_paper_specs()).encode())
     for factor_ids, param_ids in (([{"x": 1}], PARAM_IDS), (FACTOR_IDS, [{"factor": "Q", "name": "z"}]), (7, 7)):
         *controls, message = prior_panel.load_prior_settings(good, "x" * 10_000, factor_ids, param_ids)
-        assert controls == [prior_panel.no_update] * 4 and _is_message(message)
+        assert controls == [prior_panel.no_update] * 5 and _is_message(message)
 
 
 @pytest.mark.parametrize("key", [None, 5, ["builtin:paper_toy"], "upload:../../etc/passwd", "builtin:nope",

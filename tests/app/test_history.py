@@ -6,7 +6,6 @@ from components.panels import decompose_panel, history_panel
 from components.services import store
 from components.services.data_source import builtin_key, load_dataset
 from components.views import history_figures
-from components.views.specs import ui_from_prior
 from components.views.theme import METHOD_COLORS
 
 TOY = builtin_key("paper_toy")
@@ -17,7 +16,7 @@ JOB = {"methods": ["gppnmf", "cnmf", "ls_nmf"], "rank": 2, "max_iter": 1000, "to
 
 def _priors(preset: str) -> dict:
     p = load_dataset(TOY).presets[preset]
-    return {"dataset": TOY, "D": ui_from_prior(p.prior_D), "H": ui_from_prior(p.prior_H), "noise_var": p.noise_var}
+    return {"dataset": TOY, "D": p.prior_D.to_spec(), "H": p.prior_H.to_spec(), "noise_var": p.noise_var}
 
 
 def _run(preset: str, gppnmf_rmse: float, dataset=TOY, methods=("gppnmf", "cnmf", "ls_nmf"), **job) -> dict:
