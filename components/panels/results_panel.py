@@ -18,21 +18,24 @@ from components.panels import history_panel  # noqa: F401 - its callbacks
 from components.panels.callback_context import triggered_id
 from components.services import store
 from components.services.data_source import load_dataset
-from components.views import exports
+from components.views import exports, nifti_maps
 from components.views.figures import (
     GRAPH_CONFIG,
     MAX_HEATMAP_COLS,
     MAX_HEATMAP_ROWS,
     RMSE_EXPLANATIONS,
     block_size,
+    direction_letters,
     factor_figure,
     graph_config,
     inspector_figure,
     nucleus_of,
     rmse_figure,
+    shared_zranges,
     trace_figure,
 )
 from components.views.messages import problem
+from components.views.model_figures import factorization_caption, factorization_figure, teaching_columns
 from components.views.provenance import provenance_view
 from components.views.theme import METHOD_COLORS, METHOD_LABELS, RMSE_GROUPS
 from gppnmf_core import signal_strength
@@ -49,7 +52,7 @@ def layout() -> html.Section:
                            options=[{"label": " PNG", "value": "png"}, {"label": " SVG (vector)", "value": "svg"}]),
         ]),
         html.Div(id="slice-control", className="slice-control", style=HIDDEN, children=[
-            html.Label("axial slice (inferior → superior)", htmlFor="slice-slider", id="slice-label"),
+            html.Label("slice", htmlFor="slice-slider", id="slice-label"),
             html.Div(dcc.Slider(id="slice-slider", min=0, max=7, step=1, value=4,
                                 marks={k: str(k + 1) for k in range(8)}, allow_direct_input=False),
                      **{"data-slider-label": "slice-label", "data-slider-format": "index1",
@@ -67,6 +70,16 @@ def layout() -> html.Section:
 def _results_body() -> list:
     """What a run fills in (hidden as a whole when the results belong to another data set)."""
     return [
+        html.Div(id="factorization", className="factorization", style=HIDDEN, children=[
+            html.H3("The model: X ≈ D × H", className="plain"),
+            html.Div(className="factorization-row", children=[
+                html.Span("Draw it from the result of", id="factorization-method-label", className="hint"),
+                dcc.RadioItems(id="factorization-method", inline=True, className="choices",
+                               **{"aria-labelledby": "factorization-method-label"}),
+            ]),
+            dcc.Graph(id="factorization-graph", config=GRAPH_CONFIG),
+            html.P(id="factorization-caption", className="caption"),
+        ]),
         html.Div(id="results-columns", className="results-grid"),
         html.Div(id="inspector", className="inspector", style=HIDDEN, children=[
             html.H3("Inspect one observation", className="plain"),
@@ -85,6 +98,8 @@ def _results_body() -> list:
             html.Span("Take the results home:", className="hint"),
             html.Button("D, H, settings, metrics (.npz)", id="download-npz", className="button secondary"),
             html.Button("CSV files (.zip)", id="download-zip", className="button secondary"),
+            html.Button("Maps for an MRI viewer (NIfTI, .zip)", id="download-nifti", className="button secondary",
+                        style=HIDDEN),
             html.Span("Figures: the camera button on each chart saves a PNG.", className="hint"),
         ]),
     ]
@@ -95,16 +110,30 @@ def _results_body() -> list:
     Output("slice-slider", "max"),
     Output("slice-slider", "marks"),
     Output("slice-slider", "value"),
+    Output("slice-label", "children"),
+    Output("download-nifti", "style"),
     Input("dataset-key", "data"),
     State("session-id", "data"),
 )
 def configure_slice_selector(dataset_key, session_id=None):
-    """A slice selector only for maps on a 3-D grid; start at the paper's fifth axial slice."""
+    """A slice selector only for maps on a 3-D grid (start at the paper's fifth axial slice), named after the
+    grid's third axis; the NIfTI download only for maps on a grid."""
     cols = load_dataset(dataset_key, session_id).cols
+    nifti = SHOWN if nifti_maps.has_maps(cols) else HIDDEN
     if not (isinstance(cols, gp.Grid) and cols.ndim == 3):
-        return HIDDEN, no_update, no_update, no_update
+        return HIDDEN, no_update, no_update, no_update, no_update, nifti
     n = cols.shape[2]
-    return SHOWN, n - 1, {k: str(k + 1) for k in range(n)}, min(4, n - 1)
+    return SHOWN, n - 1, {k: str(k + 1) for k in range(n)}, min(4, n - 1), slice_label(cols), nifti
+
+
+def slice_label(grid: gp.Grid) -> str:
+    """The slice slider's label: "axial slice (inferior → superior)" only where the grid's third axis says so."""
+    name = grid.names[2] if len(grid.names) == 3 else "z"
+    ends = direction_letters(name)
+    if ends is not None and set(ends) == {"I", "S"}:
+        words = {"I": "inferior", "S": "superior"}
+        return f"axial slice ({words[ends[0]]} → {words[ends[1]]})"
+    return f"slice along {name}"
 
 
 def _fit_summary(fit: dict) -> str:
@@ -112,13 +141,30 @@ def _fit_summary(fit: dict) -> str:
     return f"{fit['n_iter']} iterations, {state}, {1e3 * fit['runtime']:.0f} ms"
 
 
+def component_names(dataset: gp.Dataset, rank: int) -> list[str]:
+    """The truth's names of the components when the truth has this rank, else "component 1", …"""
+    truth = dataset.truth
+    if truth is not None and truth.D.shape[1] == rank and truth.names:
+        return list(truth.names)
+    return [f"component {m + 1}" for m in range(rank)]
+
+
+def map_ranges(dataset: gp.Dataset, Hs) -> list | None:
+    """One colour range per component over every method's maps and the truth's (maps on a grid only)."""
+    if not nifti_maps.has_maps(dataset.cols) or not Hs:
+        return None
+    truth = dataset.truth
+    rank = np.asarray(Hs[0]).shape[0]
+    true_H = truth.H if truth is not None and truth.H.shape[0] == rank else None
+    return shared_zranges(*Hs, true_H)
+
+
 def method_column(method: str, fit: dict, D, H, trace, dataset: gp.Dataset, slice_index: int,
-                  config: dict = GRAPH_CONFIG) -> html.Div:
-    """One method's column: signals, maps and convergence trace."""
+                  config: dict = GRAPH_CONFIG, zranges=None) -> html.Div:
+    """One method's column: signals, maps (the truth's under them, on the colour scale of ``zranges``) and
+    convergence trace."""
     truth = dataset.truth if dataset.truth is not None and dataset.truth.D.shape[1] == D.shape[1] else None
-    names = [f"component {m + 1}" for m in range(D.shape[1])]
-    if truth is not None and truth.names:
-        names = list(truth.names)
+    names = component_names(dataset, D.shape[1])
     label = METHOD_LABELS[method]
     cols_on_axis = isinstance(dataset.cols, gp.Axis)
     amplitude = "amplitude" if cols_on_axis else "value"
@@ -131,8 +177,9 @@ def method_column(method: str, fit: dict, D, H, trace, dataset: gp.Dataset, slic
                                        nucleus=nucleus_of(dataset))),
         dcc.Graph(id={"type": "result-maps", "method": method}, config=config,
                   figure=factor_figure(H, dataset.cols, title=f"{label} · H, amplitudes", names=names,
-                                       truth=None if truth is None or not cols_on_axis else truth.H,
-                                       slice_index=slice_index, value_label=amplitude, height=260)),
+                                       truth=None if truth is None else truth.H, zranges=zranges,
+                                       slice_index=slice_index, value_label=amplitude,
+                                       height=260 if truth is None or cols_on_axis else 400)),
         dcc.Graph(id={"type": "result-trace", "method": method}, config=config,
                   figure=trace_figure(trace, method, height=220)),
     ])
@@ -171,9 +218,10 @@ def show_results(job, slice_index, session_id, image_format="png"):
         return [], {}, HIDDEN, SHOWN, HIDDEN, problem(f"The results' data set is gone ({exc}); upload it and "
                                                       "run the decomposition again.")
     slice_index = _valid_slice(slice_index, dataset.cols)
+    zranges = map_ranges(dataset, [arrays[f"{m}.H"] for m in meta["methods"]])
     columns = [
         method_column(m, meta["fits"][m], arrays[f"{m}.D"], arrays[f"{m}.H"], arrays[f"{m}.trace"], dataset,
-                      slice_index, graph_config(image_format))
+                      slice_index, graph_config(image_format), zranges)
         for m in meta["methods"]
     ]
     noise_var = meta.get("settings", {}).get("job", {}).get("noise_var")
@@ -206,11 +254,12 @@ def _valid_slice(slice_index, cols) -> int:
     Output("download-results", "data"),
     Input("download-npz", "n_clicks"),
     Input("download-zip", "n_clicks"),
+    Input("download-nifti", "n_clicks"),
     State("session-id", "data"),
     prevent_initial_call=True,
 )
-def download_results(_npz, _zip, session_id):
-    """The session's latest results as .npz or as CSV files in a .zip."""
+def download_results(_npz, _zip, _nifti, session_id):
+    """The session's latest results as .npz, as CSV files in a .zip, or their maps as NIfTI images in a .zip."""
     stored = store.get(session_id, "results")
     if stored is None:
         return no_update
@@ -218,12 +267,16 @@ def download_results(_npz, _zip, session_id):
     dataset = load_dataset(meta["dataset"], session_id)
     if ctx.triggered_id == "download-npz":
         return dcc.send_bytes(exports.results_npz(arrays, meta, dataset), "gppnmf-results.npz")
+    if ctx.triggered_id == "download-nifti":
+        if not nifti_maps.has_maps(dataset.cols):
+            return no_update
+        return dcc.send_bytes(nifti_maps.results_maps_zip(arrays, meta, dataset), "gppnmf-maps-nifti.zip")
     return dcc.send_bytes(exports.results_zip(arrays, meta, dataset), "gppnmf-results.zip")
 
 
 #: Graphs that exist from the first page load (the result columns are built with the current format).
 STATIC_GRAPHS = ("dataset-heatmap", "preview-signal", "preview-strength", "samples-D", "samples-H", "hist-D",
-                 "hist-H", "simulated-data", "rmse-chart", "inspector-graph")
+                 "hist-H", "simulated-data", "rmse-chart", "inspector-graph", "factorization-graph")
 RESULT_GRAPHS = ("result-signals", "result-maps", "result-trace")
 
 
@@ -362,3 +415,70 @@ def show_provenance(_job, dataset_key, specs, rank, session_id):
     """Say what the results came from, warn when the controls moved on, hide another data set's results."""
     stored = store.get(session_id, "results")
     return provenance_view(None if stored is None else stored[1], dataset_key, specs, rank)
+
+
+@callback(
+    Output("factorization-method", "options"),
+    Output("factorization-method", "value"),
+    Input("job-result", "data"),
+    State("factorization-method", "value"),
+    State("session-id", "data"),
+    prevent_initial_call=True,
+)
+def offer_factorization_methods(job, chosen, session_id):
+    """The methods of the latest results, to draw X ≈ D × H from; the chosen one kept when it is still there."""
+    stored = store.get(session_id, "results") if job else None
+    if stored is None:
+        return no_update, no_update
+    methods = [m for m in stored[1].get("methods", []) if m in METHOD_LABELS]
+    options = [{"label": f" {METHOD_LABELS[m]}", "value": m} for m in methods]
+    return options, chosen if chosen in methods else (methods[0] if methods else None)
+
+
+def factorization_view(dataset: gp.Dataset, arrays: dict, meta: dict, method, slice_index: int):
+    """The X ≈ D × H figure and its caption for one method of stored results; ValueError when it cannot be drawn."""
+    methods = meta.get("methods") or []
+    if method not in methods:
+        method = methods[0] if methods else None
+    if method is None:
+        raise ValueError("no method in the results")
+    D, H = np.asarray(arrays[f"{method}.D"]), np.asarray(arrays[f"{method}.H"])
+    chosen, note = teaching_columns(dataset.cols, _valid_slice(slice_index, dataset.cols)
+                                    if isinstance(dataset.cols, gp.Grid) and dataset.cols.ndim == 3 else None)
+    X, Hs = np.asarray(dataset.X)[:, chosen], H[:, chosen]
+    cols = dataset.cols
+    if chosen.size < cols.size:
+        cols = (gp.Axis(np.asarray(cols.values)[chosen], label=cols.label, unit=cols.unit)
+                if isinstance(cols, gp.Axis) else gp.Axis(chosen + 1.0, label="observation", unit=""))
+    elif isinstance(cols, gp.Grid):
+        cols = gp.Axis(np.arange(1.0, cols.size + 1), label=f"{cols.unit} (grid flattened)", unit="")
+    names = component_names(dataset, D.shape[1])
+    label = METHOD_LABELS.get(method, method)
+    figure = factorization_figure(X, D, Hs, dataset.rows, cols, title=f"X ≈ D × H from {label}'s result",
+                                  names=names, column_note=note)
+    residual = X - D @ Hs
+    rmse = float(np.sqrt(np.nanmean(residual * residual))) if residual.size else None
+    return figure, factorization_caption(dataset, label, names, chosen.size, note, rmse)
+
+
+@callback(
+    Output("factorization-graph", "figure"),
+    Output("factorization-caption", "children"),
+    Output("factorization", "style"),
+    Input("factorization-method", "value"),
+    Input("slice-slider", "value"),
+    State("session-id", "data"),
+    prevent_initial_call=True,
+)
+def show_factorization(method, slice_index, session_id):
+    """Draw X ≈ D × H from the chosen method's result (the shown slice's voxels on a 3-D grid)."""
+    stored = store.get(session_id, "results")
+    if stored is None or not method:
+        return no_update, no_update, HIDDEN
+    arrays, meta = stored
+    try:
+        dataset = load_dataset(meta["dataset"], session_id)
+        figure, caption = factorization_view(dataset, arrays, meta, method, slice_index)
+    except (ValueError, KeyError, IndexError):
+        return no_update, no_update, HIDDEN
+    return figure, caption, SHOWN

@@ -70,7 +70,8 @@ def figure_summary(fig: go.Figure, limit: int = 6) -> str:
             z = np.asarray(trace.z, dtype=np.float64)
             finite = z[np.isfinite(z)]
             span = f"values {_number(finite.min())} to {_number(finite.max())}" if finite.size else "no values"
-            parts.append(f"image {z.shape[0]} × {z.shape[1] if z.ndim > 1 else 1}, {span}")
+            named = f"{trace.name}: " if trace.name else ""
+            parts.append(f"{named}image {z.shape[0]} × {z.shape[1] if z.ndim > 1 else 1}, {span}")
         elif trace.y is not None:
             y = np.asarray(trace.y, dtype=np.float64)
             finite = np.isfinite(y)
@@ -366,21 +367,31 @@ def _label(x, y, text, **extra) -> dict:
     return {"x": x, "y": y, "text": text, "showarrow": False, "font": {"size": 11}, **extra}
 
 
-def _grid_layout(F: np.ndarray, grid: Grid, names, slice_index: int | None):
+def _grid_layout(F: np.ndarray, grid: Grid, names, slice_index: int | None, truth: np.ndarray | None = None):
     """Image, labels and title suffix for factors on a 2-D or 3-D grid.
 
     Side by side, one tile per factor: a 2-D grid's image (grid rows down), or
-    the slice at ``slice_index`` of a 3-D grid. Without ``slice_index``, every
-    slice of a 3-D grid, in rows of :data:`SLICES_PER_ROW`, one block per
-    factor; slices are drawn with the first grid axis across.
+    the slice at ``slice_index`` of a 3-D grid (``truth``, same shape as ``F``:
+    a second row of tiles, labelled "truth", under the estimates). Without
+    ``slice_index``, every slice of a 3-D grid, in rows of
+    :data:`SLICES_PER_ROW`, one block per factor; slices are drawn with the
+    first grid axis across.
     """
     if grid.ndim not in (2, 3):
         raise ValueError(f"can only draw 2-D or 3-D grids, got shape {grid.shape}")
     volumes = F.reshape((F.shape[0],) + tuple(grid.shape))
     if grid.ndim == 2 or slice_index is not None:
-        tiles = [[v if grid.ndim == 2 else v[:, :, slice_index].T for v in volumes]]
+        def row(vs):
+            return [v if grid.ndim == 2 else v[:, :, slice_index].T for v in vs]
+        tiles = [row(volumes)]
+        if truth is not None:
+            tiles.append(row(np.asarray(truth).reshape((truth.shape[0],) + tuple(grid.shape))))
         h, w = tiles[0][0].shape
         labels = [_label(j * (w + 1) + (w - 1) / 2, -0.7, names[j], yanchor="bottom") for j in range(len(names))]
+        if truth is not None:
+            side = {"xanchor": "right", "textangle": -90, "xshift": -16, "font": {"size": 10, "color": "#52606d"}}
+            labels += [_label(-0.5, (h - 1) / 2, "estimate", **side),
+                       _label(-0.5, h + 1 + (h - 1) / 2, "truth", **side)]
         return _tile(tiles), labels, ""
     n_slices, gap = grid.shape[2], 2
     rows = []
@@ -405,7 +416,7 @@ def _grid_layout(F: np.ndarray, grid: Grid, names, slice_index: int | None):
 
 def factor_figure(F: np.ndarray, where: Axis | Grid, *, title: str, names, truth: np.ndarray | None = None,
                   slice_index: int | None = None, value_label: str = "value", height: int = 300,
-                  nucleus: str | None = None) -> go.Figure:
+                  nucleus: str | None = None, zranges=None) -> go.Figure:
     """Draw factors (rows of ``F``, shape (n, size)) where they live.
 
     On an Axis: lines, however long the axis. One line per factor in its
@@ -418,6 +429,13 @@ def factor_figure(F: np.ndarray, where: Axis | Grid, *, title: str, names, truth
     ``slice_index`` of each factor side by side, or, without it, every slice of
     each factor (see :func:`_grid_layout`). What is sent stays bounded: lines
     by :func:`envelope_indices`, images by block means (the title says so).
+
+    On a grid, images carry orientation labels (:func:`orientation_labels`:
+    L/R, A/P, I/S where the grid's axis names say so, the names themselves
+    otherwise); ``truth`` (same shape as ``F``) is drawn as a second row of
+    tiles under the estimates (2-D grids, or one slice of a 3-D grid); and
+    ``zranges`` (one (zmin, zmax) per factor) gives each factor its own colour
+    scale, so the same component can share one scale across several figures.
     """
     F = np.atleast_2d(F)
     if isinstance(where, Axis):
@@ -426,20 +444,138 @@ def factor_figure(F: np.ndarray, where: Axis | Grid, *, title: str, names, truth
                                              value_label=value_label, height=height))
         return described(_line_figure(F, where, title=title, names=names, truth=truth, value_label=value_label,
                                       height=height, nucleus=nucleus))
-    image, labels, suffix = _grid_layout(F, where, names, slice_index)
+    with_truth = truth is not None and (where.ndim == 2 or slice_index is not None)
+    shown_truth = np.atleast_2d(truth) if with_truth else None
+    image, labels, suffix = _grid_layout(F, where, names, slice_index, truth=shown_truth)
     Z, blocks = shown_matrix(image)
     if blocks != (1, 1):
         labels = [{**a, "x": a["x"] / blocks[1], "y": a["y"] / blocks[0]} for a in labels]
         suffix += f" (block means of {blocks[0]} × {blocks[1]} pixels)"
-    heat = go.Heatmap(z=Z, colorscale="Viridis", colorbar={"title": {"text": value_label}, "thickness": 12},
-                      hoverongaps=False, zmin=0)
+    else:
+        labels += _orientation_marks(where, slice_index, image.shape)
+    if with_truth:
+        suffix += " — lower row: truth"
+    if zranges is not None and blocks == (1, 1):
+        owner, _, _ = _grid_layout(np.repeat(np.arange(len(F), dtype=np.float64)[:, None], where.size, axis=1),
+                                   where, names, slice_index,
+                                   truth=None if shown_truth is None else
+                                   np.repeat(np.arange(len(F), dtype=np.float64)[:, None], where.size, axis=1))
+        traces, coloraxes = _component_heatmaps(Z, owner, names, zranges, value_label)
+    else:
+        traces = [go.Heatmap(z=Z, colorscale="Viridis", colorbar={"title": {"text": value_label}, "thickness": 12},
+                             hoverongaps=False, zmin=0)]
+        coloraxes = {}
     hidden = {"visible": False, "showgrid": False, "zeroline": False}
-    return described(go.Figure(heat, _layout(
+    fig = go.Figure(traces, _layout(
         title + suffix, height, annotations=labels,
         xaxis={**hidden, "constrain": "domain"},
         yaxis={**hidden, "autorange": "reversed", "scaleanchor": "x", "constrain": "domain"},
-        margin={**_MARGIN, "l": 30, "t": _MARGIN["t"] + 12, "b": 10},
-    )))
+        margin={**_MARGIN, "l": 46 if with_truth else 34, "t": _MARGIN["t"] + 12, "b": 26}, **coloraxes,
+    ))
+    return _with_orientation_summary(described(fig), where, slice_index)
+
+
+#: Anatomical directions a grid axis name may spell ("left-right", "A-P", "inferior→superior"), as the letters
+#: viewers print at the edges of an image.
+_DIRECTIONS = {"left": "L", "right": "R", "anterior": "A", "posterior": "P", "inferior": "I", "superior": "S",
+               "l": "L", "r": "R", "a": "A", "p": "P", "i": "I", "s": "S"}
+_NAME_SPLIT = re.compile(r"\s*(?:->|→|–|—|-|\bto\b|_)\s*")
+
+
+def direction_letters(name: str) -> tuple[str, str] | None:
+    """The letters at the low and the high end of a grid axis whose name says its direction, e.g.
+    ``"left-right"`` → ("L", "R") (the axis runs from the first word to the second); None for any other name
+    ("x", "row", "axis 1"): an orientation is never guessed."""
+    parts = [p.lower() for p in _NAME_SPLIT.split(str(name).strip()) if p]
+    if len(parts) != 2 or any(p not in _DIRECTIONS for p in parts):
+        return None
+    low, high = (_DIRECTIONS[p] for p in parts)
+    opposite = {"L": "R", "R": "L", "A": "P", "P": "A", "I": "S", "S": "I"}
+    return (low, high) if opposite[low] == high else None
+
+
+def image_axes(grid: Grid, slice_index: int | None = None) -> tuple[str, str]:
+    """The names of the grid axes drawn across and down an image tile (see :func:`_grid_layout`): a 2-D grid
+    as stored (axis 1 across, axis 0 down), a 3-D grid's slices transposed (axis 0 across, axis 1 down)."""
+    names = tuple(grid.names) if len(grid.names) == grid.ndim else ("x", "y", "z")[: grid.ndim]
+    return (names[1], names[0]) if grid.ndim == 2 else (names[0], names[1])
+
+
+def orientation_labels(grid: Grid, slice_index: int | None = None) -> dict[str, str]:
+    """What to print at the edges of an image tile: ``{"left", "right", "top", "bottom"}`` letters when the
+    grid's axis names give anatomical directions (L/R, A/P, I/S), else ``{"across", "down"}`` with the axis
+    names ("x →", "y ↓"), plain "x"/"y" when the grid names none."""
+    across, down = image_axes(grid, slice_index)
+    h, v = direction_letters(across), direction_letters(down)
+    if h is not None and v is not None:
+        return {"left": h[0], "right": h[1], "top": v[0], "bottom": v[1]}
+    return {"across": f"{across} →", "down": f"{down} ↓"}
+
+
+def _orientation_marks(grid: Grid, slice_index, shape: tuple[int, int]) -> list[dict]:
+    """Annotations around the first tile (top left of the image): letters at its edges, or the axis names."""
+    if grid.ndim not in (2, 3):
+        return []
+    h, w = (grid.shape[0], grid.shape[1]) if grid.ndim == 2 else (grid.shape[1], grid.shape[0])
+    labels = orientation_labels(grid, slice_index)
+    bottom = shape[0] - 0.5  # under the last row of tiles
+    font = {"size": 10, "color": "#243b53"}
+    if "left" in labels:
+        return [
+            _label(-0.5, bottom, labels["left"], xanchor="left", yanchor="top", font=font),
+            _label(w - 0.5, bottom, labels["right"], xanchor="right", yanchor="top", font=font),
+            _label(-0.5, -0.5, labels["top"], xanchor="right", yanchor="top", xshift=-2, font=font),
+            _label(-0.5, h - 0.5, labels["bottom"], xanchor="right", yanchor="bottom", xshift=-2, font=font),
+        ]
+    return [
+        _label(-0.5, bottom, labels["across"], xanchor="left", yanchor="top", font=font),
+        _label(-0.5, -0.5, labels["down"], xanchor="right", yanchor="top", xshift=-2, textangle=-90, font=font),
+    ]
+
+
+def _with_orientation_summary(fig: go.Figure, grid: Grid, slice_index) -> go.Figure:
+    """The figure's text alternative, with how its images are oriented."""
+    labels = orientation_labels(grid, slice_index)
+    across, down = image_axes(grid, slice_index)
+    if "left" in labels:
+        how = (f" Images: {across} across ({labels['left']} at left, {labels['right']} at right), {down} down "
+               f"({labels['top']} at top, {labels['bottom']} at bottom).")
+    else:
+        how = f" Images: {across} across, {down} down (orientation not known)."
+    fig.layout.meta["summary"] += how
+    return fig
+
+
+def _component_heatmaps(Z: np.ndarray, owner: np.ndarray, names, zranges, value_label: str):
+    """One heat map per factor (its tiles; NaN elsewhere), each on its own colour axis with the factor's range."""
+    traces, axes = [], {}
+    n = len(names)
+    for m, name in enumerate(names):
+        axis = "coloraxis" if m == 0 else f"coloraxis{m + 1}"
+        low, high = (float(v) for v in zranges[m])
+        if not (np.isfinite(low) and np.isfinite(high) and high > low):
+            low, high = 0.0, max(high if np.isfinite(high) else 1.0, 1e-12)
+        traces.append(go.Heatmap(z=np.where(owner == m, Z, np.nan), coloraxis=axis, hoverongaps=False,
+                                 name=str(name), hovertemplate=f"{name}: {value_label} %{{z:.4g}}<extra></extra>"))
+        axes[axis] = {"colorscale": "Viridis", "cmin": low, "cmax": high,
+                      "colorbar": {"title": {"text": str(name), "side": "right", "font": {"size": 10}},
+                                   "thickness": 10, "len": 0.9 / n, "y": 1 - (m + 0.5) / n, "yanchor": "middle",
+                                   "tickfont": {"size": 9}}}
+    return traces, axes
+
+
+def shared_zranges(*factor_sets) -> list[tuple[float, float]]:
+    """One (zmin, zmax) per component over every given set of factors (each of shape (n_components, size);
+    None is skipped): the range that lets component k share one colour scale across methods and the truth."""
+    sets = [np.asarray(F, dtype=np.float64) for F in factor_sets if F is not None]
+    n = min(len(F) for F in sets)
+    out = []
+    for m in range(n):
+        values = np.concatenate([F[m][np.isfinite(F[m])] for F in sets])
+        low = min(0.0, float(values.min())) if values.size else 0.0
+        high = float(values.max()) if values.size else 1.0
+        out.append((low, high if high > low else low + 1.0))
+    return out
 
 
 def _line(x: np.ndarray, y: np.ndarray, **style) -> go.Scatter:

@@ -62,7 +62,7 @@ def test_selected_slice_puts_components_side_by_side():
     image = fig.data[0].z
     assert image.shape == (8, 3 * 9 - 1)
     np.testing.assert_array_equal(image[:, 9:17], F[1].reshape(8, 8, 8)[:, :, 4].T)
-    assert [a.text for a in fig.layout.annotations] == ["c1", "c2", "c3"]
+    assert [a.text for a in fig.layout.annotations] == ["c1", "c2", "c3", "x →", "y ↓"]  # no orientation known
 
 
 def test_2d_grid_factor_is_one_image_each():
@@ -157,3 +157,63 @@ def test_titles_sit_below_the_mode_bar_band():
     fig = figures.trace_figure(np.array([3.0, 2.0]), "gppnmf")
     assert fig.layout.title.yref == "container" and fig.layout.title.pad.t == figures.MODEBAR_BAND
     assert fig.layout.margin.t >= figures.MODEBAR_BAND + 24
+
+
+PHANTOM_GRID = gp.Grid((8, 8, 8), names=("left-right", "anterior-posterior", "inferior-superior"))
+
+
+def test_orientation_comes_from_the_grid_axis_names_and_is_never_guessed():
+    assert figures.direction_letters("left-right") == ("L", "R")
+    assert figures.direction_letters("posterior → anterior") == ("P", "A")
+    assert figures.direction_letters("S-I") == ("S", "I")
+    for name in ("x", "row", "axis 1", "left-anterior", "left", "x-y"):
+        assert figures.direction_letters(name) is None
+    # 3-D slices: grid axis 0 across, axis 1 down.
+    assert figures.orientation_labels(PHANTOM_GRID, 4) == {"left": "L", "right": "R", "top": "A", "bottom": "P"}
+    assert figures.orientation_labels(gp.Grid((8, 8, 8)), 4) == {"across": "x →", "down": "y ↓"}
+    assert figures.orientation_labels(gp.Grid((4, 6), names=("row", "column")), None) == \
+        {"across": "column →", "down": "row ↓"}  # a 2-D grid as stored: axis 1 across
+
+
+def test_phantom_maps_carry_orientation_letters_and_say_them_in_the_summary():
+    F = np.random.default_rng(0).random((2, 512))
+    fig = figures.factor_figure(F, PHANTOM_GRID, title="maps", names=["brain", "muscle"], slice_index=4)
+    texts = [a.text for a in fig.layout.annotations]
+    assert {"L", "R", "A", "P"} <= set(texts)
+    left = next(a for a in fig.layout.annotations if a.text == "L")
+    right = next(a for a in fig.layout.annotations if a.text == "R")
+    assert left.x < right.x <= 8  # both under the first tile, L at its left edge
+    assert "L at left" in fig.layout.meta["summary"] and "A at top" in fig.layout.meta["summary"]
+    unknown = figures.factor_figure(F, gp.Grid((8, 8, 8)), title="maps", names=["a", "b"], slice_index=0)
+    assert "orientation not known" in unknown.layout.meta["summary"]
+    assert not {"L", "R", "A", "P"} & {a.text for a in unknown.layout.annotations}
+
+
+def test_truth_maps_are_a_second_row_under_the_estimates():
+    rng = np.random.default_rng(0)
+    F, truth = rng.random((2, 512)), rng.random((2, 512))
+    fig = figures.factor_figure(F, PHANTOM_GRID, title="maps", names=["brain", "muscle"], slice_index=4,
+                                truth=truth)
+    image = fig.data[0].z
+    assert image.shape == (2 * 9 - 1, 2 * 9 - 1)
+    np.testing.assert_array_equal(image[9:, 9:], truth[1].reshape(8, 8, 8)[:, :, 4].T)
+    np.testing.assert_array_equal(image[:8, :8], F[0].reshape(8, 8, 8)[:, :, 4].T)
+    texts = [a.text for a in fig.layout.annotations]
+    assert "truth" in texts and "estimate" in texts
+    assert "lower row: truth" in fig.layout.title.text
+
+
+def test_zranges_give_each_component_its_own_fixed_colour_scale():
+    rng = np.random.default_rng(0)
+    F, truth = rng.random((2, 512)), 3 * rng.random((2, 512))
+    ranges = figures.shared_zranges(F, truth, None)
+    assert ranges[0] == (0.0, pytest.approx(max(F[0].max(), truth[0].max())))
+    fig = figures.factor_figure(F, PHANTOM_GRID, title="maps", names=["brain", "muscle"], slice_index=4,
+                                truth=truth, zranges=ranges)
+    assert [t.name for t in fig.data] == ["brain", "muscle"]
+    assert fig.data[0].coloraxis == "coloraxis" and fig.data[1].coloraxis == "coloraxis2"
+    assert (fig.layout.coloraxis.cmin, fig.layout.coloraxis.cmax) == ranges[0]
+    assert (fig.layout.coloraxis2.cmin, fig.layout.coloraxis2.cmax) == ranges[1]
+    brain, muscle = (np.asarray(t.z, dtype=float) for t in fig.data)
+    assert np.isnan(brain[:, 9:]).all() and np.isnan(muscle[:, :8]).all()  # each trace holds its own tiles
+    np.testing.assert_array_equal(muscle[9:, 9:], truth[1].reshape(8, 8, 8)[:, :, 4].T)
