@@ -74,8 +74,8 @@ def _results_body() -> list:
             html.H3("The model: X ≈ D × H", className="plain"),
             html.Div(className="factorization-row", children=[
                 html.Span("Draw it from the result of", id="factorization-method-label", className="hint"),
-                dcc.RadioItems(id="factorization-method", inline=True, className="choices",
-                               **{"aria-labelledby": "factorization-method-label"}),
+                html.Div(dcc.RadioItems(id="factorization-method", inline=True, className="choices"),
+                         role="group", **{"aria-labelledby": "factorization-method-label"}),
             ]),
             dcc.Graph(id="factorization-graph", config=GRAPH_CONFIG),
             html.P(id="factorization-caption", className="caption"),

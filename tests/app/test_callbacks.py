@@ -191,7 +191,7 @@ def test_show_results_draws_columns_and_the_rmse_chart():
     assert len(columns) == 2 and rmse_style == results_panel.SHOWN == downloads and message == ""
     assert [t.name for t in rmse.data] == ["GPP-NMF", "LS-NMF"]
     maps = columns[0].children[3].figure
-    assert maps.data[0].z.shape == (8, 2 * 9 - 1)
+    assert maps.data[0].z.shape == (2 * 9 - 1, 2 * 9 - 1)  # the estimates, the truth under them
     error = results_panel.show_results({"error": "rank must be ..."}, 4, session)
     assert error[0] == [] and error[-1].children == "⚠ rank must be ..."
     expired = results_panel.show_results({"error": None}, 4, store.new_session_id())
