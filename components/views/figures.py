@@ -557,10 +557,13 @@ def _component_heatmaps(Z: np.ndarray, owner: np.ndarray, names, zranges, value_
             low, high = 0.0, max(high if np.isfinite(high) else 1.0, 1e-12)
         traces.append(go.Heatmap(z=np.where(owner == m, Z, np.nan), coloraxis=axis, hoverongaps=False,
                                  name=str(name), hovertemplate=f"{name}: {value_label} %{{z:.4g}}<extra></extra>"))
+        # Up to three bars side by side (full height, each titled with its component: a bar per column of tiles,
+        # never one that seems to belong to a row); more are stacked.
+        place = ({"len": 0.9, "y": 0.5, "x": 1.02 + 0.2 * m} if n <= 3 else
+                 {"len": 0.9 / n, "y": 1 - (m + 0.5) / n, "x": 1.02})
         axes[axis] = {"colorscale": "Viridis", "cmin": low, "cmax": high,
-                      "colorbar": {"title": {"text": str(name), "side": "right", "font": {"size": 10}},
-                                   "thickness": 10, "len": 0.9 / n, "y": 1 - (m + 0.5) / n, "yanchor": "middle",
-                                   "tickfont": {"size": 9}}}
+                      "colorbar": {"title": {"text": str(name)[:12], "side": "top", "font": {"size": 10}},
+                                   "thickness": 10, "yanchor": "middle", "tickfont": {"size": 9}, **place}}
     return traces, axes
 
 

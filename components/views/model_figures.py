@@ -91,7 +91,7 @@ def factorization_figure(X: np.ndarray, D: np.ndarray, H: np.ndarray, rows: Axis
     y = _axis_positions(rows, row_block)
     x = _axis_positions(cols, col_block)
     names = [str(n) for n in names]
-    fig = make_subplots(rows=1, cols=3, column_widths=[0.5, 0.12, 0.38], horizontal_spacing=0.07)
+    fig = make_subplots(rows=1, cols=3, column_widths=[0.46, 0.14, 0.40], horizontal_spacing=0.07)
     fig.add_trace(_matrix_trace(Zx, x, y, bool(X.size) and float(np.min(X)) < 0, "X"), row=1, col=1)
     fig.add_trace(_matrix_trace(Zd, names, y, bool(D.size) and float(np.min(D)) < 0, "D"), row=1, col=2)
     fig.add_trace(_matrix_trace(Zh, x, names, bool(H.size) and float(np.min(H)) < 0, "H"), row=1, col=3)
@@ -100,22 +100,24 @@ def factorization_figure(X: np.ndarray, D: np.ndarray, H: np.ndarray, rows: Axis
     row_direction = True if reversed_rows else "reversed"  # matrices read top-down; ppm axes high to low
     share = min(1.0, max(0.25, M / max(K, 1) * 3))  # H is short: M rows against K
     low = (1 - share) / 2
-    col_title = axis_title(cols) + (f" — {column_note}" if column_note else "")
+    # Short heads and axis titles: the caption says the sizes and which observations are shown (a phone is narrow).
+    col_title = {"text": axis_title(cols), "font": {"size": 11}}
     fig.update_layout(_layout(
-        title, height,
-        xaxis={"title": {"text": col_title, "font": {"size": 11}}},
+        title + ": data ≈ signals × weights" + (f" ({column_note})" if column_note else ""), height,
+        xaxis={"title": col_title, "nticks": 4},
         yaxis={"title": {"text": axis_title(rows)}, "autorange": row_direction},
-        xaxis2={"title": {"text": "signal", "font": {"size": 11}}, "tickangle": -60, "tickfont": {"size": 9}},
+        xaxis2={"tickangle": -60, "tickfont": {"size": 9}},
         yaxis2={"matches": "y", "showticklabels": False},
-        xaxis3={"matches": "x", "title": {"text": col_title, "font": {"size": 11}}},
-        yaxis3={"domain": [low, 1 - low], "autorange": "reversed", "tickfont": {"size": 9}},
-        margin={"l": 60, "r": 12, "t": 32 + 30 + 22, "b": 80},
+        xaxis3={"matches": "x", "title": col_title, "nticks": 4},
+        yaxis3={"domain": [low, 1 - low], "autorange": "reversed", "tickfont": {"size": 9}, "side": "right",
+                "automargin": True},
+        margin={"l": 60, "r": 12, "t": 32 + 30 + 22, "b": 70},
         showlegend=False,
     ))
     bands = [fig.layout.xaxis.domain, fig.layout.xaxis2.domain, fig.layout.xaxis3.domain]
-    heads = [f"X  ({K} × {L}): the data", f"D  ({K} × {M})", f"H  ({M} × {L}): weights"]
+    heads = ["<b>X</b>", "<b>D</b>", "<b>H</b>"]  # what they are: in the title and the caption
     notes = [{"x": (a + b) / 2, "y": 1.0, "xref": "paper", "yref": "paper", "text": text, "showarrow": False,
-              "yanchor": "bottom", "font": {"size": 12}} for (a, b), text in zip(bands, heads, strict=True)]
+              "yanchor": "bottom", "font": {"size": 15}} for (a, b), text in zip(bands, heads, strict=True)]
     notes[2]["y"] = 1 - low
     for (_, left_end), (right_start, _), sign in ((bands[0], bands[1], "≈"), (bands[1], bands[2], "×")):
         notes.append({"x": (left_end + right_start) / 2, "y": 0.5, "xref": "paper", "yref": "paper", "text": sign,

@@ -43,7 +43,7 @@ def test_factorization_figure_is_x_d_h_with_shared_rows_and_columns(factories):
     assert list(fig.data[1].x) == list(factories.truth.names) and list(fig.data[2].y) == list(factories.truth.names)
     assert fig.layout.yaxis2.matches == "y" and fig.layout.xaxis3.matches == "x"
     texts = [a.text for a in fig.layout.annotations]
-    assert "≈" in texts and "×" in texts and any(t.startswith("D  (12 × 3)") for t in texts)
+    assert "≈" in texts and "×" in texts and "<b>D</b>" in texts and "signals × weights" in fig.layout.title.text
     assert "X: image 12 × 40" in fig.layout.meta["summary"]
     with pytest.raises(ValueError, match="D of shape"):
         model_figures.factorization_figure(factories.X[:, :40], D[:5], H, factories.rows, cols, title="t", names="abc")
