@@ -17,16 +17,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import statistics
-import sys
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from gppnmf_core.baselines import cnmf, ls_nmf  # noqa: E402
+from gppnmf_core.baselines import cnmf, ls_nmf
 
 
 def make_data(K: int, L: int, M: int, noise_std: float, scale: float, seed: int) -> np.ndarray:

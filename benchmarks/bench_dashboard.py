@@ -1,6 +1,6 @@
 """Server time of the dashboard's two hot paths, on the CSI phantom.
 
-Run: python benchmarks/bench_dashboard.py [--repeats N]
+Run from the repository root (it imports the app): python -m benchmarks.bench_dashboard [--repeats N]
 
 1. A slider move: the prior spec is collected and the prior samples, the
    histograms and the simulated data are redrawn for a new length scale (a
@@ -16,13 +16,10 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 os.environ.setdefault("GPPNMF_CACHE_DIR", tempfile.mkdtemp(prefix="gppnmf-bench-"))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from plotly.io.json import to_json_plotly  # noqa: E402
 

@@ -7,13 +7,9 @@ Run from the repository root::
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from gppnmf_core import datasets  # noqa: E402
+from gppnmf_core import datasets
 
 
 def main(repeats: int = 5) -> None:

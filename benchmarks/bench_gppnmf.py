@@ -12,14 +12,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import gppnmf_core as gp  # noqa: E402
-from gppnmf_core import priors as priors_module  # noqa: E402
+import gppnmf_core as gp
+from gppnmf_core import priors as priors_module
 
 
 def timed(task, repeats):

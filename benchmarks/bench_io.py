@@ -30,11 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from gppnmf_core.datasets.csi import PEAKS_31P
+from gppnmf_core.io import ReadOptions, read_dataset, write_nifti_mrs
 
-from gppnmf_core.datasets.csi import PEAKS_31P  # noqa: E402
-from gppnmf_core.io import ReadOptions, read_dataset, write_nifti_mrs  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 SF_MHZ = 25.85
 DWELL_S = 1.0 / 2000.0
@@ -42,7 +41,6 @@ OPTIONS = ReadOptions(ppm_range=(-20.0, 10.0))
 
 _CHILD = r"""
 import resource, sys
-sys.path.insert(0, sys.argv[1])
 from gppnmf_core.io import ReadOptions, read_dataset
 
 

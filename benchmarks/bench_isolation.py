@@ -24,14 +24,11 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+from bench_io import DWELL_S, OPTIONS, SF_MHZ, synthetic_fids
+
+from gppnmf_core.io import DataFormatError, isolated, read_dataset, read_dataset_isolated, write_nifti_mrs
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from bench_io import DWELL_S, OPTIONS, SF_MHZ, synthetic_fids  # noqa: E402
-
-from gppnmf_core.io import DataFormatError, isolated, read_dataset, read_dataset_isolated, write_nifti_mrs  # noqa: E402
 
 CRASHING_READER = [sys.executable, str(ROOT / "tests" / "app" / "crashing_reader.py")]
 HANGING_READER = [sys.executable, "-c", "import sys, time; sys.stdin.buffer.read(); time.sleep(3600)", "--"]

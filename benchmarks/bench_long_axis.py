@@ -27,16 +27,12 @@ machine at 4096 × 72: setup <= 0.2 s and fit <= 5 s (dense: about 36 s and
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import gppnmf_core as gp  # noqa: E402
-from gppnmf_core import priors as priors_module  # noqa: E402
+import gppnmf_core as gp
+from gppnmf_core import priors as priors_module
 
 L, RANK, NOISE_VAR, BETA_POINTS = 72, 2, 0.1, 4.0
 MIB = 2.0**20

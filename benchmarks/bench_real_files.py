@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import io
 import statistics
-import sys
 import time
 import zipfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from gppnmf_core.io import DataFormatError, ReadOptions, read_dataset
 
-from gppnmf_core.io import DataFormatError, ReadOptions, read_dataset  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 REAL = ROOT / "tests" / "data" / "real"
 TARGETS_S = {"nmt_metab_raw.nii.gz": 1.0}

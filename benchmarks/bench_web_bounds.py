@@ -1,6 +1,6 @@
 """What the web process spends and sends for large data: server time and JSON size of each response.
 
-Run: python benchmarks/bench_web_bounds.py [--repeats N]
+Run from the repository root (it imports the app): python -m benchmarks.bench_web_bounds [--repeats N]
 
 Cases: an 8000-point spectrum (8000 × 4, as an uploaded .npy), a 4096 × 32768
 data set (1 GiB of float64, stored as an upload is), and the CSI phantom's slider
@@ -17,14 +17,11 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 os.environ.setdefault("GPPNMF_CACHE_DIR", tempfile.mkdtemp(prefix="gppnmf-bench-"))
 os.environ.setdefault("GPPNMF_SESSION_QUOTA_MB", "4096")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 from plotly.io.json import to_json_plotly  # noqa: E402

@@ -12,14 +12,10 @@ MATLAB code): correct prior 0.31, incorrect 0.65, CNMF 0.95, LS-NMF 1.6.
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import gppnmf_core as gp  # noqa: E402
+import gppnmf_core as gp
 
 METHODS = ("GPP-NMF correct prior", "GPP-NMF incorrect prior", "CNMF", "LS-NMF")
 KEYS = ("rmse_noisy", "rmse_noise_free", "rmse_factors")

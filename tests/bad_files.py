@@ -9,7 +9,7 @@ cases are built in memory by streaming zeros through zlib.
 
 Write the corpus to a directory to look at it::
 
-    python tests/bad_files.py [directory]      # default: tests/data/bad_files
+    python -m tests.bad_files [directory]      # from the repository root; default: tests/data/bad_files
 """
 
 from __future__ import annotations
@@ -29,10 +29,8 @@ import numpy as np
 import scipy.io
 import scipy.sparse
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from gppnmf_core.io import ReadOptions  # noqa: E402
-from tests.fuzz.seeds import zip_stored  # noqa: E402
+from gppnmf_core.io import ReadOptions
+from tests.fuzz.seeds import zip_stored
 
 MIB = 2**20
 

@@ -6,11 +6,8 @@ same limits and the same request, then crashes instead of reading the file.
 
 import ctypes
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from gppnmf_core.io import worker  # noqa: E402
+from gppnmf_core.io import worker
 
 
 def crash(data, filename, options):
