@@ -88,9 +88,22 @@ def update(token: str, job_id: str, **fields) -> bool:
     return True
 
 
+#: The job kind of a request without one: a decomposition (Run). Others: :data:`components.jobs.worker.KINDS`.
+DECOMPOSE = "decompose"
+#: Session entries a decomposition replaces (cleared before it starts).
+DECOMPOSITION_ENTRIES = ("results", "results-partial")
+
+
+def kind_of(record_or_request: dict) -> str:
+    """The job kind a record or request names (a decomposition when it names none)."""
+    request = record_or_request.get("request", record_or_request)
+    kind = request.get("kind") if isinstance(request, dict) else None
+    return kind if isinstance(kind, str) else DECOMPOSE
+
+
 def new_record(request: dict, backend: str) -> dict:
     """A queued job for ``request``, with this server's limits."""
-    return {"id": secrets.token_hex(8), "state": "queued", "fraction": 0.0,
+    return {"id": secrets.token_hex(8), "kind": kind_of(request), "state": "queued", "fraction": 0.0,
             "text": "queued: waiting for a free worker", "message": None, "status": None,
             "request": request, "backend": backend, "created": time.time(), "started": None,
             "limits": {"timeout_s": config.JOB_TIMEOUT_S, "max_jobs": config.MAX_JOBS, "grace_s": JOB_GRACE_S}}
@@ -173,17 +186,24 @@ def _session_lock(token: str):
         os.close(fd)
 
 
-def start(token: str, request: dict) -> dict:
+def start(token: str, request: dict, clear: tuple[str, ...] | None = None) -> dict:
     """Queue ``request`` as this session's job and launch it; the new record.
 
+    ``request["kind"]`` names the job's kind (default a decomposition,
+    :data:`DECOMPOSE`). ``clear``: the session entries the job will write,
+    deleted first (the page must never show a previous job's output as this
+    one's); default :data:`DECOMPOSITION_ENTRIES` for a decomposition, none
+    for other kinds (they never touch the results).
     Raises JobRefused while the session's previous job is queued or running.
     """
     with _session_lock(token):
         current = _settle(token)
         if current is not None and current["state"] in ACTIVE:
             raise JobRefused("this page's session already has a job queued or running: wait for it or press Cancel")
-        store.delete(token, "results")  # the page must never show the previous job's results as this one's
-        store.delete(token, "results-partial")
+        if clear is None:
+            clear = DECOMPOSITION_ENTRIES if kind_of(request) == DECOMPOSE else ()
+        for entry in clear:
+            store.delete(token, entry)
         if config.REDIS_URL:
             record = new_record(request, "celery")
             _launch_celery(token, record)

@@ -23,7 +23,10 @@ the Celery task ``gppnmf.run_job`` calls :func:`run_job` in a pool process.
    killing and reaping its child first, so that no orphan is left for a PID 1
    that may not reap.
 
-The child writes progress (at most five times a second), the results so far
+The child runs the request by its **kind** (:data:`KINDS`: a decomposition, the
+default; How sure? sampling, Suggest settings, Estimate σ², each in its own
+``components/jobs/*_job.py``, storing its own entry). For a decomposition, the
+child writes progress (at most five times a second), the results so far
 each time a method finishes (:data:`components.jobs.PARTIAL`), then the results
 (:func:`components.jobs.store_results`), the run in the session's history and
 state "done", or "error" with a message for the page. When a job is stopped
@@ -43,7 +46,7 @@ import sys
 import time
 from contextlib import nullcontext
 
-from components.jobs import compute, runner
+from components.jobs import compute, model_choice_job, noise_job, posterior_job, runner
 from components.jobs.slots import job_slot
 from components.services import store
 from components.services.store import StoreError
@@ -244,8 +247,34 @@ def _child_main(compute, token: str, job_id: str, parent: int) -> None:
         os._exit(code)
 
 
+def _decompose(token: str, job_id: str, request: dict, report) -> None:
+    """A decomposition (Run): the chosen methods, their results so far as each finishes, the run kept."""
+    dataset, prior_D, prior_H, settings = compute.prepare(request, token)
+    key, specs = request["specs"]["dataset"], request["specs"]
+
+    def keep_so_far(results, pending):
+        compute.store_results(token, key, dataset, settings, results, specs, job_id=job_id, pending=pending,
+                              name=compute.PARTIAL)
+
+    results = compute.run_decomposition(dataset, prior_D, prior_H, settings, report_every_s=REPORT_EVERY_S,
+                                        report=report, on_result=keep_so_far)
+    meta = compute.store_results(token, key, dataset, settings, results, specs, job_id=job_id)
+    store.delete(token, compute.PARTIAL)
+    compute.keep_run(token, meta)
+
+
+#: What each job kind runs: ``run(token, job_id, request, report)``, ``report(fraction, text)``; it stores
+#: its own output. A stopped job of another kind than a decomposition keeps nothing.
+KINDS = {
+    runner.DECOMPOSE: _decompose,
+    posterior_job.KIND: posterior_job.run,
+    model_choice_job.KIND: model_choice_job.run,
+    noise_job.KIND: noise_job.run,
+}
+
+
 def compute_job(token: str, job_id: str) -> None:
-    """Run the job's request and write its progress, results and outcome into the record."""
+    """Run the job's request (by its kind) and write its progress, results and outcome into the record."""
     parent = os.getppid()
 
     def write(**fields):
@@ -256,28 +285,19 @@ def compute_job(token: str, job_id: str) -> None:
 
     try:
         request = runner.read(token)["request"]
-        dataset, prior_D, prior_H, settings = compute.prepare(request, token)
-        key, specs = request["specs"]["dataset"], request["specs"]
-
-        def keep_so_far(results, pending):
-            compute.store_results(token, key, dataset, settings, results, specs, job_id=job_id, pending=pending,
-                               name=compute.PARTIAL)
-
-        results = compute.run_decomposition(dataset, prior_D, prior_H, settings, report_every_s=REPORT_EVERY_S,
-                                         report=lambda fraction, text: write(fraction=fraction, text=text),
-                                         on_result=keep_so_far)
-        meta = compute.store_results(token, key, dataset, settings, results, specs, job_id=job_id)
-        store.delete(token, compute.PARTIAL)
-        compute.keep_run(token, meta)
+        kind = runner.kind_of(request)
+        if kind not in KINDS:
+            raise ValueError(f"this server cannot run jobs of kind {kind[:40]!r}")
+        KINDS[kind](token, job_id, request, lambda fraction, text: write(fraction=fraction, text=text))
         write(state="done", status="done", fraction=1.0, text="done")
     except JobGone:
         return
     except (ValueError, StoreError) as exc:  # written for the page
         runner.update(token, job_id, state="error", status="failed", text="failed", message=str(exc))
     except Exception as exc:  # shown on the page; logged with its traceback
-        log.exception("job %s: decomposition failed", job_id)
+        log.exception("job %s: the computation failed", job_id)
         runner.update(token, job_id, state="error", status="failed", text="failed",
-                          message=f"The job failed: {type(exc).__name__}: {exc}")
+                      message=f"The job failed: {type(exc).__name__}: {exc}")
 
 
 def main(compute=None) -> int:

@@ -1,0 +1,132 @@
+"""Job kinds other than a decomposition, run as the page runs them (a job process per job, the session's one
+slot): How sure? (posterior bands), Suggest settings (model choice) and Estimate σ²; Cancel stops a sampling
+job and leaves no process; a decomposition still replaces the session's results, the other kinds never do."""
+
+from __future__ import annotations
+
+import psutil
+import pytest
+from test_jobs_process import _started, assert_all_gone, job_tree, start, toy_request, wait_for_state
+
+import app
+from components.jobs import model_choice_job, noise_job, posterior_job, runner
+from components.services import store
+from components.services.data_source import builtin_key, load_dataset
+
+TOY = builtin_key("paper_toy")
+#: Generous: a loaded 2-core machine runs other suites' jobs beside these.
+LONG_S = 600.0
+
+
+@pytest.fixture(autouse=True)
+def cancel_leftover_jobs():
+    yield
+    while _started:
+        runner.cancel(_started.pop())
+
+
+def toy_specs(preset: str) -> dict:
+    p = load_dataset(TOY).presets[preset]
+    return {"dataset": TOY, "D": p.prior_D.to_spec(), "H": p.prior_H.to_spec(), "noise_var": p.noise_var}
+
+
+def run_toy_gppnmf(token) -> dict:
+    """A GPP-NMF run of the toy to its end; its results' meta."""
+    start(token, toy_request(methods=("gppnmf",)))
+    assert wait_for_state(token, ("done", "error"), timeout=LONG_S)["state"] == "done"
+    return store.get(token, "results")[1]
+
+
+def sampling_request(meta: dict, n_draws: int) -> dict:
+    request = posterior_job.request_for(meta, run=1)
+    return {**request, "sampling": {"n_draws": n_draws, "n_chains": 2}}
+
+
+def test_a_sampling_job_stores_bands_of_the_run_it_came_from_and_keeps_the_results():
+    token = store.new_session_id()
+    meta = run_toy_gppnmf(token)
+    record = start(token, sampling_request(meta, n_draws=60))
+    assert record["kind"] == posterior_job.KIND
+    done = wait_for_state(token, ("done", "error"), timeout=LONG_S)
+    assert done["state"] == "done", done
+    arrays, bands = store.get(token, posterior_job.ENTRY)
+    assert arrays["D.q"].shape == (3, 100, 2) and arrays["H.q"].shape == (3, 2, 200)
+    assert (arrays["D.q"][0] <= arrays["D.q"][1]).all() and (arrays["D.q"][1] <= arrays["D.q"][2]).all()
+    assert bands["source"] == {"job_id": meta["job_id"], "run": 1, "dataset": TOY}
+    assert bands["n_chains"] == 2 and bands["n_draws"] == 60
+    assert bands["rhat_max"] is None or bands["rhat_max"] > 0.9
+    assert store.get(token, "results")[1]["job_id"] == meta["job_id"]  # sampling never clears the run's results
+
+
+def test_how_sure_needs_a_gppnmf_run():
+    with pytest.raises(ValueError, match="run GPP-NMF first"):
+        posterior_job.request_for({"methods": ["cnmf"], "settings": {}}, run=None)
+
+
+def test_cancel_stops_a_sampling_job_and_leaves_no_process():
+    token = store.new_session_id()
+    meta = run_toy_gppnmf(token)
+    start(token, sampling_request(meta, n_draws=10**6))
+    processes = job_tree(wait_for_state(token, ("running",), timeout=LONG_S))
+    cancelled = runner.cancel(token)
+    assert cancelled["state"] == "cancelled" and cancelled["kind"] == posterior_job.KIND
+    assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in processes[1:])
+    assert_all_gone(processes)
+    assert store.get(token, posterior_job.ENTRY) is None  # a stopped sampling job keeps nothing
+    assert store.get(token, "results") is not None
+
+
+def test_model_choice_on_the_toy_prefers_the_correct_preset_to_the_incorrect_one():
+    token = store.new_session_id()
+    request = model_choice_job.request_for(load_dataset(TOY), toy_specs("incorrect"), 2, 0, ["presets"])
+    names = [c["name"] for c in request["candidates"]]
+    assert names == ["current settings, rank 2", "preset 'correct', rank 2"]  # 'incorrect' is the current one
+    start(token, request)
+    done = wait_for_state(token, ("done", "error"), timeout=LONG_S)
+    assert done["state"] == "done", done
+    meta = store.get(token, model_choice_job.ENTRY)[1]
+    assert meta["candidates"][meta["best_index"]]["name"] == "preset 'correct', rank 2"
+    assert len(meta["table"]) == 2 and all("diff_se" in row for row in meta["table"])
+
+
+def test_candidates_from_the_page_cover_ranks_presets_and_betas_without_duplicates():
+    dataset = load_dataset(TOY)
+    found = model_choice_job.candidates_from_page(dataset, toy_specs("correct"), 2, list(model_choice_job.FAMILIES))
+    names = [c["name"] for c in found]
+    assert names[0] == "current settings, rank 2"
+    assert {"rank 1, current priors", "rank 3, current priors", "preset 'incorrect', rank 2"} <= set(names)
+    assert "preset 'correct', rank 2" not in names  # the same as the current settings
+    betas = [c for c in found if c["name"].startswith("β of D")]
+    assert sorted(c["D"]["kernel"]["beta"] for c in betas) == [5.0, 20.0]
+
+
+def test_estimate_sigma2_on_the_toy_lands_near_its_noise_variance():
+    token = store.new_session_id()
+    start(token, noise_job.request_for(load_dataset(TOY), toy_specs("correct"), 2, 0))
+    done = wait_for_state(token, ("done", "error"), timeout=LONG_S)
+    assert done["state"] == "done", done
+    meta = store.get(token, noise_job.ENTRY)[1]
+    assert abs(meta["noise_var"] - 25.0) / 25.0 < 0.05
+    assert meta["n_rounds"] >= 1 and meta["specs"]["dataset"] == TOY
+
+
+def test_an_unknown_kind_ends_in_an_error_for_the_page():
+    token = store.new_session_id()
+    start(token, {**toy_request(), "kind": "mystery"})
+    ended = wait_for_state(token, ("done", "error"), timeout=LONG_S)
+    assert ended["state"] == "error" and "cannot run jobs of kind 'mystery'" in ended["message"]
+
+
+def test_a_decomposition_replaces_the_results_and_other_kinds_their_own_entry_only():
+    token = store.new_session_id()
+    store.put(token, "results", {}, {"job_id": "old"})
+    store.put(token, noise_job.ENTRY, {}, {"job_id": "old"})
+    _started.append(token)
+    with app.server.app_context():
+        runner.start(token, noise_job.request_for(load_dataset(TOY), toy_specs("correct"), 2, 0),
+                     clear=(noise_job.ENTRY,))
+    assert store.get(token, noise_job.ENTRY) is None  # cleared before the job starts
+    assert store.get(token, "results")[1] == {"job_id": "old"}
+    wait_for_state(token, ("done", "error"), timeout=LONG_S)
+    start(token, toy_request(max_iter=50))
+    assert store.get(token, "results") is None  # a decomposition clears the results (by default)
