@@ -23,7 +23,7 @@ import json
 import math
 
 import numpy as np
-from dash import ALL, MATCH, Input, Output, State, callback, ctx, dcc, html, no_update
+from dash import ALL, MATCH, Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
 import gppnmf_core as gp
 from components.services.data_source import load_dataset
@@ -87,7 +87,8 @@ SLIDER_VALUE_PREFIX = {"beta": "β = ", "scale": "", "var": "σ² = "}
 
 def _param_control(factor: str, name: str, label: str) -> html.Div:
     """A log-scale slider and the box that shows (and takes) its value; the label names both, and the
-    slider announces 10**value, the number in the box."""
+    slider announces 10**value, the number in the box. While the slider is dragged its value reaches the box
+    (and so the figures) through :data:`RELAY_DRAG`; on release through :func:`sync_slider_and_box`."""
     label_id, box_id = _pid("param-label", factor, name), _pid("param-input", factor, name)
     message_id = _pid("param-message", factor, name)
     return html.Div(className="param", children=[
@@ -169,6 +170,7 @@ def layout() -> html.Section:
         _graph("simulated-data"),
         dcc.Store(id="prior-specs"),
         dcc.Store(id="prior-loaded"),
+        dcc.Store(id="slider-relay"),
     ])
 
 
@@ -273,22 +275,77 @@ def _format(value: float) -> float:
     Output({"type": "param-input", "factor": MATCH, "name": MATCH}, "value"),
     Input({"type": "param-slider", "factor": MATCH, "name": MATCH}, "value"),
     Input({"type": "param-input", "factor": MATCH, "name": MATCH}, "value"),
+    State({"type": "param-slider", "factor": MATCH, "name": MATCH}, "drag_value"),
     prevent_initial_call=True,
 )
-def sync_slider_and_box(slider_value, box_value):
+def sync_slider_and_box(slider_value, box_value, drag_value=None):
     """A moved slider writes its value in the box; a typed value (> 0) moves the slider."""
     moved = ctx.triggered_id is not None and ctx.triggered_id["type"] == "param-slider"
-    return synced_values(moved, slider_value, box_value)
+    return synced_values(moved, slider_value, box_value, drag_value)
 
 
-def synced_values(slider_moved: bool, slider_value, box_value):
-    """(slider, box) outputs: the box shows 10**slider; the slider follows a valid typed value."""
+def synced_values(slider_moved: bool, slider_value, box_value, drag_value=None):
+    """(slider, box) outputs: the box shows 10**slider (unless it shows that already: the drag wrote it, and
+    writing it again would redraw again); the slider follows a valid typed value, except a value the dragged
+    slider wrote in the box itself (moving the thumb then would fight the hand that drags it)."""
     if slider_moved:
-        return no_update, _format(10.0 ** slider_value)
+        shown_value = _format(10.0 ** slider_value)
+        return no_update, no_update if _is_typed_positive(box_value) and _typed(box_value) == shown_value \
+            else shown_value
     try:
-        return math.log10(typed_positive(box_value, "value")), no_update
+        typed = typed_positive(box_value, "value")
     except ValueError:
         return no_update, no_update  # the box keeps what was typed; collect_prior_specs marks it
+    if isinstance(drag_value, (int, float)) and math.isfinite(drag_value) and _format(10.0 ** drag_value) == typed:
+        return no_update, no_update
+    return math.log10(typed), no_update
+
+
+#: Live redraw while a slider is dragged, without a pile-up of requests: the dragged value goes to the box (from
+#: which the specs and the figures follow) only while no redraw is in flight; the latest value dragged meanwhile
+#: waits and goes as soon as the new samples are drawn (:data:`RELAY_NEXT`). A redraw that never comes (an invalid
+#: setting draws nothing) frees the relay after ``STALE_MS``. Numbers as the box shows them (3 significant digits).
+RELAY_DRAG = """
+function (drag, box) {
+    const relay = window.gppnmfSliderRelay =
+        window.gppnmfSliderRelay || {busy: false, since: 0, pending: null, sent: 0};
+    const STALE_MS = 3000;
+    if (typeof drag !== "number" || !isFinite(drag) || box === null || box === undefined || box === "") {
+        return window.dash_clientside.no_update;  // nothing to drag yet: the page is still setting up
+    }
+    const value = Number(Math.pow(10, drag).toPrecision(3));
+    if (value === Number(box)) { return window.dash_clientside.no_update; }
+    const id = window.dash_clientside.callback_context.outputs_list.id;
+    if (relay.busy && performance.now() - relay.since < STALE_MS) {
+        relay.pending = {id: id, value: value};
+        return window.dash_clientside.no_update;
+    }
+    relay.busy = true; relay.since = performance.now(); relay.pending = null; relay.sent = (relay.sent || 0) + 1;
+    return value;
+}
+"""
+RELAY_NEXT = """
+function () {
+    const relay = window.gppnmfSliderRelay;
+    if (!relay) { return window.dash_clientside.no_update; }
+    relay.busy = false;
+    if (relay.pending) {
+        const next = relay.pending;
+        relay.pending = null; relay.busy = true; relay.since = performance.now(); relay.sent += 1;
+        window.dash_clientside.set_props(next.id, {value: next.value});
+    }
+    return window.dash_clientside.no_update;
+}
+"""
+clientside_callback(
+    RELAY_DRAG,
+    Output({"type": "param-input", "factor": MATCH, "name": MATCH}, "value", allow_duplicate=True),
+    Input({"type": "param-slider", "factor": MATCH, "name": MATCH}, "drag_value"),
+    State({"type": "param-input", "factor": MATCH, "name": MATCH}, "value"),
+    prevent_initial_call=True,
+)
+clientside_callback(RELAY_NEXT, Output("slider-relay", "data"), Input("samples-D", "figure"),
+                    Input("samples-H", "figure"), prevent_initial_call=True)
 
 
 @callback(

@@ -54,8 +54,11 @@ def test_offer_presets_sets_ranges_in_the_data_units():
 
 def test_slider_and_box_stay_in_step():
     nothing = (prior_panel.no_update, prior_panel.no_update)
-    assert prior_panel.synced_values(True, np.log10(0.3), 0.3) == (prior_panel.no_update, 0.3)
+    assert prior_panel.synced_values(True, np.log10(0.3), 0.2) == (prior_panel.no_update, 0.3)
     assert prior_panel.synced_values(True, 1.23456, 10) == (prior_panel.no_update, 17.2)  # 3 significant digits
+    assert prior_panel.synced_values(True, 1.23456, 17.2) == nothing  # the drag wrote it: no second redraw
+    assert prior_panel.synced_values(False, 0, 17.2, 1.23456) == nothing  # the drag wrote it: the thumb stays
+    assert prior_panel.synced_values(False, 0, 17.2, 0.5)[0] == pytest.approx(np.log10(17.2))  # typed
     assert prior_panel.synced_values(False, 0, 100.0)[0] == pytest.approx(2.0)
     assert prior_panel.synced_values(False, 0, 0) == nothing
     assert prior_panel.synced_values(False, 0, None) == nothing
