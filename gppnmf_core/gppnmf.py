@@ -23,7 +23,19 @@ from .results import FitResult, Progress, best_of_replicates, stop_requested
 from .solvers import minimize_alternating_cg, minimize_lbfgs, minimize_newton_cg
 from .threads import blas_threads
 
-METHODS = ("lbfgs", "newton_cg", "alternating_cg")
+METHODS = ("auto", "lbfgs", "newton_cg", "alternating_cg")
+
+#: ``method="auto"`` uses truncated Newton from this many whitened variables on (L-BFGS below).
+#: Measured (benchmarks/bench_iterations.py): on a 16×16×16 × 512 grid (7,680 variables) Newton-CG
+#: takes ~2 s against ~14 s for L-BFGS; the toy (600) and the CSI phantom (~1,300) stay on L-BFGS,
+#: which keeps the paper's table and their times exactly as they were.
+AUTO_NEWTON_MIN_SIZE = 5000
+
+#: Newton-CG stops when a full Newton step lowers the objective by less than this times ``tol``
+#: (relative). A Newton step's decrease bounds the gap left to the optimum, L-BFGS's per-iteration
+#: decrease does not: at 1e-8 (the default ``tol`` times 100) the remaining gap measured on the
+#: benchmark grids was ~1e-8 relative, below the gap L-BFGS stops at (~3e-8).
+NEWTON_TOL_FACTOR = 100.0
 
 
 def fit_gppnmf(
@@ -34,7 +46,7 @@ def fit_gppnmf(
     noise_var,
     *,
     mask=None,
-    method: str = "lbfgs",
+    method: str = "auto",
     max_iter: int = 1000,
     tol: float = 1e-10,
     gtol: float = 1e-6,
@@ -73,23 +85,29 @@ def fit_gppnmf(
         head), as does a (K, L) mask whose rows are all equal: such a mask
         costs no (K, L) array during the fit (see :mod:`gppnmf_core.objective`),
         and H at a left-out voxel is the prior's continuation from the others.
-    method : {"lbfgs", "newton_cg", "alternating_cg"}
-        ``"lbfgs"``: joint L-BFGS over (delta, eta), the default.
+    method : {"auto", "lbfgs", "newton_cg", "alternating_cg"}
+        ``"auto"`` (default): ``"newton_cg"`` when the fit has at least
+        :data:`AUTO_NEWTON_MIN_SIZE` whitened variables
+        (``(n_latent_D + n_latent_H) * M``; large grids), else ``"lbfgs"``.
+        The settings record the method used.
+        ``"lbfgs"``: joint L-BFGS over (delta, eta).
         ``"newton_cg"``: truncated Newton over (delta, eta) with the objective's
         Gauss–Newton Hessian-vector products
         (:meth:`~gppnmf_core.objective.GPPNMFObjective.gauss_newton_product`,
-        a vector of shape (n_latent_D * M + n_latent_H * M,)): some 30–40 times
+        a vector of shape (n_latent_D * M + n_latent_H * M,)): some 30–50 times
         fewer iterations than L-BFGS on the grids of ``benchmarks/bench_iterations.py``,
-        each costing up to ``250`` products, to the same or a slightly lower
-        objective; not faster on the clock there (see that benchmark), so not
-        the default. ``"alternating_cg"``: the reference code's scheme, one
+        each costing up to ``250`` products (no pass over X with a column
+        mask), to the same or a slightly lower objective, several times
+        faster there. ``"alternating_cg"``: the reference code's scheme, one
         conjugate-gradient step on delta then on eta per iteration, for exactly
         ``max_iter`` iterations.
     max_iter : int
         Iteration budget per replicate.
     tol : float
         L-BFGS stops when the relative decrease of the objective per iteration
-        falls below ``tol``.
+        falls below ``tol``; Newton-CG when a full Newton step decreases it by
+        less than ``NEWTON_TOL_FACTOR * tol`` (relative; see
+        :data:`NEWTON_TOL_FACTOR`).
     gtol : float
         L-BFGS also stops when the largest gradient component is below ``gtol``.
     n_replicates : int
@@ -156,6 +174,8 @@ def fit_gppnmf(
     bound_H = prior_H.bind(L, name=f"prior_H (columns of X, shape {X.shape})")
     objective = GPPNMFObjective(X, rank, bound_D, bound_H, noise_var, weights_sq)
     del weights_sq  # the objective keeps what it needs (column weights, or W)
+    if method == "auto":
+        method = "newton_cg" if objective.size >= AUTO_NEWTON_MIN_SIZE else "lbfgs"
     rng = check_random_state(random_state)
     seed = random_state_setting(random_state)
 
@@ -191,8 +211,8 @@ def _run_replicate(objective, method, replicate, n_replicates, max_iter, tol, gt
     if method == "lbfgs":
         return minimize_lbfgs(objective, theta0, max_iter=max_iter, tol=tol, gtol=gtol, on_iteration=on_iteration)
     if method == "newton_cg":
-        return minimize_newton_cg(objective, objective.gauss_newton_product, theta0, max_iter=max_iter, tol=tol,
-                                  gtol=gtol, on_iteration=on_iteration)
+        return minimize_newton_cg(objective, objective.gauss_newton_product, theta0, max_iter=max_iter,
+                                  tol=NEWTON_TOL_FACTOR * tol, gtol=gtol, on_iteration=on_iteration)
     return minimize_alternating_cg(objective, theta0, objective.blocks, max_iter=max_iter,
                                    on_iteration=on_iteration)
 

@@ -73,36 +73,39 @@ def minimize_lbfgs(fun, theta0, *, max_iter, tol, gtol, on_iteration: Callable) 
     return Outcome(res.x, float(res.fun), trace, res.nit, nfev, bool(res.success), False, str(res.message))
 
 
-def _conjugate_gradient(hessp, grad, rtol, max_cg):
-    """Approximately solve ``A p = -grad`` by CG from 0; ``A`` positive definite (``hessp``).
+def _conjugate_gradient(hessp, grad, rtol, max_cg, precond=None):
+    """Approximately solve ``A p = -grad`` by (preconditioned) CG from 0; ``A`` positive definite (``hessp``).
 
-    Stops when ``||A p + grad|| <= rtol ||grad||`` or after ``max_cg`` products.
-    Returns the step and the number of products.
+    ``precond``, when given, applies a symmetric positive definite ``P^{-1}``
+    (an approximation of ``A^{-1}``). Stops when ``||A p + grad|| <= rtol ||grad||``
+    or after ``max_cg`` products. Returns the step and the number of products.
     """
     step = np.zeros_like(grad)
     residual = -grad
-    direction = residual.copy()
-    rr = float(residual @ residual)
-    target = (rtol**2) * rr
+    z = residual if precond is None else precond(residual)
+    direction = z.copy()
+    rz = float(residual @ z)
+    target = (rtol**2) * float(residual @ residual)
     for k in range(1, max_cg + 1):
         Ad = hessp(direction)
         curvature = float(direction @ Ad)
         if curvature <= 0.0:  # not positive definite along this direction: stop with what we have
             return (step if k > 1 else direction), k
-        alpha = rr / curvature
+        alpha = rz / curvature
         step += alpha * direction
         residual -= alpha * Ad
-        rr_new = float(residual @ residual)
-        if rr_new <= target:
+        if float(residual @ residual) <= target:
             return step, k
-        direction *= rr_new / rr
-        direction += residual
-        rr = rr_new
+        z = residual if precond is None else precond(residual)
+        rz_new = float(residual @ z)
+        direction *= rz_new / rz
+        direction += z
+        rz = rz_new
     return step, max_cg
 
 
 def minimize_newton_cg(fun, hessp, theta0, *, max_iter, tol, gtol, on_iteration: Callable,
-                       max_cg: int = 250) -> Outcome:
+                       max_cg: int = 250, preconditioner=None) -> Outcome:
     """Minimise ``fun`` by truncated Newton (line search, inner conjugate gradients).
 
     Parameters
@@ -122,6 +125,10 @@ def minimize_newton_cg(fun, hessp, theta0, *, max_iter, tol, gtol, on_iteration:
         ``on_iteration(iteration, value)`` after every step; True stops the run.
     max_cg : int
         Hessian-vector products per Newton step at most.
+    preconditioner : callable, optional
+        ``preconditioner(theta) -> callable``: at each Newton step, a function
+        applying a symmetric positive definite approximation of the inverse
+        Hessian at ``theta`` to a vector of shape (n,), used by the inner CG.
 
     Notes
     -----
@@ -146,7 +153,8 @@ def minimize_newton_cg(fun, hessp, theta0, *, max_iter, tol, gtol, on_iteration:
             break
         g_norm = float(np.linalg.norm(grad))
         rtol = min(0.5, np.sqrt(g_norm / g0))
-        step, used = _conjugate_gradient(lambda v, x=x: hessp(x, v), grad, rtol, max_cg)
+        precond = None if preconditioner is None else preconditioner(x)
+        step, used = _conjugate_gradient(lambda v, x=x: hessp(x, v), grad, rtol, max_cg, precond)
         n_products += used
         slope = float(grad @ step)
         if slope >= 0.0:  # cannot happen for a positive definite product; fall back to steepest descent

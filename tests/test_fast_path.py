@@ -162,3 +162,42 @@ def test_newton_cg_stops_on_request():
     res = gp.fit_gppnmf(X, RANK, mask=inside, method="newton_cg",
                         callback=lambda p: seen.append(p.iteration) or p.iteration >= 2, **kw)
     assert res.stopped and res.n_iter == 2 and seen == [1, 2]
+
+
+def test_preconditioned_conjugate_gradient_solves_with_fewer_products():
+    rng = np.random.default_rng(6)
+    scales = np.logspace(0, 4, 60)
+    Q, _ = np.linalg.qr(rng.standard_normal((60, 60)))
+    A = (Q * scales) @ Q.T + np.diag(rng.uniform(1.0, 2.0, 60))
+    b = rng.standard_normal(60)
+    exact_inverse = np.linalg.inv(A)
+    plain, plain_used = _conjugate_gradient(lambda v: A @ v, b, 1e-10, 500)
+    step, used = _conjugate_gradient(lambda v: A @ v, b, 1e-10, 500, precond=lambda r: exact_inverse @ r)
+    np.testing.assert_allclose(A @ step, -b, atol=1e-8 * np.linalg.norm(b))
+    np.testing.assert_allclose(A @ plain, -b, atol=1e-8 * np.linalg.norm(b))
+    assert used <= 2 < plain_used
+
+
+def test_auto_uses_lbfgs_on_small_fits_and_newton_on_large_grids():
+    toy = gp.datasets.paper_toy(random_state=0)
+    correct = toy.presets["correct"]
+    kw = dict(prior_D=correct.prior_D, prior_H=correct.prior_H, noise_var=correct.noise_var, random_state=0)
+    auto = gp.fit_gppnmf(toy.X, 2, **kw)
+    lbfgs = gp.fit_gppnmf(toy.X, 2, method="lbfgs", **kw)
+    assert auto.settings["method"] == "lbfgs"
+    assert auto.objective == lbfgs.objective  # the very same run: small fits are unchanged
+    np.testing.assert_array_equal(auto.D, lbfgs.D)
+
+    X, inside, kw = _grid_problem(grid=(20, 16, 16), K=40, seed=2)
+    objective_size = (40 + 10 * 16 * 16) * RANK
+    assert objective_size >= gp.gppnmf.AUTO_NEWTON_MIN_SIZE
+    auto = gp.fit_gppnmf(X, RANK, mask=inside, **kw)
+    assert auto.settings["method"] == "newton_cg" and auto.converged
+    old = gp.fit_gppnmf(X, RANK, mask=inside, method="lbfgs", **kw)
+    assert auto.objective <= old.objective + 1e-6 * abs(old.objective)
+    assert auto.n_iter * 5 < old.n_iter
+    D, H = _aligned_factors(old, auto)
+    np.testing.assert_allclose(D, old.D, rtol=0, atol=5e-3 * np.abs(old.D).max())
+    np.testing.assert_allclose(H, old.H, rtol=0, atol=5e-3 * np.abs(old.H).max())
+    maps = auto.H.reshape(RANK, 20, 16, 16)
+    np.testing.assert_array_equal(maps, maps[:, ::-1])
