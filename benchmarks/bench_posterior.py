@@ -16,18 +16,14 @@ Usage: ``python benchmarks/bench_posterior.py [--toy-sets 10] [--csi-seeds 5] [-
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import gppnmf_core as gp  # noqa: E402
-from gppnmf_core.model_selection import select_model  # noqa: E402
-from gppnmf_core.noise_estimation import estimate_noise_var  # noqa: E402
-from gppnmf_core.posterior import sample_posterior  # noqa: E402
+import gppnmf_core as gp
+from gppnmf_core.model_selection import select_model
+from gppnmf_core.noise_estimation import estimate_noise_var
+from gppnmf_core.posterior import sample_posterior
 
 #: RBF length scales tried for the toy (truth 10, the paper's beta^2 = 100).
 BETA_GRID = [5.0, 7.0, 10.0, 14.0, 20.0]

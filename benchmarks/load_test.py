@@ -33,10 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import gppnmf_core as gp  # noqa: E402
-from tests.services.stack import (  # noqa: E402
+import gppnmf_core as gp
+from tests.services.stack import (
     Stack,
     chrome,
     have_browser,

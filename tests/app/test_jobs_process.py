@@ -30,9 +30,8 @@ from components.views.specs import ui_from_prior
 from tests.services.stack import wait_until
 
 TOY = builtin_key("paper_toy")
-HERE = Path(__file__).resolve().parent
 #: The job process with a compute function from this module: ``python -c DOUBLE <name>``.
-DOUBLE = (f"import sys; sys.path.insert(0, {str(HERE)!r}); import test_jobs_process as doubles; "
+DOUBLE = ("import sys; import tests.app.test_jobs_process as doubles; "
           "from components.jobs import worker; sys.exit(worker.main(getattr(doubles, sys.argv[1])))")
 
 
