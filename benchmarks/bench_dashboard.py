@@ -29,23 +29,23 @@ from components.panels import prior_panel, results_panel
 from components.panels.decompose_panel import _store_results  # noqa: E402
 from components.services import store
 from components.services.data_source import builtin_key, load_dataset  # noqa: E402
-from components.views.specs import factor_axis, prior_from_ui, ui_from_prior  # noqa: E402
+from components.views.specs import controls_of, factor_axis, prior_for  # noqa: E402
 
 CSI = builtin_key("csi_phantom")
 
 
 def paper_specs():
     p = load_dataset(CSI).presets["paper"]
-    return {"dataset": CSI, "D": ui_from_prior(p.prior_D), "H": ui_from_prior(p.prior_H), "noise_var": p.noise_var}
+    return {"dataset": CSI, "D": p.prior_D.to_spec(), "H": p.prior_H.to_spec(), "noise_var": p.noise_var}
 
 
 def slider_move(beta: float) -> None:
     specs = paper_specs()
-    specs["H"]["beta"] = beta
+    shown = {f: controls_of(specs[f]) for f in ("D", "H")}
     ids = [{"type": "param-input", "factor": f, "name": n} for f, n in prior_panel.PARAMS]
-    values = {("D", "beta"): specs["D"]["beta"], ("D", "scale"): specs["D"]["scale"], ("H", "beta"): beta,
-              ("H", "scale"): specs["H"]["scale"], ("noise", "var"): specs["noise_var"]}
-    collected, message = prior_panel.collect_prior_specs(
+    values = {("D", "beta"): shown["D"]["beta"], ("D", "scale"): shown["D"]["scale"], ("H", "beta"): beta,
+              ("H", "scale"): shown["H"]["scale"], ("noise", "var"): specs["noise_var"]}
+    collected, message, *_ = prior_panel.collect_prior_specs(
         CSI, ["rbf", "rbf"], ["exponential", "exponential"], [[], ["mirror"]],
         [values[(i["factor"], i["name"])] for i in ids],
         [{"type": "kernel", "factor": "D"}, {"type": "kernel", "factor": "H"}], ids)
@@ -56,7 +56,7 @@ def slider_move(beta: float) -> None:
 def run_all_three(session: str) -> None:
     dataset = load_dataset(CSI)
     specs = paper_specs()
-    priors = [prior_from_ui(specs[f], factor_axis(dataset, f), f) for f in ("D", "H")]
+    priors = [prior_for(specs[f], factor_axis(dataset, f), f) for f in ("D", "H")]
     settings = compute.JobSettings(methods=("gppnmf", "cnmf", "ls_nmf"), rank=2, max_iter=1000, tol=1e-6,
                                 n_replicates=1, noise_var=specs["noise_var"])
     _store_results(session, CSI, dataset, settings, compute.run_decomposition(dataset, *priors, settings))

@@ -32,7 +32,7 @@ from benchmarks.bench_dashboard import slider_move  # noqa: E402
 from components.panels import data_panel, prior_panel  # noqa: E402
 from components.services import store
 from components.services.data_source import load_dataset, put_upload  # noqa: E402
-from components.views.specs import default_ui  # noqa: E402
+from components.views.specs import default_spec  # noqa: E402
 
 
 def stored_upload(X: np.ndarray, rows, cols, digest: str) -> tuple[str, str]:
@@ -70,10 +70,13 @@ def timed(call, repeats: int) -> tuple[float, int]:
 
 def prior_redraw(key: str, session: str):
     dataset = load_dataset(key, session)
-    specs = {"dataset": key, "D": default_ui(dataset, "D"), "H": default_ui(dataset, "H"), "noise_var": 1.0}
+    specs = {"dataset": key, "D": default_spec(dataset, "D"), "H": default_spec(dataset, "H"), "noise_var": 1.0}
 
     def redraw(i):
-        specs["D"] = {**specs["D"], "beta": specs["D"]["beta"] * (1.0 + 0.01 * (i + 1))}  # a slider move
+        kernels = specs["D"]["kernel"]  # a slider move: the (first axis's) β
+        first = kernels[0] if isinstance(kernels, list) else kernels
+        moved = {**first, "beta": first["beta"] * (1.0 + 0.01 * (i + 1))}
+        specs["D"] = {**specs["D"], "kernel": [moved, *kernels[1:]] if isinstance(kernels, list) else moved}
         return prior_panel.draw_prior_samples(specs, 0, session)
 
     return redraw
