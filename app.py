@@ -15,7 +15,17 @@ import os
 import flask
 from dash import Dash, dcc, html
 
-from components.panels import data_panel, decompose_panel, presentation, prior_panel, results_panel, tour
+from components.panels import (
+    data_panel,
+    decompose_panel,
+    noise_panel,
+    presentation,
+    prior_panel,
+    results_panel,
+    suggest_panel,
+    tour,
+    uncertainty_panel,
+)
 from components.panels.errors import report_callback_error
 from components.panels.upload_panel import MAX_UPLOAD_BYTES
 from components.services import sessions
@@ -74,8 +84,11 @@ def serve_layout() -> html.Div:
             tour.layout(),
             data_panel.layout(),
             prior_panel.layout(),
+            noise_panel.layout(),
+            suggest_panel.layout(),
             decompose_panel.layout(),
             results_panel.layout(),
+            uncertainty_panel.layout(),
         ]),
     ])
 

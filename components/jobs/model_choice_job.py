@@ -72,15 +72,23 @@ def candidates_from_page(dataset: gp.Dataset, specs: dict, rank: int, families) 
     return found
 
 
+def mask_threshold_of(value) -> float:
+    """The page's mask threshold as a number (ValueError with a message for anything else)."""
+    try:
+        return float(value or 0.0)
+    except (TypeError, ValueError):
+        raise ValueError("the mask threshold must be a number; reload the page") from None
+
+
 def request_for(dataset: gp.Dataset, specs, rank, mask_threshold, families) -> dict:
     """A model-choice request from the page's state; ValueError with a message for the page."""
     if not specs:
         raise ValueError("fix the prior settings first (see the message in the prior designer)")
     specs = checked_prior_specs(specs)
     settings = compute.JobSettings(methods=("gppnmf",), rank=rank, max_iter=1000, tol=1e-6, n_replicates=1,
-                                   noise_var=specs["noise_var"], mask_threshold=float(mask_threshold or 0.0))
+                                   noise_var=specs["noise_var"], mask_threshold=mask_threshold_of(mask_threshold))
     compute.check_settings(dataset, settings)
-    families = [f for f in FAMILIES if f in (families or [])]
+    families = [f for f in FAMILIES if isinstance(families, list) and f in families]
     candidates = candidates_from_page(dataset, specs, rank, families)
     if len(candidates) < 2:
         raise ValueError("nothing to compare: tick at least one family of candidates")

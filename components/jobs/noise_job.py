@@ -14,6 +14,7 @@ import time
 
 import gppnmf_core as gp
 from components.jobs import compute
+from components.jobs.model_choice_job import mask_threshold_of
 from components.services import store
 from components.services.data_source import load_dataset
 from components.views.specs import checked_prior_specs, factor_axis, prior_for
@@ -28,7 +29,7 @@ def request_for(dataset: gp.Dataset, specs, rank, mask_threshold) -> dict:
         raise ValueError("fix the prior settings first (see the message in the prior designer)")
     specs = checked_prior_specs(specs)
     settings = compute.JobSettings(methods=("gppnmf",), rank=rank, max_iter=1000, tol=1e-6, n_replicates=1,
-                                   noise_var=specs["noise_var"], mask_threshold=float(mask_threshold or 0.0))
+                                   noise_var=specs["noise_var"], mask_threshold=mask_threshold_of(mask_threshold))
     compute.check_settings(dataset, settings)
     return {"kind": KIND, "specs": specs, "settings": {"rank": rank, "mask_threshold": settings.mask_threshold}}
 

@@ -80,3 +80,31 @@ def run_csi_phantom_to_results(dash_duo) -> None:
     dash_duo.find_element("#run-button").click()
     wait(dash_duo.driver, lambda: result_columns(dash_duo.driver) == 3, timeout=90, message="no results")
     dash_duo.wait_for_element("#rmse-chart .main-svg", timeout=20)
+
+
+def pick_preset(dash_duo, name: str) -> None:
+    """Choose a preset of the data set in the prior designer's picker."""
+    dash_duo.find_element("#preset-picker").click()
+    option = dash_duo.driver.find_element(By.XPATH, f"//*[@role='option'][contains(., '{name}')]")
+    option.click()
+    dash_duo.wait_for_contains_text("#preset-picker", name, timeout=20)
+
+
+def run_to_results(dash_duo, timeout=120) -> None:
+    """Press Run and wait for the three result columns."""
+    dash_duo.find_element("#run-button").click()
+    wait(dash_duo.driver, lambda: result_columns(dash_duo.driver) == 3, timeout=timeout, message="no results")
+
+
+def box_value(dash_duo, factor: str, name: str) -> str:
+    """What a prior designer's number box shows."""
+    return by_id(dash_duo, dom_id(factor=factor, name=name, type="param-input")).get_attribute("value")
+
+
+def untick(dash_duo, checklist_id: str, label_fragment: str) -> None:
+    """Untick the option of a checklist whose label contains ``label_fragment`` (ticked before)."""
+    box = dash_duo.driver.find_element(
+        By.XPATH, f"//*[@id='{checklist_id}']//label[contains(., \"{label_fragment}\")]//input")
+    assert box.is_selected()
+    box.click()
+    wait(dash_duo.driver, lambda: not box.is_selected(), timeout=10, message=f"{label_fragment} still ticked")

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import psutil
 import pytest
+from dash import no_update
 from test_jobs_process import _started, assert_all_gone, job_tree, start, toy_request, wait_for_state
 
 import app
 from components.jobs import model_choice_job, noise_job, posterior_job, runner
+from components.panels import job_controls, noise_panel, suggest_panel
 from components.services import store
 from components.services.data_source import builtin_key, load_dataset
 
@@ -130,3 +132,71 @@ def test_a_decomposition_replaces_the_results_and_other_kinds_their_own_entry_on
     wait_for_state(token, ("done", "error"), timeout=LONG_S)
     start(token, toy_request(max_iter=50))
     assert store.get(token, "results") is None  # a decomposition clears the results (by default)
+
+
+# -- the panels' requests and Apply, called as functions with what a forged request could carry ------------------
+
+FORGED_SPECS = [None, "a string", 42, ["a"], {"dataset": TOY}, {"dataset": ["x"], "D": {}, "H": {}, "noise_var": 1},
+                "D.kernel=os.system", "noise_var=-1", "noise_var=nan", "dataset=file:/etc/passwd"]
+
+
+def _forged(case):
+    if not isinstance(case, str) or "=" not in case:
+        return case
+    path, value = case.split("=", 1)
+    specs = toy_specs("correct")
+    if path == "D.kernel":
+        specs["D"] = {**specs["D"], "kernel": value}
+    else:
+        specs[path] = float(value) if path == "noise_var" else value
+    return specs
+
+
+def _requests(token, specs, rank=2, mask=0, families=("presets",)):
+    return [lambda: suggest_panel.choice_request(token, specs, rank, mask, list(families)),
+            lambda: noise_panel.estimate_request(token, specs, rank, mask)]
+
+
+@pytest.mark.parametrize("case", FORGED_SPECS, ids=str)
+def test_forged_prior_specs_give_a_message_and_start_no_job(case):
+    token = store.new_session_id()
+    for build in _requests(token, _forged(case)):
+        view = job_controls.start(token, "any", build, clear=())
+        assert view.message.className == "error" and len(view.message.children) < 400
+    assert runner.read(token) is None
+
+
+@pytest.mark.parametrize("rank, mask", [("2; rm -rf", 0), ([2], 0), (10**9, 0), (2.5, 0), (2, "x"), (2, [1]),
+                                        (2, float("nan")), (None, None)])
+def test_forged_rank_or_mask_give_a_message_and_start_no_job(rank, mask):
+    token = store.new_session_id()
+    for build in _requests(token, toy_specs("correct"), rank, mask):
+        assert job_controls.start(token, "any", build, clear=()).message.className == "error"
+    assert runner.read(token) is None
+
+
+def test_forged_families_compare_nothing_and_say_so():
+    for families in (5, "presets", {"presets": 1}, None):
+        with pytest.raises(ValueError, match="tick at least one family"):
+            model_choice_job.request_for(load_dataset(TOY), toy_specs("correct"), 2, 0, families)
+
+
+@pytest.mark.parametrize("factor_ids, param_ids, values", [
+    (None, None, None), ("x", "y", "z"), ([{"type": "kernel"}], [{"factor": "D"}], [1]),
+    ([{"type": "kernel", "factor": "D"}], [{"type": "param-input", "factor": "noise", "name": "var"}], []),
+])
+def test_apply_with_forged_controls_says_so_and_changes_nothing(factor_ids, param_ids, values):
+    token = store.new_session_id()
+    request = model_choice_job.request_for(load_dataset(TOY), toy_specs("correct"), 2, 0, ["presets"])
+    store.put(token, model_choice_job.ENTRY, {}, {"dataset": TOY, "candidates": request["candidates"],
+                                                  "best_index": 1})
+    out = suggest_panel.apply_suggestion(1, token, TOY, factor_ids, param_ids, values)
+    assert all(o is no_update for o in out[:5]) and out[5].className == "error"
+
+
+def test_apply_without_a_suggestion_for_this_data_set_says_so():
+    token = store.new_session_id()
+    out = suggest_panel.apply_suggestion(1, token, TOY, [], [], [])
+    assert all(o is no_update for o in out[:5]) and "press Suggest settings first" in out[5].children
+    value, said = noise_panel.apply_estimate(1, token, TOY)
+    assert value is no_update and "press Estimate σ² first" in said.children
