@@ -34,9 +34,9 @@ from components.views.figures import (
     MAX_HEATMAP_ROWS,
     factor_figure,
     histogram_figure,
-    matrix_heatmap,
 )
 from components.views.messages import notice, problem
+from components.views.model_figures import prior_check_figure
 from components.views.specs import (
     CONTROL_FIELDS,
     FACTORS,
@@ -58,6 +58,7 @@ from components.views.specs import (
     typed_positive,
     unshown,
 )
+from gppnmf_core.threads import blas_threads
 
 #: Numeric settings: (factor, name). ``("noise", "var")`` is the noise variance σ².
 PARAMS = (("D", "beta"), ("D", "scale"), ("H", "beta"), ("H", "scale"), ("noise", "var"))
@@ -637,7 +638,8 @@ def draw_prior_samples(specs, seed, session_id=None):
 def prior_figures(dataset: gp.Dataset, specs: dict, seed: int) -> tuple:
     """Samples of D and H where they live, their histograms, and simulated data, for checked ``specs``."""
     n_draws = max(N_DRAWS, dataset.rank)
-    draws = {f: prior_draws(dataset, f, specs[f], seed, n_draws) for f in ("D", "H")}
+    with blas_threads(1, 0):  # the web process serves everyone: spinning BLAS threads would slow the others
+        draws = {f: prior_draws(dataset, f, specs[f], seed, n_draws) for f in ("D", "H")}
     for f in ("D", "H"):
         if not np.all(np.isfinite(draws[f])):
             raise ValueError(f"the prior for {f} gives samples too large to draw (they overflow); "
@@ -660,32 +662,35 @@ def prior_figures(dataset: gp.Dataset, specs: dict, seed: int) -> tuple:
 
 
 def _simulated_side(where, limit: int):
-    """Which of a side's drawn points the simulated data use (at most ``limit``, spread evenly) and their axis."""
+    """Which of a side's drawn points the simulated data use (at most ``limit``, spread evenly), the same points
+    as indices of the data's rows or columns, and their axis."""
     drawn = sampled_where(where)
     points = sample_points(drawn.size, limit)
+    in_data = points if drawn is where else sample_points(where.size)[points]
     if points.size == drawn.size:
-        return points, drawn
+        return points, in_data, drawn
     if isinstance(drawn, gp.Axis):
-        return points, gp.Axis(drawn.values[points], label=drawn.label, unit=drawn.unit, reversed=drawn.reversed)
-    return points, gp.Axis(points.astype(float), label=f"{' × '.join(map(str, where.shape))} grid index",
-                           unit="flattened")
+        return points, in_data, gp.Axis(drawn.values[points], label=drawn.label, unit=drawn.unit,
+                                         reversed=drawn.reversed)
+    return points, in_data, gp.Axis(points.astype(float), label=f"{' × '.join(map(str, where.shape))} grid index",
+                                    unit="flattened")
 
 
 def simulated_figure(dataset: gp.Dataset, D: np.ndarray, H: np.ndarray, noise_var: float, seed: int):
-    """One simulated data matrix D H + noise, at no more of the drawn points than a heat map shows.
+    """The data X beside one simulated data matrix D H + noise, at the same points (no more than a heat map shows).
 
     ``D`` (drawn points, rank) and ``H`` (rank, drawn points) are prior samples; picking evenly spread points of
     them is exactly the prior's simulated data at those points.
     """
-    row_points, rows = _simulated_side(dataset.rows, MAX_HEATMAP_ROWS)
-    col_points, cols = _simulated_side(dataset.cols, MAX_HEATMAP_COLS)
+    row_points, row_data, rows = _simulated_side(dataset.rows, MAX_HEATMAP_ROWS)
+    col_points, col_data, cols = _simulated_side(dataset.cols, MAX_HEATMAP_COLS)
     D, H = D[row_points], H[:, col_points]
     noise = np.sqrt(noise_var) * np.random.default_rng([seed, 2]).standard_normal((D.shape[0], H.shape[1]))
     K, L = dataset.X.shape
     at = "" if (D.shape[0], H.shape[1]) == (K, L) else f" ({D.shape[0]} × {H.shape[1]} of its {K} × {L} points)"
-    return matrix_heatmap(D @ H + noise, rows, cols,
-                          f"Simulated data D H + noise from the prior (rank {dataset.rank}){at} — compare with X",
-                          height=300)
+    return prior_check_figure(dataset.X[np.ix_(row_data, col_data)], D @ H + noise, rows, cols,
+                              title=f"Prior check: the data X beside D H + noise from the prior (rank "
+                                    f"{dataset.rank}){at}", height=320)
 
 
 @callback(Output("download-prior", "data"), Input("save-prior", "n_clicks"), State("prior-specs", "data"),

@@ -63,8 +63,8 @@ def test_sample_points_spread_evenly_and_keep_both_ends():
 
 def test_prior_samples_of_a_long_spectrum_are_drawn_at_a_few_hundred_points(factored_sizes):
     ppm = np.linspace(10.0, -10.0, 8000) + 1e-7  # coordinates of their own: nothing cached for them yet
-    key, session = _upload(np.random.default_rng(0).random((8000, 4)),
-                           gp.Axis(ppm, label="chemical shift", unit="ppm", reversed=True), gp.Axis(np.arange(4.0)),
+    X = np.random.default_rng(0).random((8000, 4))
+    key, session = _upload(X, gp.Axis(ppm, label="chemical shift", unit="ppm", reversed=True), gp.Axis(np.arange(4.0)),
                            "5a" * 12)
     *figs, message = prior_panel.draw_prior_samples(_specs(key, session), 0, session)
     samples_D, _, _, _, simulated = figs
@@ -75,6 +75,9 @@ def test_prior_samples_of_a_long_spectrum_are_drawn_at_a_few_hundred_points(fact
     assert x.size == 500 and x[0] == ppm[0] and x[-1] == ppm[-1]  # the axis's own values, both ends
     assert samples_D.data[0].type == "scatter" and samples_D.layout.xaxis.autorange == "reversed"
     assert simulated.data[0].z.shape == (figures.MAX_HEATMAP_ROWS, 4)
+    drawn = prior_panel.sample_points(8000)  # the data beside the simulation at the very points it was drawn at
+    shown = drawn[prior_panel.sample_points(drawn.size, figures.MAX_HEATMAP_ROWS)]
+    np.testing.assert_allclose(simulated.data[0].z, X[shown], rtol=1e-6)
     assert "400 × 4 of its 8000 × 4 points" in simulated.layout.title.text
 
 
