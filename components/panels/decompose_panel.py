@@ -142,10 +142,24 @@ def poll_job(token, reported, page_load: bool) -> JobView:
     record = runner.status(token)
     if record is None:
         return _idle_view()
+    if runner.kind_of(record) != runner.DECOMPOSE:  # How sure?, Suggest settings or Estimate σ²: its own panel
+        return _other_kind_view(record)
     if record["state"] in runner.ACTIVE:
         runner.seen(token, record["id"])  # a page still watches this job
         return _active_view(record)
     return _ended_view(record, reported, page_load, token)
+
+
+#: What the other job kinds are called on the page (their panels show their progress and Cancel).
+OTHER_KINDS = {"posterior": "How sure?", "model-choice": "Suggest settings", "noise": "Estimate σ²"}
+
+
+def _other_kind_view(record: dict) -> JobView:
+    """While another kind of job has the session's one job, Run waits (and the poll goes on until it ends)."""
+    if record["state"] not in runner.ACTIVE:
+        return _idle_view()
+    name = OTHER_KINDS.get(runner.kind_of(record), "another job")
+    return JobView("0", f"waiting: {name} is running", no_update, True, True, False)
 
 
 def start_job(token, specs, settings: JobSettings) -> JobView:

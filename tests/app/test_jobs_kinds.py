@@ -11,7 +11,7 @@ from test_jobs_process import _started, assert_all_gone, job_tree, start, toy_re
 
 import app
 from components.jobs import model_choice_job, noise_job, posterior_job, runner
-from components.panels import job_controls, noise_panel, suggest_panel
+from components.panels import decompose_panel, job_controls, noise_panel, suggest_panel
 from components.services import store
 from components.services.data_source import builtin_key, load_dataset
 
@@ -58,6 +58,20 @@ def test_a_sampling_job_stores_bands_of_the_run_it_came_from_and_keeps_the_resul
     assert bands["n_chains"] == 2 and bands["n_draws"] == 60
     assert bands["rhat_max"] is None or bands["rhat_max"] > 0.9
     assert store.get(token, "results")[1]["job_id"] == meta["job_id"]  # sampling never clears the run's results
+
+
+def test_the_run_panel_waits_while_another_kind_runs_and_never_reports_it_as_a_run():
+    token = store.new_session_id()
+    meta = run_toy_gppnmf(token)
+    start(token, sampling_request(meta, n_draws=10**6))
+    wait_for_state(token, ("running",), timeout=LONG_S)
+    view = decompose_panel.poll_job(token, {"run": meta["job_id"], "error": None}, page_load=False)
+    assert view.status == "waiting: How sure? is running"
+    assert view.run_disabled is True and view.cancel_disabled is True and view.poll_disabled is False
+    assert view.result is no_update  # the results panel is not told to redraw anything
+    runner.cancel(token)
+    ended = decompose_panel.poll_job(token, None, page_load=False)
+    assert ended.status == "idle" and ended.run_disabled is False and ended.result is no_update
 
 
 def test_how_sure_needs_a_gppnmf_run():
