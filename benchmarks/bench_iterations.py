@@ -1,4 +1,4 @@
-"""Iterations at scale: L-BFGS (today's default) against truncated Newton (method="newton_cg").
+"""Iterations at scale: L-BFGS (the old default) against method="auto" (truncated Newton on these grids).
 
 Run: python benchmarks/bench_iterations.py [--quick] [--old-cap SECONDS] [--threads N]
 
@@ -104,8 +104,8 @@ def main():
         base = {"grid": grid, "K": K, "threads": args.threads}
         cnmf = run_child({**base, "what": "cnmf", "cap": 0}, timeout=3600)
         old = run_child({**base, "what": "lbfgs", "cap": args.old_cap}, timeout=args.old_cap + 600)
-        new = run_child({**base, "what": "newton_cg", "cap": 3600.0}, timeout=4200)
-        for label, r in (("L-BFGS", old), ("Newton-CG", new)):
+        new = run_child({**base, "what": "auto", "cap": 3600.0}, timeout=4200)
+        for label, r in (("L-BFGS", old), ("auto", new)):
             if "error" in r:
                 print(f"{name:>16} {label:>10}  failed: {r['error']}")
                 continue
