@@ -74,9 +74,12 @@ class Axis:
         return float(np.median(np.abs(np.diff(self.values))))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Grid:
     """Points of a regular grid, flattened in C order (the first axis varies slowest).
+
+    Equal to another Grid with equal shape, names, unit and affine (both None,
+    or ``np.array_equal``), and hashable (the affine is read-only).
 
     Attributes
     ----------
@@ -86,11 +89,36 @@ class Grid:
         One name per grid axis, e.g. ``("left-right", "anterior-posterior", "inferior-superior")``.
     unit : str
         Unit of one grid step, e.g. ``"voxel"`` or ``"pixel"``.
+    affine : ndarray of shape (4, 4) or None
+        Voxel index to scanner coordinates (mm, RAS+ as nibabel uses), when
+        known (e.g. from a NIfTI header): ``affine @ (i, j, k, 1)`` for the
+        first three grid axes (an index missing on a grid of fewer axes is 0;
+        further axes, such as kept repeats, are not spatial). None when the
+        position is unknown: an orientation is then never to be guessed.
+        Float64, read-only, finite, invertible, last row ``0 0 0 1``.
     """
 
     shape: tuple[int, ...]
     names: tuple[str, ...] = ()
     unit: str = "voxel"
+    affine: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.affine is not None:
+            object.__setattr__(self, "affine", check_affine(self.affine, "Grid affine"))
+
+    def _key(self) -> tuple:
+        return (tuple(self.shape), tuple(self.names), self.unit)
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, Grid):
+            return NotImplemented
+        if self._key() != other._key() or (self.affine is None) != (other.affine is None):
+            return False
+        return self.affine is None or bool(np.array_equal(self.affine, other.affine))
+
+    def __hash__(self) -> int:
+        return hash((self._key(), None if self.affine is None else self.affine.tobytes()))
 
     @property
     def size(self) -> int:
@@ -99,6 +127,28 @@ class Grid:
     @property
     def ndim(self) -> int:
         return len(self.shape)
+
+
+def check_affine(affine, name: str = "affine") -> np.ndarray:
+    """``affine`` as a read-only float64 (4, 4) array of its own; ValueError naming ``name`` when it is not a
+    finite, invertible voxel-to-scanner affine (last row ``0 0 0 1``)."""
+    try:
+        array = np.array(affine, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a 4 x 4 array of numbers ({exc})") from None
+    if array.shape != (4, 4):
+        raise ValueError(f"{name} must have shape (4, 4), got {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} must be finite, got {array.tolist()}")
+    if not np.array_equal(array[3], [0.0, 0.0, 0.0, 1.0]):
+        raise ValueError(f"{name} must have the last row 0 0 0 1 (an affine map), got {array[3].tolist()}")
+    singular = np.linalg.svd(array[:3, :3], compute_uv=False)
+    if not (singular[0] > 0 and singular[-1] > singular[0] * 1e-12):
+        raise ValueError(f"{name} must be invertible (its 3 x 3 part is singular: singular values "
+                         f"{singular.tolist()})")
+    array += 0.0  # -0.0 becomes 0.0: equal affines hash alike
+    array.setflags(write=False)
+    return array
 
 
 AxisLike = Axis | Grid

@@ -91,7 +91,9 @@ def test_round_trip_gives_a_dataset_with_a_descending_ppm_axis(round_trip):
     np.testing.assert_allclose(np.diff(ppm), -spacing, rtol=1e-12)
     np.testing.assert_allclose([ppm[0], ppm[-1]], [(N_T // 2 - 1) * spacing, -(N_T // 2) * spacing], rtol=1e-12)
     assert ppm[N_T // 2 - 1] == 0.0  # the centre of the spectrum is 0 ppm without a reference
-    assert ds.cols == Grid((4, 4, 2), names=("x", "y", "z"), unit="voxel")
+    # the writer's qform and sform scale voxel indices to 10 mm along the scanner axes (RAS+)
+    assert ds.cols == Grid((4, 4, 2), names=("left-right", "posterior-anterior", "inferior-superior"),
+                           unit="voxel", affine=np.diag([10.0, 10.0, 10.0, 1.0]))
     assert (ds.name, ds.title, ds.truth, ds.rank, ds.presets) == ("upload", "csi.nii", None, 2, {})
     assert ds.noise_var > 0
 

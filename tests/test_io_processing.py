@@ -63,7 +63,9 @@ def test_mrsi_lines_are_aligned_and_upright(real_repeats, shifts_and_phases):
     shifts, phases = shifts_and_phases
     content = _mrsi(real_repeats, shifts, phases, noise=5e-7)
     ds = read_dataset(content, "mrsi.nii")
-    assert ds.X.shape[1] == 16 and ds.cols == Grid(MRSI_GRID, names=("x", "y", "z"), unit="voxel")
+    assert ds.X.shape[1] == 16 and ds.cols == Grid(
+        MRSI_GRID, names=("left-right", "posterior-anterior", "inferior-superior"), unit="voxel",
+        affine=np.diag([10.0, 10.0, 10.0, 1.0]))  # the writer's qform and sform: 10 mm voxels along the scanner axes
     top, value = _naa(ds)
     assert np.all(value > 0)  # upright, the voxel at 180° too
     assert top.max() - top.min() <= 2  # every NAA line within ±1 point of the others

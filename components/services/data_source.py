@@ -53,13 +53,16 @@ def _builtin(name: str) -> gp.Dataset:
 
 def _axis_to_json(where) -> dict:
     if isinstance(where, gp.Grid):
-        return {"grid": list(where.shape), "names": list(where.names), "unit": where.unit}
+        affine = None if getattr(where, "affine", None) is None else np.asarray(where.affine).tolist()
+        return {"grid": list(where.shape), "names": list(where.names), "unit": where.unit, "affine": affine}
     return {"label": where.label, "unit": where.unit, "reversed": where.reversed}
 
 
 def _axis_from_json(spec: dict, values: np.ndarray):
     if "grid" in spec:
-        return gp.Grid(tuple(spec["grid"]), names=tuple(spec["names"]), unit=spec["unit"])
+        affine = spec.get("affine")  # absent from entries stored before grids had one
+        return gp.Grid(tuple(spec["grid"]), names=tuple(spec["names"]), unit=spec["unit"],
+                       affine=None if affine is None else np.asarray(affine, dtype=np.float64))
     return gp.Axis(values, label=spec["label"], unit=spec["unit"], reversed=spec["reversed"])
 
 

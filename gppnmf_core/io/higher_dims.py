@@ -17,6 +17,7 @@ from ..dataset import Axis, Grid
 from .coils import COIL_METHOD, combine_coils
 from .errors import DataFormatError
 from .layout import grid_names
+from .nifti_mrs import orientation_names
 from .options import ReadOptions
 
 __all__ = ["Reduced", "reduce_higher_dims"]
@@ -75,7 +76,7 @@ def _kept_axis(tag: str, n: int, header: dict | None, repetition_time: float | N
 
 
 def reduce_higher_dims(data: np.ndarray, tags, headers, options: ReadOptions, filename: str,
-                       repetition_time: float | None = None) -> Reduced:
+                       repetition_time: float | None = None, affine: np.ndarray | None = None) -> Reduced:
     """Deal with dimensions 5-7 of NIfTI-MRS FIDs as ``options`` ask.
 
     ``DIM_COIL`` is combined (:func:`.coils.combine_coils`); ``DIM_DYN`` is
@@ -95,6 +96,10 @@ def reduce_higher_dims(data: np.ndarray, tags, headers, options: ReadOptions, fi
         Name used in messages.
     repetition_time : float or None
         Seconds between repeats, for the time axis of kept ``DIM_DYN``.
+    affine : ndarray of shape (4, 4) or None
+        The file's voxel-to-scanner affine: the voxel grid carries it (also
+        when kept dimensions follow the voxel axes) and its axes are named
+        from it; None: named x, y, z.
 
     Returns
     -------
@@ -147,8 +152,9 @@ def reduce_higher_dims(data: np.ndarray, tags, headers, options: ReadOptions, fi
     else:  # a view still: (t, x, y, z, kept..., averaged...), singletons dropped without a copy
         fids = view.reshape(view.shape[:4 + len(keep) + len(average)])
 
+    spatial = orientation_names(affine) or grid_names(len(grid))
     if not keep:
-        cols: Axis | Grid = Grid(grid, names=grid_names(len(grid)), unit="voxel")
+        cols: Axis | Grid = Grid(grid, names=spatial, unit="voxel", affine=affine)
     elif n_vox == 1 and len(keep) == 1:
         tag = tags[keep[0] - 4]
         cols, how = _kept_axis(tag, kept_shape[0], headers[keep[0] - 4], repetition_time)
@@ -156,7 +162,7 @@ def reduce_higher_dims(data: np.ndarray, tags, headers, options: ReadOptions, fi
     else:
         names = tuple(tags[a - 4].lower().removeprefix("dim_") for a in keep)
         if n_vox > 1:
-            cols = Grid(grid + kept_shape, names=grid_names(len(grid)) + names, unit="voxel")
+            cols = Grid(grid + kept_shape, names=spatial + names, unit="voxel", affine=affine)
         else:
             cols = Grid(kept_shape, names=names, unit="index")
         notes.append(f"The observations form a {'×'.join(map(str, cols.shape))} grid ({', '.join(cols.names)}).")

@@ -9,6 +9,11 @@ once. Dimensions 5-7 (coils, dynamics, indirect dimensions …) are kept as they
 are, with their tags (``dim_5`` … keys, defaulting to ``DIM_COIL``,
 ``DIM_DYN``, ``DIM_INDIRECT_0`` as the standard says) and ``dim_N_header``
 entries; :mod:`.higher_dims` combines, averages, keeps or selects them.
+
+The voxel-to-scanner affine is nibabel's best one (the sform when its code is
+set, else the qform when its code is set) and None when the file sets neither:
+an orientation is never invented. The grid's axis names come from it
+(:func:`orientation_names`, e.g. "left-right" for an axis running towards R).
 """
 
 from __future__ import annotations
@@ -22,12 +27,13 @@ from dataclasses import dataclass, field
 import nibabel as nib
 import numpy as np
 
+from ..dataset import check_affine
 from .errors import DataFormatError
 from .limits import check_budget, format_bytes, format_shape, prod
 from .nuclei import file_reference
 from .sniff import describe_content, nifti_version, wrong_content
 
-__all__ = ["NiftiMRS", "read_nifti_mrs", "peek_nifti_gz", "MRS_ECODE"]
+__all__ = ["NiftiMRS", "read_nifti_mrs", "peek_nifti_gz", "MRS_ECODE", "file_affine", "orientation_names"]
 
 #: NIfTI extension code of the NIfTI-MRS JSON header extension.
 MRS_ECODE = 44
@@ -35,6 +41,14 @@ _DEFAULT_DIM_TAGS = {5: "DIM_COIL", 6: "DIM_DYN", 7: "DIM_INDIRECT_0"}
 _TIME_UNITS = {"sec": 1.0, "msec": 1e-3, "usec": 1e-6}
 #: NIfTI time-unit codes (``xyzt_units`` minus its spatial part, as nibabel splits it).
 _TIME_CODES = {0: "unknown", 8: "sec", 16: "msec", 24: "usec", 32: "hz", 40: "ppm", 48: "rads"}
+#: Millimetres per NIfTI spatial unit (``xyzt_units % 8``): unknown is taken as mm, as nibabel and the standard do.
+_MM_PER_UNIT = {0: 1.0, 1: 1000.0, 2: 1.0, 3: 1e-3}
+_SPACE_UNIT_NAMES = {1: "metres", 3: "micrometres"}
+#: Name of a voxel axis that runs towards the direction nibabel's ``aff2axcodes`` gives (its low end first).
+_AXIS_NAMES = {"R": "left-right", "L": "right-left", "A": "posterior-anterior", "P": "anterior-posterior",
+               "S": "inferior-superior", "I": "superior-inferior"}
+#: Degrees a voxel axis may lie off the nearest scanner axis before the grid is called oblique.
+_OBLIQUE_DEGREES = 1.0
 
 
 @dataclass
@@ -73,6 +87,9 @@ class NiftiMRS:
         ``scl_slope`` when set, else 1.
     notes : list of str
         Sentences for the description.
+    affine : ndarray of shape (4, 4) or None
+        Voxel index (x, y, z) to scanner mm, RAS+ (:func:`file_affine`); None
+        when the header gives no orientation.
     """
 
     data: np.ndarray
@@ -88,6 +105,7 @@ class NiftiMRS:
     repetition_time: float | None = None
     scale: float = 1.0
     notes: list[str] = field(default_factory=list)
+    affine: np.ndarray | None = None
 
 
 def _header_classes(version: int):
@@ -236,6 +254,72 @@ def _dim_tags(shape, meta: dict, filename: str) -> tuple[tuple[str, str, str], t
     return tuple(tags), tuple(headers)
 
 
+def file_affine(header, notes: list[str]) -> np.ndarray | None:
+    """The voxel-to-scanner affine of a NIfTI header, as nibabel's ``get_best_affine`` picks it, or None.
+
+    The sform when ``sform_code`` > 0, else the qform when ``qform_code`` > 0;
+    None when both codes are 0 (nibabel would then fall back to a made-up
+    affine from the voxel sizes; this reader never invents an orientation). A
+    coded transform that is not a finite invertible affine (a damaged header)
+    is passed over with a note. Coordinates in metres or micrometres
+    (``xyzt_units``) are converted to mm. A sentence on the orientation (or
+    its absence) is added to ``notes``.
+    """
+    found = None
+    for kind in ("sform", "qform"):
+        try:
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                code = int(header[f"{kind}_code"])
+                if code <= 0:
+                    continue
+                matrix = getattr(header, f"get_{kind}")()
+            found = check_affine(matrix, f"the header's {kind}")
+        except Exception as exc:  # nibabel raises several types for damaged quaternions
+            notes.append(f"The header's {kind} (code {code}) is not a usable affine ({exc}); it was not used.")
+            continue
+        break
+    if found is None:
+        notes.append(_orientation_note(None, ""))
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        space = int(header["xyzt_units"]) % 8
+    if _MM_PER_UNIT.get(space, 1.0) != 1.0:
+        found = found.copy()
+        found[:3] *= _MM_PER_UNIT[space]
+        found = check_affine(found, f"the header's {kind} in mm")
+        notes.append(f"The header's coordinates are in {_SPACE_UNIT_NAMES[space]}; the affine was converted to mm.")
+    notes.append(_orientation_note(found, kind))
+    return found
+
+
+def orientation_names(affine: np.ndarray | None) -> tuple[str, str, str] | None:
+    """Names of the three voxel axes from the direction each runs in (nibabel's ``aff2axcodes``, RAS+):
+    ``"left-right"`` for an axis towards R, ``"anterior-posterior"`` for one towards P …; None without an
+    affine or when the directions cannot be told apart."""
+    if affine is None:
+        return None
+    codes = nib.aff2axcodes(affine)
+    if any(code not in _AXIS_NAMES for code in codes) or len(set(codes)) != 3:
+        return None
+    return tuple(_AXIS_NAMES[code] for code in codes)
+
+
+def _orientation_note(affine: np.ndarray | None, kind: str) -> str:
+    if affine is None:
+        return "The header gives no orientation (sform and qform codes are 0): the grid axes are named x, y, z."
+    names = orientation_names(affine)
+    if names is None:
+        return f"The voxel axes of the {kind} cannot be matched to scanner directions: named x, y, z."
+    columns = affine[:3, :3] / np.linalg.norm(affine[:3, :3], axis=0)
+    off = float(np.degrees(np.arccos(np.clip(np.max(np.abs(columns), axis=0), -1.0, 1.0))).max())
+    text = f"Voxel axes from the {kind}: {', '.join(names)}"
+    if off > _OBLIQUE_DEGREES:
+        text += f" (oblique: up to {off:.0f}° off the scanner axes; the names give the nearest directions)"
+    return text + "."
+
+
 def read_nifti_mrs(data, filename: str, spectrometer_mhz: float | None = None,
                    dwell_time_s: float | None = None) -> NiftiMRS:
     """Parse a single-file NIfTI-MRS image (already decompressed) and view its FIDs.
@@ -319,9 +403,10 @@ def read_nifti_mrs(data, filename: str, spectrometer_mhz: float | None = None,
     scale = slope if math.isfinite(slope) and slope not in (0.0, 1.0) else 1.0
     if scale != 1.0:
         notes.append(f"Values scaled by scl_slope = {scale:g}.")
+    affine = file_affine(header, notes)
     return NiftiMRS(data=fids, grid=tuple(full[:3]), dim_tags=tags, dim_headers=headers, dwell=dwell, sf=sf,
                     nucleus=nucleus, reference=reference, reference_source=reference_source,
                     acquisition_delay=delay if delay is not None and abs(delay) < 1.0 else None,
                     repetition_time=repetition if repetition is not None and repetition > 0 else None,
-                    scale=scale, notes=notes)
+                    scale=scale, notes=notes, affine=affine)
 

@@ -83,17 +83,21 @@ def _read_nifti(data, name: str, compressed: bool, options: ReadOptions) -> Data
                      f"header's {mrs.sf:g} MHz.")
     if mrs.nucleus:
         notes.append(f"Nucleus {mrs.nucleus} at {sf:.6g} MHz.")
-    reduced = reduce_higher_dims(mrs.data, mrs.dim_tags, mrs.dim_headers, options, name, mrs.repetition_time)
+    reduced = reduce_higher_dims(mrs.data, mrs.dim_tags, mrs.dim_headers, options, name, mrs.repetition_time,
+                                 affine=mrs.affine)
     notes += reduced.notes
     cols = reduced.cols
-    if options.grid_shape is not None:
+    if options.grid_shape is not None and not (isinstance(cols, Grid) and cols.shape == tuple(options.grid_shape)):
         if prod(options.grid_shape) != cols.size:
             raise DataFormatError(
                 f"{name}: grid_shape {options.grid_shape} (from the options) has {prod(options.grid_shape)} points, "
                 f"but the file has {cols.size} observations; the product must equal that number"
             )
+        dropped = isinstance(cols, Grid) and cols.affine is not None
         cols = Grid(tuple(options.grid_shape), names=grid_names(len(options.grid_shape)), unit="voxel")
-        notes.append(f"The observations were rearranged on the grid {format_shape(cols.shape)} given in the options.")
+        notes.append(f"The observations were rearranged on the grid {format_shape(cols.shape)} given in the options"
+                     + ("; the file's orientation (affine) does not describe that grid and was dropped." if dropped
+                        else "."))
     if options.orientation != "auto":
         notes.append("The orientation option does not apply to NIfTI-MRS, whose layout is fixed.")
     reference, reference_source = _reference(options, mrs.reference, mrs.reference_source)

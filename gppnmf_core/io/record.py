@@ -24,8 +24,20 @@ _META = "meta.json"
 
 def _axis_to_json(where) -> dict:
     if isinstance(where, Grid):
-        return {"grid": [int(n) for n in where.shape], "names": list(where.names), "unit": where.unit}
+        return {"grid": [int(n) for n in where.shape], "names": list(where.names), "unit": where.unit,
+                "affine": None if where.affine is None else where.affine.tolist()}
     return {"label": where.label, "unit": where.unit, "reversed": bool(where.reversed)}
+
+
+def _affine_from_json(value) -> np.ndarray | None:
+    """A grid's affine from JSON: null, or 4 lists of 4 plain numbers (Grid checks the rest)."""
+    if value is None:
+        return None
+    if not (isinstance(value, list) and len(value) == 4
+            and all(isinstance(row, list) and len(row) == 4 for row in value)
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for row in value for v in row)):
+        raise ValueError("grid affine is not a 4 x 4 list of numbers")
+    return np.array(value, dtype=np.float64)
 
 
 def _axis_from_json(spec, values: np.ndarray, size: int):
@@ -36,7 +48,7 @@ def _axis_from_json(spec, values: np.ndarray, size: int):
         names = tuple(str(n) for n in spec["names"])
         if int(np.prod(shape)) != size or len(names) not in (0, len(shape)):
             raise ValueError(f"grid {shape} does not match {size} points")
-        return Grid(shape, names=names, unit=str(spec["unit"]))
+        return Grid(shape, names=names, unit=str(spec["unit"]), affine=_affine_from_json(spec.get("affine")))
     if values.shape != (size,) or values.dtype.kind not in "fiu":
         raise ValueError(f"axis values of shape {values.shape} do not match {size} points")
     return Axis(values.astype(np.float64), label=str(spec["label"]), unit=str(spec["unit"]),

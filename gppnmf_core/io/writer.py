@@ -10,6 +10,7 @@ import os
 import nibabel as nib
 import numpy as np
 
+from ..dataset import check_affine
 from .nifti_mrs import MRS_ECODE
 
 __all__ = ["write_nifti_mrs", "NIFTI_MRS_INTENT"]
@@ -36,6 +37,7 @@ def write_nifti_mrs(
     voxel_size_mm: tuple[float, float, float] = (10.0, 10.0, 10.0),
     dim_tags: tuple[str, ...] = (),
     header: dict | None = None,
+    affine=None,
 ) -> bytes:
     """Write FIDs as a single-file NIfTI-MRS image (NIfTI-2 header, complex64 data).
 
@@ -74,7 +76,13 @@ def write_nifti_mrs(
         Further NIfTI-MRS header keys (e.g. ``{"AcquisitionStartTime": 0.001,
         "RepetitionTime": 3.0, "dim_6_header": {...}}``), JSON-serialisable.
     voxel_size_mm : (float, float, float), default (10, 10, 10)
-        Voxel size.
+        Voxel size (without ``affine``: the qform and sform scale voxel indices
+        to mm, axes along the scanner's x, y, z).
+    affine : array of shape (4, 4), optional
+        Voxel index to scanner mm (RAS+), written as sform and qform (code
+        "scanner"); it replaces ``voxel_size_mm``, whose values then come from
+        it. The qform holds rotations and flips only: an affine with shear is
+        kept exactly in the sform alone.
 
     Returns
     -------
@@ -107,7 +115,11 @@ def write_nifti_mrs(
     if header is not None:
         meta.update(json.loads(json.dumps(dict(header))))
 
-    affine = np.diag([*sizes, 1.0])
+    if affine is None:
+        affine = np.diag([*sizes, 1.0])
+    else:
+        affine = check_affine(affine, "affine")
+        sizes = tuple(float(v) for v in np.linalg.norm(affine[:3, :3], axis=0))
     image = nib.Nifti2Image(np.asarray(fids, dtype=np.complex64), affine)
     nifti_header = image.header
     nifti_header.set_data_dtype(np.complex64)
