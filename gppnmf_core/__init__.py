@@ -15,7 +15,8 @@ every submodule) is imported on first use, as SciPy's SPEC 1 describes, so
 ``import gppnmf_core`` costs milliseconds and a name costs only what its module
 needs: the model (kernels, priors, fits) numpy and SciPy's ``linalg``, ``fft``
 and ``special``; the file readers (:mod:`gppnmf_core.io`) nibabel and
-``scipy.io``; the metrics ``scipy.optimize``; the estimators scikit-learn.
+``scipy.io``; the metrics ``scipy.optimize``; the estimators scikit-learn; the
+figures (:mod:`gppnmf_core.plotting`) plotly.
 ``benchmarks/bench_import.py`` prints the times; ``tests/test_import.py``
 checks which modules load.
 """
@@ -49,8 +50,8 @@ _EXPORTS = {
 }
 #: Submodules reachable as attributes (``gp.datasets.paper_toy``) without importing them first.
 _SUBMODULES = ("baselines", "cli", "dataset", "datasets", "estimators", "gppnmf", "io", "kernels", "links", "masks",
-               "metrics", "model_selection", "noise_estimation", "objective", "posterior", "priors", "results",
-               "solvers", "structure", "threads")
+               "metrics", "model_selection", "noise_estimation", "objective", "plotting", "posterior", "priors",
+               "results", "solvers", "structure", "threads")
 _LAZY = {name: (module, name) for module, names in _EXPORTS.items() for name in names}
 _LAZY.update({module: (module, None) for module in _SUBMODULES})
 
@@ -68,6 +69,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time every name comes fr
         masks,
         metrics,
         objective,
+        plotting,
         priors,
         results,
         solvers,

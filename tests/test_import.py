@@ -1,5 +1,6 @@
 """``import gppnmf_core`` stays cheap: the heavy modules load on first use, never with the package."""
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -46,10 +47,20 @@ def test_a_data_set_and_a_fit_need_no_heavy_module_but_the_optimizer():
     assert sorted(m for m in HEAVY if m in loaded) == []
 
 
+def test_the_figures_load_plotly_only_when_a_figure_is_asked_for():
+    loaded = _loaded_after("import gppnmf_core as gp\nfrom gppnmf_core.plotting.theme import METHOD_COLORS\n"
+                           "assert 'plot_factors' in dir(gp.plotting)")
+    assert "gppnmf_core.plotting" in loaded and sorted(m for m in HEAVY if m in loaded) == []
+    if importlib.util.find_spec("plotly") is None:
+        pytest.skip("plotly is not installed (the plot extra)")
+    loaded = _loaded_after("import gppnmf_core as gp\ngp.plotting.plot_factors")
+    assert {"plotly", "gppnmf_core.plotting.notebook"} <= loaded
+
+
 def test_dir_and_unknown_names():
     import gppnmf_core as gp
 
-    assert {"io", "metrics", "estimators", "read_dataset", "fit_gppnmf"} <= set(dir(gp))
+    assert {"io", "metrics", "estimators", "plotting", "read_dataset", "fit_gppnmf"} <= set(dir(gp))
     with pytest.raises(AttributeError, match="has no attribute 'nope'"):
         gp.nope  # noqa: B018
 

@@ -1,31 +1,20 @@
-"""Colours and names shared by every chart, so a method or a component looks the same everywhere."""
+"""Colours and names shared by every chart, so a method or a component looks the same everywhere.
+
+The figure builders' theme lives in :mod:`gppnmf_core.plotting.theme` (a notebook's figures look like the
+page's); this module adds what only the page has: presentation mode.
+"""
 
 from __future__ import annotations
 
-#: Methods the dashboard runs, in display order.
-METHODS = ("gppnmf", "cnmf", "ls_nmf")
-
-METHOD_LABELS = {"gppnmf": "GPP-NMF", "cnmf": "CNMF", "ls_nmf": "LS-NMF"}
-
-#: One colour per method, used in every chart that compares methods.
-METHOD_COLORS = {"gppnmf": "#1f77b4", "cnmf": "#ff7f0e", "ls_nmf": "#2ca02c"}
-
-#: One colour per component (and per prior sample); cycled past the end.
-COMPONENT_COLORS = ("#d62728", "#9467bd", "#17becf", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22")
-
-#: The paper's three RMSE groups (its Figure 3), in order.
-RMSE_GROUPS = {
-    "rmse_noisy": "vs noisy data",
-    "rmse_noise_free": "vs noise-free data",
-    "rmse_factors": "vs underlying factors",
-}
-
-FONT = {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12}
-
-
-def component_color(m: int) -> str:
-    return COMPONENT_COLORS[m % len(COMPONENT_COLORS)]
-
+from gppnmf_core.plotting.theme import (  # noqa: F401  (the app's names for the shared theme)
+    COMPONENT_COLORS,
+    FONT,
+    METHOD_COLORS,
+    METHOD_LABELS,
+    METHODS,
+    RMSE_GROUPS,
+    component_color,
+)
 
 #: Presentation mode (a projector at the back of a room): what every chart becomes. Applied in the browser to
 #: the figures as drawn (assets/presentation.js), so the figure builders stay the same for both modes.
