@@ -49,6 +49,7 @@ def test_a_data_set_and_a_fit_need_no_heavy_module_but_the_optimizer():
 
 def test_the_figures_load_plotly_only_when_a_figure_is_asked_for():
     loaded = _loaded_after("import gppnmf_core as gp\nfrom gppnmf_core.plotting.theme import METHOD_COLORS\n"
+                           "from gppnmf_core.plotting.alignment import align_results\n"
                            "assert 'plot_factors' in dir(gp.plotting)")
     assert "gppnmf_core.plotting" in loaded and sorted(m for m in HEAVY if m in loaded) == []
     if importlib.util.find_spec("plotly") is None:

@@ -1,7 +1,8 @@
 """Figures of data, fits and priors, as plotly figures: the studio's own figure builders, for a notebook.
 
 Needs plotly (``pip install gppnmf-studio[plot]``); ``import gppnmf_core`` never imports it, and neither does
-this package until a figure is asked for (:mod:`gppnmf_core.plotting.theme` stays plain constants).
+this package until a figure is asked for (:mod:`~gppnmf_core.plotting.theme`, the colours and names, and
+:mod:`~gppnmf_core.plotting.alignment`, fits matched and scored as the page shows them, are plain NumPy).
 
 In a notebook, one call per figure, from a fit and its data set:
 
@@ -31,9 +32,9 @@ from typing import TYPE_CHECKING
 
 #: Public names by the submodule that defines them; each is imported (with plotly) on first use.
 _EXPORTS = {
-    "notebook": ("align_results", "component_names", "factorization_view", "plot_bands", "plot_convergence",
-                 "plot_data", "plot_factorization", "plot_factors", "plot_maps", "plot_model_selection",
-                 "plot_prior_check", "plot_rmse", "score_results"),
+    "notebook": ("factorization_view", "plot_bands", "plot_convergence", "plot_data", "plot_factorization",
+                 "plot_factors", "plot_maps", "plot_model_selection", "plot_prior_check", "plot_rmse"),
+    "alignment": ("align_results", "component_names", "score_results"),
     "factors": ("data_heatmap", "direction_letters", "factor_figure", "histogram_figure", "inspector_figure",
                 "matrix_heatmap", "nucleus_of", "orientation_labels", "peak_labels", "shared_zranges"),
     "model": ("factorization_caption", "factorization_figure", "prior_check_figure", "teaching_columns"),
@@ -41,13 +42,14 @@ _EXPORTS = {
     "uncertainty": ("band_figure", "cv_figure", "diagnostics_summary", "relative_width", "uncertainty_map_figure"),
     "_common": ("axis_title", "described", "figure_summary"),
 }
-_SUBMODULES = ("factors", "model", "notebook", "scores", "theme", "uncertainty")
+_SUBMODULES = ("alignment", "factors", "model", "notebook", "scores", "theme", "uncertainty")
 _LAZY = {name: (module, name) for module, names in _EXPORTS.items() for name in names}
 _LAZY.update({module: (module, None) for module in _SUBMODULES})
 
 if TYPE_CHECKING:
-    from . import factors, model, notebook, scores, theme, uncertainty  # noqa: F401
+    from . import alignment, factors, model, notebook, scores, theme, uncertainty  # noqa: F401
     from ._common import axis_title, described, figure_summary  # noqa: F401
+    from .alignment import align_results, component_names, score_results  # noqa: F401
     from .factors import (  # noqa: F401
         data_heatmap,
         direction_letters,
@@ -62,8 +64,6 @@ if TYPE_CHECKING:
     )
     from .model import factorization_caption, factorization_figure, prior_check_figure, teaching_columns  # noqa: F401
     from .notebook import (  # noqa: F401
-        align_results,
-        component_names,
         factorization_view,
         plot_bands,
         plot_convergence,
@@ -74,7 +74,6 @@ if TYPE_CHECKING:
         plot_model_selection,
         plot_prior_check,
         plot_rmse,
-        score_results,
     )
     from .scores import rmse_figure, trace_figure  # noqa: F401
     from .uncertainty import (  # noqa: F401
