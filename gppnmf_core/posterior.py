@@ -124,6 +124,9 @@ PRECONDITION_MIN_EIG = 5e-2
 #: ``1/sqrt(PRECONDITION_FLOOR)`` (about 3.2) times the prior's scale.
 PRECONDITION_FLOOR = 0.1
 
+#: Whether the chains also adapt a diagonal mass matrix in z (Stan's windows) besides the step size.
+ADAPT_MASS = True
+
 #: Seconds between progress reports handed to the callback.
 PROGRESS_INTERVAL_S = 0.1
 
@@ -659,7 +662,69 @@ def _quiet_mici():
 
 
 def _run_chain(task: dict) -> dict:
-    """Run one chain; ``task`` holds the objective, preconditioner, settings and seed."""
+    """Run one chain; ``task`` holds the objective, preconditioner, settings, seed and ``sampler``."""
+    if task.get("sampler", "nuts") == "mici":
+        return _run_chain_mici(task)
+    from .nuts import DivergenceError, sample_nuts
+    from .threads import blas_threads
+
+    objective, pre = task["objective"], task["pre"]
+    chain, seed = task["chain"], task["seed"]
+    progress, stop = _SHARED.get("progress"), _SHARED.get("stop")
+    local = task.get("local_progress")
+    if local is not None:
+        progress, stop = local
+    poll = task.get("poll")
+
+    def value_and_grad(z):
+        theta = pre.to_theta(z)
+        value, grad = objective(theta)
+        if not np.isfinite(value) or not np.all(np.isfinite(grad)):
+            raise DivergenceError("the links overflowed (non-finite objective)")
+        return value, pre.apply(grad)
+
+    def on_iteration(done):
+        if progress is not None:
+            progress[chain] = done
+        if poll is not None:
+            poll()
+        return bool(stop is not None and stop.value)
+
+    cpu_start = time.process_time()
+    rng = np.random.default_rng(seed)
+    z0 = None
+    with blas_threads(1, 0), np.errstate(all="ignore"):
+        for scale in (task["jitter"], 0.1 * task["jitter"], 0.0):  # a start where the links stay finite
+            z0 = scale * rng.standard_normal(objective.size)
+            try:
+                value_and_grad(z0)
+                break
+            except DivergenceError:
+                continue
+        out = sample_nuts(value_and_grad, z0, rng, task["n_warmup"], task["n_draws"],
+                          target_accept=task["target_accept"], max_tree_depth=task["max_tree_depth"],
+                          adapt_mass=task.get("adapt_mass", ADAPT_MASS), on_iteration=on_iteration)
+    n_warmup = task["n_warmup"]
+    result = {"z": out.q[n_warmup:], "lp": -out.potential[n_warmup:], "done": out.n_done, "stats": out.stats}
+    result.update(_identify_chain(objective, pre, result["z"], task.get("D_map")))
+    result["cpu_s"] = time.process_time() - cpu_start
+    return result
+
+
+def _identify_chain(objective: GPPNMFObjective, pre: Preconditioner, z: np.ndarray, D_map) -> dict:
+    """Factors of a chain's draws, matched to ``D_map`` and normalised (:func:`identify`), in the worker."""
+    if D_map is None:
+        return {}
+    K, L, M = objective.X.shape[0], objective.X.shape[1], objective.rank
+    D_out, H_out = np.empty((len(z), K, M)), np.empty((len(z), M, L))
+    switched = np.zeros(len(z), dtype=bool)
+    for i, theta in enumerate(pre.to_theta(z) if len(z) else []):
+        D_out[i], H_out[i], switched[i] = identify(*objective.factors(theta), D_map)
+    return {"D": D_out, "H": H_out, "switched": switched}
+
+
+def _run_chain_mici(task: dict) -> dict:
+    """Run one chain with mici's ``DynamicMultinomialHMC`` (the earlier sampler, kept for comparison)."""
     import mici
 
     from .threads import blas_threads
@@ -756,6 +821,7 @@ def sample_posterior(
     n_jobs: int | None = None,
     n_diagnostic: int | None = 48,
     map_result=None,
+    sampler: str = "nuts",
 ) -> Posterior:
     r"""Draw from the GPP-NMF posterior with NUTS and summarise it (bands for D, H and X0 = D H).
 
@@ -809,6 +875,9 @@ def sample_posterior(
         Entries each of D, H and X0 on which R̂ and ESS are computed (None: all).
     map_result : FitResult, optional
         A GPP-NMF fit of the same data and model to start from (its ``latent``).
+    sampler : {"nuts", "mici"}
+        ``"nuts"``: this package's NUTS (:mod:`gppnmf_core.nuts`); ``"mici"``:
+        mici's ``DynamicMultinomialHMC`` (needs mici installed; slower per step).
 
     Returns
     -------
@@ -844,6 +913,8 @@ def sample_posterior(
         raise ValueError(f"jitter must be a non-negative finite number, got {jitter!r}")
     if n_diagnostic is not None:
         n_diagnostic = check_int(n_diagnostic, "n_diagnostic")
+    if sampler not in ("nuts", "mici"):
+        raise ValueError(f"sampler must be 'nuts' or 'mici', got {sampler!r}")
     if n_jobs is None:
         n_jobs = min(n_chains, os.cpu_count() or 1)
     n_jobs = check_int(n_jobs, "n_jobs")
@@ -881,9 +952,11 @@ def sample_posterior(
 
     # 3.-4. the chains
     total = n_chains * (n_warmup + n_draws)
-    tasks = [{"objective": objective, "pre": pre, "chain": c, "seed": int(seeds[c]), "n_warmup": n_warmup,
-              "n_draws": n_draws, "target_accept": target_accept, "max_tree_depth": max_tree_depth,
-              "jitter": jitter} for c in range(n_chains)]
+    D_map, H_map = objective.factors(theta_map)
+    tasks = [{"D_map": D_map, "objective": objective, "pre": pre, "chain": c, "seed": int(seeds[c]),
+              "n_warmup": n_warmup, "n_draws": n_draws, "target_accept": target_accept,
+              "max_tree_depth": max_tree_depth,
+              "jitter": jitter, "sampler": sampler} for c in range(n_chains)]
     mark = time.perf_counter()
     results = [] if stopped else _run_chains(tasks, n_jobs, callback, total, value_map)
     timings["chains"] = time.perf_counter() - mark
@@ -891,8 +964,7 @@ def sample_posterior(
     if any(r["done"] < n_warmup + n_draws for r in results) or len(results) < n_chains:
         stopped = True
 
-    # 5. identification
-    D_map, H_map = objective.factors(theta_map)
+    # 5. identification (done in the workers: each draw's D matched to the MAP's and normalised)
     n_kept = min((r["z"].shape[0] for r in results), default=0)
     K, L, M = objective.X.shape[0], objective.X.shape[1], objective.rank
     D_draws = np.empty((n_chains, n_kept, K, M))
@@ -900,11 +972,11 @@ def sample_posterior(
     lp_draws = np.empty((n_chains, n_kept))
     switches = 0
     for c, r in enumerate(results):
-        thetas = pre.to_theta(r["z"][:n_kept]) if n_kept else np.empty((0, objective.size))
         lp_draws[c] = r["lp"][:n_kept]
-        for i, theta in enumerate(thetas):
-            D_draws[c, i], H_draws[c, i], switched = identify(*objective.factors(theta), D_map)
-            switches += switched
+        if "D" not in r:
+            r.update(_identify_chain(objective, pre, r["z"], D_map))
+        D_draws[c], H_draws[c] = r["D"][:n_kept], r["H"][:n_kept]
+        switches += int(np.sum(r["switched"][:n_kept]))
     D_map_n, H_map_n = _normalise(D_map, H_map)
     timings["identify"] = time.perf_counter() - mark
 
@@ -923,7 +995,8 @@ def sample_posterior(
         "max_tree_depth": max_tree_depth, "jitter": jitter, "random_state": seed_input,
         "n_jobs": n_jobs, "n_diagnostic": n_diagnostic, "warm_start": theta0 is not None or map_result is not None,
         "prior_D": prior_D.to_spec(), "prior_H": prior_H.to_spec(),
-        "sampler": "mici DynamicMultinomialHMC (NUTS), Laplace-preconditioned",
+        "sampler": ("gppnmf_core.nuts (multinomial NUTS)" if sampler == "nuts" else "mici DynamicMultinomialHMC (NUTS)")
+        + ", Laplace-preconditioned",
         "preconditioner_rank": int(pre.c.size), "step_size": step_sizes, "mean_leapfrog_steps": n_steps,
         "chain_cpu_s": [float(r.get("cpu_s", float("nan"))) for r in results], "timings": timings,
     }
