@@ -139,7 +139,7 @@ def check_affine(affine, name: str = "affine") -> np.ndarray:
     if array.shape != (4, 4):
         raise ValueError(f"{name} must have shape (4, 4), got {array.shape}")
     if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} must be finite, got {array.tolist()}")
+        raise ValueError(f"{name} must be finite; it holds NaN or infinite values")
     if not np.array_equal(array[3], [0.0, 0.0, 0.0, 1.0]):
         raise ValueError(f"{name} must have the last row 0 0 0 1 (an affine map), got {array[3].tolist()}")
     singular = np.linalg.svd(array[:3, :3], compute_uv=False)

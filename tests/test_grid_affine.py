@@ -385,3 +385,14 @@ def test_any_scanner_affine_survives_reading_and_storage(affine, shape):
     assert ds.cols.names == expected_names(affine)
     assert tuple(TOWARDS[c] for c in nib.aff2axcodes(affine)) == ds.cols.names
     assert dataset_from_bytes(dataset_to_bytes(ds), max_bytes=2**30).cols == ds.cols
+
+
+@pytest.mark.parametrize("field, value", [("srow_x", np.nan), ("srow_y", np.inf), ("quatern_b", np.nan)])
+def test_a_damaged_transform_gives_no_orientation_and_says_so(field, value):
+    content = bytearray(_with_codes(1 if field.startswith("srow") else 0, 0 if field.startswith("srow") else 1,
+                                    sform=np.diag([2.0, 2.0, 2.0, 1.0]), qform=np.diag([2.0, 2.0, 2.0, 1.0])))
+    offset = nib.Nifti2Header.template_dtype.fields[field][1]
+    content[offset: offset + 8] = np.float64(value).tobytes()
+    ds = read_dataset(bytes(content), "damaged.nii")
+    assert ds.cols.affine is None and ds.cols.names == ("x", "y", "z")
+    assert "not a usable affine" in ds.description and "no usable orientation" in ds.description

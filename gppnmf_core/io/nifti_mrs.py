@@ -265,8 +265,9 @@ def file_affine(header, notes: list[str]) -> np.ndarray | None:
     (``xyzt_units``) are converted to mm. A sentence on the orientation (or
     its absence) is added to ``notes``.
     """
-    found = None
+    found, refused = None, False
     for kind in ("sform", "qform"):
+        code = "unreadable"
         try:
             with warnings.catch_warnings(), np.errstate(all="ignore"):
                 warnings.simplefilter("ignore")
@@ -277,19 +278,27 @@ def file_affine(header, notes: list[str]) -> np.ndarray | None:
             found = check_affine(matrix, f"the header's {kind}")
         except Exception as exc:  # nibabel raises several types for damaged quaternions
             notes.append(f"The header's {kind} (code {code}) is not a usable affine ({exc}); it was not used.")
+            refused = True
             continue
         break
+    if found is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            space = int(header["xyzt_units"]) % 8
+        if _MM_PER_UNIT.get(space, 1.0) != 1.0:
+            try:
+                with np.errstate(all="ignore"):
+                    found = check_affine(found * np.array([[_MM_PER_UNIT[space]]] * 3 + [[1.0]]),
+                                         f"the header's {kind} in mm")
+                notes.append(f"The header's coordinates are in {_SPACE_UNIT_NAMES[space]}; the affine was "
+                             f"converted to mm.")
+            except ValueError as exc:
+                notes.append(f"The header's {kind} could not be converted to mm ({exc}); it was not used.")
+                found, refused = None, True
     if found is None:
-        notes.append(_orientation_note(None, ""))
+        notes.append("The header gives no usable orientation: the grid axes are named x, y, z." if refused else
+                     "The header gives no orientation (sform and qform codes are 0): the grid axes are named x, y, z.")
         return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        space = int(header["xyzt_units"]) % 8
-    if _MM_PER_UNIT.get(space, 1.0) != 1.0:
-        found = found.copy()
-        found[:3] *= _MM_PER_UNIT[space]
-        found = check_affine(found, f"the header's {kind} in mm")
-        notes.append(f"The header's coordinates are in {_SPACE_UNIT_NAMES[space]}; the affine was converted to mm.")
     notes.append(_orientation_note(found, kind))
     return found
 
@@ -306,9 +315,7 @@ def orientation_names(affine: np.ndarray | None) -> tuple[str, str, str] | None:
     return tuple(_AXIS_NAMES[code] for code in codes)
 
 
-def _orientation_note(affine: np.ndarray | None, kind: str) -> str:
-    if affine is None:
-        return "The header gives no orientation (sform and qform codes are 0): the grid axes are named x, y, z."
+def _orientation_note(affine: np.ndarray, kind: str) -> str:
     names = orientation_names(affine)
     if names is None:
         return f"The voxel axes of the {kind} cannot be matched to scanner directions: named x, y, z."
