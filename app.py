@@ -18,7 +18,6 @@ from dash import Dash, dcc, html
 from components.panels import (
     data_panel,
     decompose_panel,
-    noise_panel,
     presentation,
     prior_panel,
     results_panel,
@@ -84,7 +83,6 @@ def serve_layout() -> html.Div:
             tour.layout(),
             data_panel.layout(),
             prior_panel.layout(),
-            noise_panel.layout(),
             suggest_panel.layout(),
             decompose_panel.layout(),
             results_panel.layout(),

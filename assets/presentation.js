@@ -10,12 +10,13 @@
   "use strict";
   var style = null;  // the active presentation style, or null
 
-  function axisKeys(gd) {
-    return Object.keys(gd._fullLayout || {}).filter(function (k) { return /^[xy]axis\d*$/.test(k); });
+  function axisKeys(gd) {  // the drawn axes (a subplot's shared or matching axis may have no fonts of its own)
+    var full = gd._fullLayout || {};
+    return Object.keys(full).filter(function (k) { return /^[xy]axis\d*$/.test(k) && full[k] && full[k].tickfont; });
   }
 
   function apply(gd) {
-    if (!gd.layout || !gd._fullLayout || typeof window.Plotly === "undefined") return;
+    if (!gd.layout || !gd._fullLayout || !gd.data || typeof window.Plotly === "undefined") return;
     var marked = gd.layout.meta && gd.layout.meta.presentation;
     if (style && !marked) {
       var full = gd._fullLayout, undo = {layout: {}, traces: {}};

@@ -19,11 +19,11 @@ PREFIX = "noise-estimate"
 NOISE_BOX = {"type": "param-input", "factor": "noise", "name": "var"}
 
 
-def layout() -> html.Section:
-    return html.Section(className="card noise-card", children=[
-        html.H2("Noise level σ² from the data"),
-        html.P("Estimates the noise variance with the fit (the current rank and priors): MAP fits alternate "
-               "with MacKay's update σ² = RSS / (n − γ), where γ counts the parameters the data determine. "
+def layout() -> html.Div:
+    """Estimate σ², placed by the prior designer beside its noise slider."""
+    return html.Div(className="noise-estimate", children=[
+        html.P("Or estimate σ² from the data with the fit (the current rank and priors): MAP fits alternate with "
+               "MacKay's update σ² = RSS / (n − γ), where γ counts the parameters the data determine. "
                "Cross-validation cannot set σ² (it is flat in σ²).", className="hint"),
         *job_controls.controls(PREFIX, "Estimate σ²", "Estimate σ²"),
         html.P(id="noise-estimate-text", role="status"),

@@ -26,6 +26,7 @@ import numpy as np
 from dash import ALL, MATCH, Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
 import gppnmf_core as gp
+from components.panels import noise_panel
 from components.services.data_source import load_dataset
 from components.views import exports
 from components.views.figures import (
@@ -160,6 +161,7 @@ def layout() -> html.Section:
                 html.Fieldset(className="factor", children=[
                     html.Legend("noise"),
                     _param_control("noise", "var", "noise variance σ² (slider on a log scale)"),
+                    noise_panel.layout(),
                 ]),
                 html.Div(id="prior-message", className="message", role="alert"),
             ]),
