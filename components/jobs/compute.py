@@ -12,13 +12,12 @@ import dataclasses
 import time
 from dataclasses import dataclass
 
-import numpy as np
-
 import gppnmf_core as gp
 from components.services import config, store
 from components.services.data_source import load_dataset
 from components.views.specs import checked_prior_specs, factor_axis, prior_for
 from components.views.theme import METHOD_LABELS, METHODS
+from gppnmf_core.plotting.alignment import align_results, score_results
 
 
 @dataclass(frozen=True)
@@ -114,32 +113,6 @@ def run_decomposition(dataset, prior_D, prior_H, settings: JobSettings, report=N
     return results
 
 
-def aligned_factors(dataset, results: dict[str, gp.FitResult]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Each method's (D, H) with components in one order and on one scale across methods.
-
-    With a known truth every method is matched and scaled to it; otherwise to
-    the first method's result, after scaling that one to unit-maximum columns.
-    """
-    if dataset.truth is not None and dataset.truth.D.shape[1] == next(iter(results.values())).rank:
-        reference = dataset.truth.D
-    else:
-        first = next(iter(results.values()))
-        reference = gp.normalize_for_display(first.D, first.H)[0]
-    return {method: gp.align_to_truth(r.D, r.H, reference) for method, r in results.items()}
-
-
-def scores(dataset, factors: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, dict[str, float]]:
-    """RMSE groups of the paper's Figure 3 for each method (vs data only without a truth)."""
-    truth = dataset.truth
-    out = {}
-    for method, (D, H) in factors.items():
-        if truth is not None and truth.D.shape[1] == D.shape[1]:
-            out[method] = gp.evaluate(D, H, dataset.X, truth.X0, truth.D, truth.H)
-        else:
-            out[method] = gp.evaluate(D, H, dataset.X)
-    return out
-
-
 def prepare(request: dict, token: str) -> tuple[gp.Dataset, gp.GPPrior, gp.GPPrior, JobSettings]:
     """The data set, the two priors and the settings of a job request; ValueError when it cannot run.
 
@@ -172,7 +145,7 @@ def store_results(token, dataset_key, dataset, settings, results, prior_specs=No
     With ``pending`` (the method running now) the results are partial: the meta
     says which methods finished and which one was running (``meta["partial"]``).
     """
-    factors = aligned_factors(dataset, results)
+    factors = align_results(results, dataset)
     arrays, fits = {}, {}
     for method, result in results.items():
         arrays[f"{method}.D"], arrays[f"{method}.H"] = factors[method]
@@ -181,7 +154,7 @@ def store_results(token, dataset_key, dataset, settings, results, prior_specs=No
                         "runtime": result.runtime, "message": result.message}
     meta = {
         "dataset": dataset_key, "methods": list(results), "rank": settings.rank, "fits": fits,
-        "scores": scores(dataset, factors),
+        "scores": score_results(results, dataset),
         "settings": {"data": dataset.title, "job": dataclasses.asdict(settings), "priors": prior_specs},
         "job_id": job_id, "finished": time.time(),
     }

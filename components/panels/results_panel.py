@@ -35,10 +35,10 @@ from components.views.figures import (
     trace_figure,
 )
 from components.views.messages import problem
-from components.views.model_figures import factorization_caption, factorization_figure, teaching_columns
 from components.views.provenance import provenance_view
 from components.views.theme import METHOD_COLORS, METHOD_LABELS, RMSE_GROUPS
-from gppnmf_core import signal_strength
+from gppnmf_core import plotting, signal_strength
+from gppnmf_core.plotting.alignment import component_names
 
 HIDDEN, SHOWN = {"display": "none"}, {"display": "block"}
 
@@ -139,14 +139,6 @@ def slice_label(grid: gp.Grid) -> str:
 def _fit_summary(fit: dict) -> str:
     state = "converged" if fit["converged"] else "not converged"
     return f"{fit['n_iter']} iterations, {state}, {1e3 * fit['runtime']:.0f} ms"
-
-
-def component_names(dataset: gp.Dataset, rank: int) -> list[str]:
-    """The truth's names of the components when the truth has this rank, else "component 1", …"""
-    truth = dataset.truth
-    if truth is not None and truth.D.shape[1] == rank and truth.names:
-        return list(truth.names)
-    return [f"component {m + 1}" for m in range(rank)]
 
 
 def map_ranges(dataset: gp.Dataset, Hs) -> list | None:
@@ -442,23 +434,11 @@ def factorization_view(dataset: gp.Dataset, arrays: dict, meta: dict, method, sl
         method = methods[0] if methods else None
     if method is None:
         raise ValueError("no method in the results")
-    D, H = np.asarray(arrays[f"{method}.D"]), np.asarray(arrays[f"{method}.H"])
-    chosen, note = teaching_columns(dataset.cols, _valid_slice(slice_index, dataset.cols)
-                                    if isinstance(dataset.cols, gp.Grid) and dataset.cols.ndim == 3 else None)
-    X, Hs = np.asarray(dataset.X)[:, chosen], H[:, chosen]
     cols = dataset.cols
-    if chosen.size < cols.size:
-        cols = (gp.Axis(np.asarray(cols.values)[chosen], label=cols.label, unit=cols.unit)
-                if isinstance(cols, gp.Axis) else gp.Axis(chosen + 1.0, label="observation", unit=""))
-    elif isinstance(cols, gp.Grid):
-        cols = gp.Axis(np.arange(1.0, cols.size + 1), label=f"{cols.unit} (grid flattened)", unit="")
-    names = component_names(dataset, D.shape[1])
-    label = METHOD_LABELS.get(method, method)
-    figure = factorization_figure(X, D, Hs, dataset.rows, cols, title=f"X ≈ D × H from {label}'s result",
-                                  names=names, column_note=note)
-    residual = X - D @ Hs
-    rmse = float(np.sqrt(np.nanmean(residual * residual))) if residual.size else None
-    return figure, factorization_caption(dataset, label, names, chosen.size, note, rmse)
+    on_volume = isinstance(cols, gp.Grid) and cols.ndim == 3
+    return plotting.factorization_view(dataset, arrays[f"{method}.D"], arrays[f"{method}.H"],
+                                       label=METHOD_LABELS.get(method, method),
+                                       slice_index=_valid_slice(slice_index, cols) if on_volume else None)
 
 
 @callback(

@@ -23,6 +23,7 @@ from components.views.uncertainty_figures import (
     posterior_source_text,
     uncertainty_map_figure,
 )
+from gppnmf_core.plotting.alignment import component_names
 
 PREFIX = "how-sure"
 HIDDEN, SHOWN = {"display": "none"}, {"display": "block"}
@@ -77,13 +78,6 @@ def drive_sampling(_start, _cancel, _tick, session_id, following):
                               lambda: sampling_request(session_id), clear=(posterior_job.ENTRY,))
 
 
-def _names(dataset: gp.Dataset, rank: int) -> list[str]:
-    truth = dataset.truth
-    if truth is not None and truth.names and truth.D.shape[1] == rank:
-        return list(truth.names)
-    return [f"component {m + 1}" for m in range(rank)]
-
-
 def _slice(slice_index, where) -> int | None:
     if not (isinstance(where, gp.Grid) and where.ndim == 3):
         return None
@@ -131,7 +125,7 @@ def show_bands(_ended, slice_index, _job, session_id):
     except ValueError as exc:
         return problem(f"The bands' data set is gone ({exc})."), "", {}, HIDDEN, {}, HIDDEN
     results = store.get(session_id, "results")
-    names = _names(dataset, int(meta["rank"]))
+    names = component_names(dataset, int(meta["rank"]))
     bands = band_figure(arrays["D.q"].transpose(0, 2, 1), dataset.rows, names=names, value_label="unit-norm signal",
                         title="GPP-NMF · D, signals with 90 % bands (unit norm)", height=300)
     maps = uncertainty_map_figure(arrays["H.q"], dataset.cols, names=names,

@@ -12,6 +12,7 @@ from components.panels import data_panel, prior_panel, results_panel
 from components.services import store
 from components.services.data_source import builtin_key, load_dataset
 from components.views.specs import controls_of, factor_axis, prior_for
+from gppnmf_core.plotting.alignment import align_results, score_results
 
 CSI = builtin_key("csi_phantom")
 TOY = builtin_key("paper_toy")
@@ -144,8 +145,8 @@ def test_run_decomposition_aligns_and_scores_every_method():
     assert list(results) == ["gppnmf", "cnmf", "ls_nmf"]
     assert reports[0] == (0.0, "GPP-NMF (1/3): starting") and reports[-1] == (1.0, "done")
     assert all(0 <= f <= 1 for f, _ in reports)
-    factors = compute.aligned_factors(dataset, results)
-    scores = compute.scores(dataset, factors)
+    factors = align_results(results, dataset)
+    scores = score_results(results, dataset)
     assert scores["gppnmf"]["rmse_noise_free"] < scores["cnmf"]["rmse_noise_free"] < scores["ls_nmf"]["rmse_noise_free"]
     for method, (D, H) in factors.items():
         np.testing.assert_allclose(D @ H, results[method].D @ results[method].H, rtol=1e-9, atol=1e-9)

@@ -8,11 +8,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from components.jobs.compute import aligned_factors, run_decomposition
+from components.jobs.compute import run_decomposition
 from components.panels import decompose_panel, tour
 from components.services.data_source import builtin_key, load_dataset
 from components.views.specs import factor_axis, prior_from_ui, ui_from_prior
 from components.views.theme import METHODS
+from gppnmf_core.plotting.alignment import align_results
 
 STEP = next(s for s in tour.STEPS if s.dataset == "factories")
 
@@ -41,7 +42,7 @@ def fitted():
         rank, list(METHODS), _page_default("iter-input"), _page_default("tol-input"),
         _page_default("replicates-input"), 0, preset.noise_var)
     results = run_decomposition(dataset, prior_D, prior_H, settings)
-    return dataset, aligned_factors(dataset, results)
+    return dataset, align_results(results, dataset)
 
 
 @pytest.mark.parametrize("method", METHODS)
