@@ -36,11 +36,8 @@ def grid_affine(grid: Grid) -> tuple[np.ndarray, int, str]:
     The grid's own ``affine`` (4 × 4, from an upload's header) when it has one; an orientation from the axis
     names when all three spell anatomical directions on distinct axes; the identity otherwise.
     """
-    own = getattr(grid, "affine", None)
-    if own is not None:
-        affine = np.asarray(own, dtype=np.float64)
-        if affine.shape == (4, 4) and np.all(np.isfinite(affine)):
-            return affine, SCANNER, "affine from the uploaded file's header"
+    if grid.affine is not None:  # checked by Grid: 4 × 4, finite, invertible, in mm
+        return np.asarray(grid.affine, dtype=np.float64), SCANNER, "affine from the uploaded file's header"
     names = tuple(grid.names)
     if grid.ndim == 3 and len(names) == 3:
         letters = [direction_letters(n) for n in names]
@@ -78,7 +75,7 @@ def maps_nifti(H: np.ndarray, grid: Grid, description: str = "") -> bytes:
     image.set_sform(affine, code=code)
     image.set_qform(affine, code=code)
     image.header["descrip"] = description.encode("ascii", "replace")[:79]
-    image.header.set_xyzt_units(xyz="unknown")
+    image.header.set_xyzt_units(xyz="mm" if code == SCANNER else "unknown")  # the reader keeps the affine in mm
     return gzip.compress(image.to_bytes(), mtime=0)
 
 

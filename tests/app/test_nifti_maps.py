@@ -32,14 +32,13 @@ def test_maps_read_back_with_their_shape_values_and_orientation():
     assert image.header["descrip"].item().startswith(b"gppnmf maps")
 
 
-def test_an_uploaded_grid_affine_is_kept():
-    class GridWithAffine:  # what a reader that keeps the header's affine would hand over
-        shape, names, unit, ndim, size = (4, 3, 2), ("x", "y", "z"), "voxel", 3, 24
-        affine = np.array([[2.0, 0, 0, -10], [0, 3.0, 0, 5], [0, 0, 4.0, 1], [0, 0, 0, 1]])
-
-    image = _read(nifti_maps.maps_nifti(np.ones((1, 24)), GridWithAffine()))
-    np.testing.assert_allclose(image.affine, GridWithAffine.affine)
+def test_an_uploaded_grid_affine_is_kept_in_mm():
+    affine = np.array([[2.0, 0, 0, -10], [0, 3.0, 0, 5], [0, 0, 4.0, 1], [0, 0, 0, 1]])
+    grid = gp.Grid((4, 3, 2), names=("x", "y", "z"), affine=affine)  # as the NIfTI-MRS reader hands it over
+    image = _read(nifti_maps.maps_nifti(np.ones((1, 24)), grid))
+    np.testing.assert_allclose(image.affine, affine)
     assert int(image.header["sform_code"]) == nifti_maps.SCANNER
+    assert image.header.get_xyzt_units()[0] == "mm"
 
 
 def test_without_an_affine_or_named_directions_the_identity_is_marked_unknown():
