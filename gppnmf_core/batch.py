@@ -130,6 +130,8 @@ def fit_record(data: bytes, file: str, *, settings: dict | None, read_options=No
     arrays = {"feature_axis": _axis_values(dataset.rows), "observation_axis": _axis_values(dataset.cols)}
     if isinstance(dataset.cols, Grid):
         arrays["grid_shape"] = np.asarray(dataset.cols.shape)
+        if dataset.cols.affine is not None:  # voxel index → scanner mm, from the file's header
+            arrays["grid_affine"] = np.asarray(dataset.cols.affine)
     for method, res in results.items():
         arrays[f"D_{method}"], arrays[f"H_{method}"] = res.D, res.H
         arrays[f"objective_{method}"] = res.objective_trace

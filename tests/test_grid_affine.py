@@ -396,3 +396,11 @@ def test_a_damaged_transform_gives_no_orientation_and_says_so(field, value):
     ds = read_dataset(bytes(content), "damaged.nii")
     assert ds.cols.affine is None and ds.cols.names == ("x", "y", "z")
     assert "not a usable affine" in ds.description and "no usable orientation" in ds.description
+
+
+def test_batch_results_keep_the_grid_affine():
+    from gppnmf_core.batch import fit_record
+
+    content = write_nifti_mrs(_fids(), DWELL, SF, affine=oblique_flipped())
+    arrays, _ = fit_record(content, "oblique.nii.gz", settings=None, rank=1, methods=("cnmf",), max_iter=20)
+    np.testing.assert_allclose(arrays["grid_affine"], oblique_flipped())
