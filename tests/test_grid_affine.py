@@ -402,5 +402,5 @@ def test_batch_results_keep_the_grid_affine():
     from gppnmf_core.batch import fit_record
 
     content = write_nifti_mrs(_fids(), DWELL, SF, affine=oblique_flipped())
-    arrays, _ = fit_record(content, "oblique.nii.gz", settings=None, rank=1, methods=("cnmf",), max_iter=20)
+    arrays, _ = fit_record(content, "oblique.nii", settings=None, rank=1, methods=("cnmf",), max_iter=20)
     np.testing.assert_allclose(arrays["grid_affine"], oblique_flipped())
