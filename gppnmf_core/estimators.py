@@ -253,7 +253,9 @@ class GPPNMF(_FactorizationEstimator):
         None: ``GPPrior(White(), ExponentialLink(lam=1.0))``.
     noise_var : float, default=1.0
         Noise variance sigma^2.
-    method : {"lbfgs", "alternating_cg"}, default="lbfgs"
+    method : {"auto", "lbfgs", "newton_cg", "alternating_cg"}, default="auto"
+        As :func:`~gppnmf_core.fit_gppnmf`: ``"auto"`` takes truncated Newton on
+        large grids and L-BFGS otherwise.
     max_iter : int, default=1000
     tol : float, default=1e-10
     gtol : float, default=1e-6
@@ -285,7 +287,7 @@ class GPPNMF(_FactorizationEstimator):
     close to, not equal to, ``fit_transform``.
     """
 
-    def __init__(self, n_components=None, *, prior_D=None, prior_H=None, noise_var=1.0, method="lbfgs",
+    def __init__(self, n_components=None, *, prior_D=None, prior_H=None, noise_var=1.0, method="auto",
                  max_iter=1000, tol=1e-10, gtol=1e-6, n_replicates=1, init_std=1e-3, n_threads=None,
                  random_state=None):
         self.n_components = n_components
