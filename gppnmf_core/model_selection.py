@@ -37,13 +37,15 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import optimize
 
 from ._validation import check_int, check_mask, check_matrix, check_positive, check_random_state
-from .posterior import LAPLACE_MAX_DIM, build_objective, laplace_log_evidence, map_from
+from .objective import GPPNMFObjective
+from .posterior import LAPLACE_MAX_DIM, laplace_log_evidence
 from .priors import GPPrior
 from .results import Progress, stop_requested
 
-__all__ = ["ModelSelection", "make_folds", "select_model"]
+__all__ = ["ModelSelection", "evaluate_candidate", "make_folds", "select_model"]
 
 SCHEMES = ("entries", "blocks")
 
@@ -163,8 +165,32 @@ def _check_candidates(candidates, noise_var) -> list:
     return list(candidates)
 
 
-def _evaluate_candidate(task: dict) -> dict:
-    """Full-data MAP, the k warm-started fold fits and the evidence of one candidate."""
+def _blas_one_thread(n_threads):
+    """Every BLAS call of a candidate on ``n_threads`` (default one) thread: a threaded OpenBLAS spins
+    between the small products of a fit, and its Cholesky of a 900² Hessian took 0.34 s on two threads
+    of the loaded 2-core machine against 0.03 s on one."""
+    from .threads import _controller
+
+    return _controller().limit(limits=1 if n_threads is None else int(n_threads), user_api="blas")
+
+
+def _fold_weights(labels, f, base_sq):
+    held = labels == f
+    weights = (~held).astype(np.float64) if base_sq is None else np.where(held, 0.0, base_sq)
+    return held, weights
+
+
+def evaluate_candidate(task: dict) -> dict:
+    """Full-data MAP, the k warm-started fold fits and (if asked) the evidence of one candidate.
+
+    The unit of work handed to ``n_jobs`` processes or to an ``executor`` (see
+    :func:`select_model`): ``task`` is one of the dicts built there (picklable:
+    arrays, the candidate's priors, numbers), the result a dict of floats and
+    small arrays. The candidate's priors are bound (their square roots built)
+    once here and shared by the full-data objective, every fold's objective and
+    the evidence; every BLAS call runs on one thread (the candidate's
+    ``n_threads`` if given).
+    """
     from .gppnmf import fit_gppnmf
 
     start = time.perf_counter()
@@ -173,30 +199,72 @@ def _evaluate_candidate(task: dict) -> dict:
     rank, pD, pH = cand["rank"], cand["prior_D"], cand["prior_H"]
     noise_var = cand.get("noise_var", task["noise_var"])
     fit_kwargs = {k: cand[k] for k in FIT_KEYS if k in cand and k not in ("noise_var", "name")}
-    fit = fit_gppnmf(X, rank, pD, pH, noise_var, mask=base_mask, random_state=task["seed"], **fit_kwargs)
-    fit_time = time.perf_counter() - start
-    full = build_objective(X, rank, pD, pH, noise_var, base_mask)
-    theta_full = full.pack(fit.latent["delta"], fit.latent["eta"])
-    max_iter = fit_kwargs.get("max_iter", 1000)
-    tol, gtol = fit_kwargs.get("tol", 1e-10), fit_kwargs.get("gtol", 1e-6)
-    base_sq = None if base_mask is None else np.broadcast_to(check_mask(base_mask, X.shape), X.shape)
-    errors = np.empty(n_folds)
-    for f in range(n_folds):
-        held = labels == f
-        weights = (~held).astype(np.float64) if base_sq is None else np.where(held, 0.0, np.sqrt(base_sq))
-        objective = build_objective(X, rank, pD, pH, noise_var, weights)
-        theta, _, _ = map_from(objective, theta_full, max_iter=max_iter, tol=tol, gtol=gtol)
-        D, H = objective.factors(theta)
-        R = (X - D @ H)[held]
-        w = np.ones_like(R) if base_sq is None else base_sq[held]
-        errors[f] = float(np.sum(w * R * R) / np.sum(w))
-        if task.get("report") is not None:
-            task["report"](task["index"], f + 1, fit.objective)
-    evidence = None
-    if full.size <= LAPLACE_MAX_DIM:
-        evidence = laplace_log_evidence(full, theta_full, value=fit.objective)
+    fit_kwargs.setdefault("n_threads", 1)
+    report = task.get("report")
+    with _blas_one_thread(fit_kwargs["n_threads"]):
+        fit = fit_gppnmf(X, rank, pD, pH, noise_var, mask=base_mask, random_state=task["seed"], **fit_kwargs)
+        fit_time = time.perf_counter() - start
+        K, L = X.shape
+        bound_D = pD.bind(K, name=f"prior_D (rows of X, shape {X.shape})")  # cached by fit_gppnmf's bind
+        bound_H = pH.bind(L, name=f"prior_H (columns of X, shape {X.shape})")
+        base_sq = check_mask(base_mask, X.shape)
+        full = GPPNMFObjective(X, rank, bound_D, bound_H, noise_var, base_sq)
+        full.mask_sq = base_sq  # what laplace_log_evidence reads
+        theta_full = full.pack(fit.latent["delta"], fit.latent["eta"])
+        max_iter = fit_kwargs.get("max_iter", 1000)
+        tol = task.get("fold_tol") or fit_kwargs.get("tol", 1e-10)
+        gtol = fit_kwargs.get("gtol", 1e-6)
+        base_full = None if base_sq is None else np.broadcast_to(base_sq, X.shape)
+        errors = np.empty(n_folds)
+        fold_iters = np.empty(n_folds, dtype=np.intp)
+        for f in range(n_folds):
+            held, weights = _fold_weights(labels, f, base_full)
+            objective = GPPNMFObjective(X, rank, bound_D, bound_H, noise_var, weights)
+            res = optimize.minimize(objective, theta_full, jac=True, method="L-BFGS-B",
+                                    options={"maxiter": max_iter, "ftol": tol, "gtol": gtol, "maxcor": 20})
+            fold_iters[f] = res.nit
+            D, H = objective.factors(res.x)
+            R = (X - D @ H)[held]
+            w = None if base_full is None else base_full[held]
+            errors[f] = float(np.mean(R * R) if w is None else np.sum(w * R * R) / np.sum(w))
+            if report is not None:
+                report(task["index"], f + 1, fit.objective)
+        evidence, evidence_time = None, 0.0
+        if task.get("evidence", "auto") is True or (task.get("evidence", "auto") == "auto"
+                                                     and full.size <= LAPLACE_MAX_DIM):
+            t = time.perf_counter()
+            evidence = laplace_log_evidence(full, theta_full, value=fit.objective)
+            evidence_time = time.perf_counter() - t
     return {"errors": errors, "evidence": evidence, "objective": fit.objective, "fit_time": fit_time,
+            "fold_iterations": fold_iters, "fit_iterations": int(fit.n_iter), "evidence_time": evidence_time,
             "cv_time": time.perf_counter() - start}
+
+
+def _latent_size(cand: dict, shape) -> int:
+    """Whitened variables of a candidate's fit (binds its priors; the binding is cached on them)."""
+    K, L = shape
+    return (cand["prior_D"].bind(K).n_latent + cand["prior_H"].bind(L).n_latent) * int(cand["rank"])
+
+
+def _init_worker() -> None:
+    """A candidate process: one BLAS thread for everything (as evaluate_candidate also sets per candidate)."""
+    from .threads import _controller
+
+    _controller().limit(limits=1, user_api="blas")
+
+
+def _collect(executor, tasks, outcomes, report, n_folds) -> None:
+    """Submit every task to ``executor`` and append the outcomes in order, reporting each."""
+    futures = [executor.submit(evaluate_candidate, task) for task in tasks]
+    try:
+        for i, future in enumerate(futures):
+            outcomes.append(future.result())
+            report(i, n_folds, outcomes[-1]["objective"])
+    finally:
+        for other in futures[len(outcomes):]:
+            cancel = getattr(other, "cancel", None)
+            if callable(cancel):
+                cancel()
 
 
 def select_model(
@@ -210,6 +278,9 @@ def select_model(
     *,
     mask=None,
     one_se_rule: bool = True,
+    evidence="auto",
+    fold_tol: float | None = None,
+    executor=None,
     callback=None,
 ) -> ModelSelection:
     r"""Choose among candidate models by k-fold held-out-entry cross-validation (paired, one-SE rule).
@@ -230,15 +301,55 @@ def select_model(
     random_state : None, int or numpy.random.Generator
         Seeds the folds and every candidate's full-data fit (the same seed for all).
     n_jobs : int
-        Candidates evaluated in this many processes at once (1: here, in order).
+        Candidates evaluated in this many processes at once (1: here, in
+        order). The processes are started with ``forkserver`` (``spawn``
+        where there is none), never ``fork`` (the caller may hold threads, e.g.
+        a web server), and run every BLAS call on one thread, as ``n_jobs=1``
+        does: the results are identical, only the wall time differs. Starting
+        the processes costs about a second (they import NumPy and SciPy), so
+        this pays off from a few hundred milliseconds of work per candidate.
     mask : array_like of shape (K, L) or (L,), optional
         Entries (or columns, e.g. voxels outside the head) never fitted nor scored.
     one_se_rule : bool
         Choose the smallest rank within one paired standard error of the
         lowest CV error (else the lowest CV error itself).
+    evidence : {"auto", True, False}
+        The Laplace evidence of each candidate (once, at its full-data MAP):
+        ``"auto"`` where it has at most :data:`~gppnmf_core.posterior.LAPLACE_MAX_DIM`
+        whitened variables (None above), True for every candidate
+        (ValueError up front when one is larger), False never (every
+        ``evidence`` None). It does not enter the choice, which is by CV alone.
+    fold_tol : float, optional
+        L-BFGS's relative-decrease tolerance for the fold fits (warm-started at
+        the full-data MAP); default the candidate's ``tol`` (1e-10 as in
+        :func:`~gppnmf_core.gppnmf.fit_gppnmf`).
+    executor : concurrent.futures.Executor-like, optional
+        Runs the candidates instead of ``n_jobs`` local processes: anything with
+        ``submit(fn, task)`` returning an object with ``result()`` (and
+        optionally ``cancel()``), called once per candidate with
+        ``fn = evaluate_candidate`` (a module-level function of this module)
+        and ``task`` a picklable dict. Results are read in candidate order.
+        For the app's Celery workers an adapter is a few lines::
+
+            @celery_app.task(serializer="pickle")
+            def run_candidate(task):
+                from gppnmf_core.model_selection import evaluate_candidate
+                return evaluate_candidate(task)
+
+            class CeleryCandidates:
+                def submit(self, fn, task):   # fn is evaluate_candidate, run by the worker's task
+                    async_result = run_candidate.apply_async((task,), serializer="pickle")
+                    async_result.result = lambda: async_result.get(disable_sync_subtasks=False)
+                    async_result.cancel = lambda: async_result.revoke()
+                    return async_result
+
+            gp.select_model(X, candidates, noise_var, executor=CeleryCandidates())
+
+        (the queue must accept pickle: ``accept_content=["json", "pickle"]``).
+        The executor is not shut down here.
     callback : callable, optional
         ``callback(Progress("select_model", candidate, n_candidates, folds done, n_folds, objective))``
-        after each fold (``n_jobs=1``) or each candidate (``n_jobs > 1``).
+        after each fold (``n_jobs=1`` without an executor) or each candidate (otherwise).
         Raising :class:`StopIteration` or returning True stops: the result
         then covers the candidates finished so far (``stopped=True``; ``best``
         is None when none had finished).
@@ -262,8 +373,20 @@ def select_model(
     if scheme not in SCHEMES:
         raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
     n_jobs = check_int(n_jobs, "n_jobs")
+    if evidence not in ("auto", True, False):
+        raise ValueError(f"evidence must be 'auto', True or False, got {evidence!r}")
+    if fold_tol is not None:
+        fold_tol = check_positive(fold_tol, "fold_tol")
+    if executor is not None and not callable(getattr(executor, "submit", None)):
+        raise ValueError("executor must have a submit(fn, task) method (a concurrent.futures.Executor or alike)")
     weights_sq = check_mask(mask, X.shape)
     observed = None if weights_sq is None else np.broadcast_to(weights_sq, X.shape) > 0
+    if evidence is True:
+        for i, cand in enumerate(candidates):
+            size = _latent_size(cand, X.shape)
+            if size > LAPLACE_MAX_DIM:
+                raise ValueError(f"candidates[{i}] has {size} whitened variables, more than the "
+                                 f"{LAPLACE_MAX_DIM} the Laplace evidence allows; use evidence='auto' or False")
     rng = check_random_state(random_state)
     labels = make_folds(X.shape, n_folds, scheme, rng, observed)
     seed = int(rng.integers(0, 2**63 - 1))
@@ -274,31 +397,29 @@ def select_model(
             raise _Stop
 
     tasks = [{"X": X, "mask": mask, "labels": labels, "n_folds": n_folds, "candidate": cand, "noise_var": noise_var,
-              "seed": seed, "index": i} for i, cand in enumerate(candidates)]
+              "seed": seed, "index": i, "evidence": evidence, "fold_tol": fold_tol}
+             for i, cand in enumerate(candidates)]
     outcomes, stopped = [], False
     try:
-        if n_jobs == 1 or n_cand == 1:
+        if executor is None and (n_jobs == 1 or n_cand == 1):
             for task in tasks:
-                outcomes.append(_evaluate_candidate(dict(task, report=report)))
+                outcomes.append(evaluate_candidate(dict(task, report=report)))
+        elif executor is not None:
+            _collect(executor, tasks, outcomes, report, n_folds)
         else:
             methods = multiprocessing.get_all_start_methods()
-            context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-            with concurrent.futures.ProcessPoolExecutor(min(n_jobs, n_cand), mp_context=context) as pool:
-                futures = [pool.submit(_evaluate_candidate, task) for task in tasks]
-                try:
-                    for i, future in enumerate(futures):
-                        outcomes.append(future.result())
-                        report(i, n_folds, outcomes[-1]["objective"])
-                finally:
-                    for other in futures:
-                        other.cancel()
+            context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+            with concurrent.futures.ProcessPoolExecutor(min(n_jobs, n_cand), mp_context=context,
+                                                        initializer=_init_worker) as pool:
+                _collect(pool, tasks, outcomes, report, n_folds)
     except _Stop:
         stopped = True
     done = len(outcomes)
     settings = {"n_folds": n_folds, "scheme": scheme, "random_state": random_state
                 if not isinstance(random_state, np.random.Generator) else None, "n_jobs": n_jobs,
                 "one_se_rule": one_se_rule, "noise_var": noise_var, "masked": mask is not None,
-                "laplace_max_dim": LAPLACE_MAX_DIM, "n_evaluated": done}
+                "laplace_max_dim": LAPLACE_MAX_DIM, "n_evaluated": done, "evidence": evidence,
+                "fold_tol": fold_tol, "executor": None if executor is None else type(executor).__name__}
     if done == 0:
         return ModelSelection(best=None, best_index=None, lowest_index=None, evidence_index=None, table=[],
                               cv_errors=np.empty((0, n_folds)), candidates=candidates, settings=settings,
@@ -327,7 +448,8 @@ def select_model(
                "cv_error_se": float(errors[i].std(ddof=1) / np.sqrt(n_folds)),
                "diff": float(diff_mean[i]), "diff_se": float(diff_se[i]), "within_one_se": bool(within[i]),
                "evidence": o["evidence"], "objective": o["objective"], "fit_time": o["fit_time"],
-               "cv_time": o["cv_time"]}
+               "cv_time": o["cv_time"], "evidence_time": o["evidence_time"],
+               "fit_iterations": o["fit_iterations"], "fold_iterations": [int(n) for n in o["fold_iterations"]]}
         if "name" in cand:
             row["name"] = cand["name"]
         table.append(row)

@@ -79,3 +79,101 @@ def test_select_model_stops_on_request():
 
     sel = select_model(toy.X, candidates, noise_var=p.noise_var, n_folds=2, callback=callback)
     assert sel.stopped and sel.settings["n_evaluated"] == 1 and sel.best is candidates[0]
+
+
+def _toy_candidates(K=30, L=40, ranks=(1, 2, 3)):
+    toy = gp.datasets.paper_toy(random_state=1, K=K, L=L, noise_var=1.0)
+    p = toy.presets["correct"]
+    return toy, [{"rank": r, "prior_D": p.prior_D, "prior_H": p.prior_H} for r in ranks]
+
+
+def test_two_processes_give_the_results_of_one():
+    toy, candidates = _toy_candidates()
+    one = select_model(toy.X, candidates, noise_var=1.0, n_folds=3, random_state=0)
+    two = select_model(toy.X, candidates, noise_var=1.0, n_folds=3, random_state=0, n_jobs=2)
+    assert two.best is one.best and two.best_index == one.best_index
+    np.testing.assert_array_equal(two.cv_errors, one.cv_errors)
+    assert [r["evidence"] for r in two.table] == [r["evidence"] for r in one.table]
+    assert [r["fold_iterations"] for r in two.table] == [r["fold_iterations"] for r in one.table]
+
+
+class _InOrder:
+    """A minimal executor: runs each task when submitted (what a Celery adapter looks like from here)."""
+
+    def __init__(self):
+        self.submitted = 0
+
+    def submit(self, fn, task):
+        import concurrent.futures
+        import pickle
+
+        self.submitted += 1
+        future = concurrent.futures.Future()
+        future.set_result(fn(pickle.loads(pickle.dumps(task))))  # tasks must survive a trip to a worker
+        return future
+
+
+def test_an_executor_runs_the_candidates():
+    toy, candidates = _toy_candidates()
+    executor = _InOrder()
+    sel = select_model(toy.X, candidates, noise_var=1.0, n_folds=3, random_state=0, executor=executor)
+    ref = select_model(toy.X, candidates, noise_var=1.0, n_folds=3, random_state=0)
+    assert executor.submitted == 3 and sel.settings["executor"] == "_InOrder"
+    np.testing.assert_array_equal(sel.cv_errors, ref.cv_errors)
+    assert sel.best is ref.best
+    with pytest.raises(ValueError, match="executor must have a submit"):
+        select_model(toy.X, candidates, noise_var=1.0, executor=object())
+
+
+def test_evidence_on_or_off_does_not_change_the_cv_choice():
+    toy, candidates = _toy_candidates()
+    runs = {e: select_model(toy.X, candidates, noise_var=1.0, n_folds=3, random_state=0, evidence=e)
+            for e in ("auto", True, False)}
+    for sel in runs.values():
+        np.testing.assert_array_equal(sel.cv_errors, runs["auto"].cv_errors)
+        assert sel.best is runs["auto"].best
+    assert all(r["evidence"] is None for r in runs[False].table) and runs[False].evidence_index is None
+    assert [r["evidence"] for r in runs[True].table] == [r["evidence"] for r in runs["auto"].table]
+    assert all(r["evidence"] is not None for r in runs[True].table)
+    with pytest.raises(ValueError, match="evidence must be"):
+        select_model(toy.X, candidates, noise_var=1.0, evidence="yes")
+
+
+def test_evidence_true_refuses_a_candidate_too_large(monkeypatch):
+    from gppnmf_core import model_selection
+
+    toy, candidates = _toy_candidates()
+    monkeypatch.setattr(model_selection, "LAPLACE_MAX_DIM", 100)
+    with pytest.raises(ValueError, match=r"candidates\[1\] has 140 whitened variables"):
+        select_model(toy.X, candidates, noise_var=1.0, evidence=True)
+    sel = select_model(toy.X, candidates, noise_var=1.0, n_folds=2, evidence="auto")
+    assert sel.table[0]["evidence"] is not None  # sizes 70, 140, 210: only the first within the limit
+    assert sel.table[1]["evidence"] is None and sel.table[2]["evidence"] is None
+
+
+@pytest.mark.parametrize("n_folds", [2, 4])
+def test_priors_are_bound_once_per_candidate_not_per_fold(monkeypatch, n_folds):
+    from gppnmf_core.priors import GPPrior
+
+    toy = gp.datasets.paper_toy(random_state=1, K=30, L=40, noise_var=1.0)
+    p = toy.presets["correct"]
+    fresh_D = GPPrior(p.prior_D.kernels[0], p.prior_D.link)  # no square roots cached yet
+    fresh_H = GPPrior(p.prior_H.kernels[0], p.prior_H.link)
+    candidates = [{"rank": r, "prior_D": fresh_D, "prior_H": fresh_H} for r in (1, 2)]
+    roots, binds = [], []
+    square_root, bind = GPPrior._square_root, GPPrior.bind
+    monkeypatch.setattr(GPPrior, "_square_root", lambda self, size: roots.append(size) or square_root(self, size))
+    monkeypatch.setattr(GPPrior, "bind", lambda self, *a, **k: binds.append(id(self)) or bind(self, *a, **k))
+    select_model(toy.X, candidates, noise_var=1.0, n_folds=n_folds, random_state=0)
+    assert sorted(roots) == [30, 40]  # each prior's square root built once for all candidates and folds
+    assert len(binds) <= 4 * len(candidates)  # fit_gppnmf's two and the folds' two: none per fold
+
+
+def test_looser_fold_tolerance_keeps_the_choice():
+    toy, candidates = _toy_candidates()
+    strict = select_model(toy.X, candidates, noise_var=1.0, n_folds=3, random_state=0, fold_tol=1e-10)
+    loose = select_model(toy.X, candidates, noise_var=1.0, n_folds=3, random_state=0, fold_tol=1e-8)
+    assert loose.best is strict.best and loose.settings["fold_tol"] == 1e-8
+    assert sum(map(sum, (r["fold_iterations"] for r in loose.table))) < \
+        sum(map(sum, (r["fold_iterations"] for r in strict.table)))
+    np.testing.assert_allclose(loose.cv_errors, strict.cv_errors, rtol=1e-3)
