@@ -15,6 +15,7 @@ import os
 import flask
 from dash import Dash, dcc, html
 
+from components import ids
 from components.panels import (
     data_panel,
     decompose_panel,
@@ -67,7 +68,7 @@ def serve_layout() -> html.Div:
     """The page, with the browser's session (kept across reloads by a cookie)."""
     return html.Div(className="page", children=[
         # The first Tab stop: straight to Run (the controls above it have sensible defaults).
-        html.A("Skip to Run", href="#run-button", className="skip-link", **{"data-focus": "run-button"}),
+        html.A("Skip to Run", href="#run-button", className="skip-link", **{"data-focus": ids.RUN_BUTTON}),
         html.Header(className="page-header", children=[
             html.Div(children=[
                 html.H1("GPP-NMF Studio"),
@@ -77,9 +78,9 @@ def serve_layout() -> html.Div:
             ]),
             presentation.presentation_switch(),
         ]),
-        dcc.Store(id="session-id", data=page_session()),
+        dcc.Store(id=ids.SESSION_ID, data=page_session()),
         html.Main(id="main", children=[
-            html.Div(id="app-message", className="message", role="alert"),
+            html.Div(id=ids.APP_MESSAGE, className="message", role="alert"),
             tour.layout(),
             data_panel.layout(),
             prior_panel.layout(),

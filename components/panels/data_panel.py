@@ -14,6 +14,7 @@ import numpy as np
 from dash import Input, Output, State, callback, dcc, html, no_update
 
 import gppnmf_core as gp
+from components import ids
 from components.panels import upload_panel
 from components.services import config
 from components.services.data_source import builtin_key, is_upload, load_dataset
@@ -30,9 +31,9 @@ def layout() -> html.Div:
         html.H2("1 · Data"),
         html.Div(className="data-grid", children=[
             html.Div(children=[
-                html.Label("Built-in data set", htmlFor="dataset-picker"),
+                html.Label("Built-in data set", htmlFor=ids.DATASET_PICKER),
                 dcc.Dropdown(
-                    id="dataset-picker",
+                    id=ids.DATASET_PICKER,
                     options=[{"label": load_dataset(builtin_key(n)).title, "value": n} for n in gp.datasets.NAMES],
                     value="paper_toy",
                     placeholder="your uploaded file",
@@ -41,21 +42,21 @@ def layout() -> html.Div:
                 upload_panel.layout(),
                 html.P(id="dataset-description", className="description"),
                 html.Ul(id="dataset-info", className="facts"),
-                html.Label(mask_label("observation"), id="mask-label", htmlFor="mask-threshold"),
-                html.Div(dcc.Slider(id="mask-threshold", min=0, max=50, step=1, value=0, allow_direct_input=False,
+                html.Label(mask_label("observation"), id="mask-label", htmlFor=ids.MASK_THRESHOLD),
+                html.Div(dcc.Slider(id=ids.MASK_THRESHOLD, min=0, max=50, step=1, value=0, allow_direct_input=False,
                                     marks={v: f"{v} %" for v in (0, 10, 20, 30, 40, 50)}),
                          **{"data-slider-label": "mask-label", "data-slider-format": "percent"}),
                 html.P(id="mask-summary", className="hint"),
             ]),
             html.Div(children=[
-                dcc.Graph(id="dataset-heatmap", config=GRAPH_CONFIG),
+                dcc.Graph(id=ids.DATASET_HEATMAP, config=GRAPH_CONFIG),
                 html.Div(className="preview-grid", children=[
-                    dcc.Graph(id="preview-signal", config=GRAPH_CONFIG),
-                    dcc.Graph(id="preview-strength", config=GRAPH_CONFIG),
+                    dcc.Graph(id=ids.PREVIEW_SIGNAL, config=GRAPH_CONFIG),
+                    dcc.Graph(id=ids.PREVIEW_STRENGTH, config=GRAPH_CONFIG),
                 ]),
             ]),
         ]),
-        dcc.Store(id="dataset-key"),
+        dcc.Store(id=ids.DATASET_KEY),
     ])
 
 
@@ -133,7 +134,7 @@ def preview_figures(dataset: gp.Dataset, threshold_percent):
     return signal, strength_fig
 
 
-@callback(Output("dataset-key", "data"), Input("dataset-picker", "value"))
+@callback(Output(ids.DATASET_KEY, "data"), Input(ids.DATASET_PICKER, "value"))
 def pick_builtin(name):
     """A built-in choice selects it; clearing the picker (an upload took over) changes nothing."""
     return builtin_key(name) if name else no_update
@@ -142,9 +143,9 @@ def pick_builtin(name):
 @callback(
     Output("dataset-description", "children"),
     Output("dataset-info", "children"),
-    Output("dataset-heatmap", "figure"),
-    Input("dataset-key", "data"),
-    State("session-id", "data"),
+    Output(ids.DATASET_HEATMAP, "figure"),
+    Input(ids.DATASET_KEY, "data"),
+    State(ids.SESSION_ID, "data"),
 )
 def show_dataset(key, session_id):
     """Description, facts and the data matrix (bounded to what a screen shows); a message when it is gone."""
@@ -155,7 +156,7 @@ def show_dataset(key, session_id):
     return dataset.description, dataset_facts(dataset), data_heatmap(dataset)
 
 
-@callback(Output("mask-label", "children"), Input("dataset-key", "data"), State("session-id", "data"))
+@callback(Output("mask-label", "children"), Input(ids.DATASET_KEY, "data"), State(ids.SESSION_ID, "data"))
 def name_the_mask(key, session_id):
     """The mask slider's label: it speaks of voxels only where the observations are voxels."""
     try:
@@ -166,12 +167,12 @@ def name_the_mask(key, session_id):
 
 
 @callback(
-    Output("preview-signal", "figure"),
-    Output("preview-strength", "figure"),
+    Output(ids.PREVIEW_SIGNAL, "figure"),
+    Output(ids.PREVIEW_STRENGTH, "figure"),
     Output("mask-summary", "children"),
-    Input("dataset-key", "data"),
-    Input("mask-threshold", "value"),
-    State("session-id", "data"),
+    Input(ids.DATASET_KEY, "data"),
+    Input(ids.MASK_THRESHOLD, "value"),
+    State(ids.SESSION_ID, "data"),
 )
 def show_preview(key, threshold, session_id):
     """The strongest signal, the signal per voxel and how many voxels the mask keeps; a message instead when the

@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
+from components import ids
 from components.jobs import runner
 from components.jobs.compute import JobSettings, prepare
 from components.jobs.compute import store_results as _store_results  # noqa: F401 - the name tests and benchmarks import
@@ -41,7 +42,7 @@ def layout() -> html.Section:
     return html.Section(className="card", children=[
         html.H2("3 · Decompose"),
         html.Div(className="decompose-row", children=[
-            _number("rank M", "rank-input", 2, min=1, step=1),
+            _number("rank M", ids.RANK_INPUT, 2, min=1, step=1),
             html.Div(className="field", children=[
                 html.Label("methods"),
                 dcc.Checklist(id="methods-checklist", value=list(METHODS), inline=True,
@@ -50,7 +51,7 @@ def layout() -> html.Section:
             _number("max. iterations", "iter-input", 1000, min=1, step=1),
             _number("tolerance (LS-NMF, CNMF)", "tol-input", 1e-6, min=0, step="any"),
             _number("replicates", "replicates-input", 1, min=1, max=20, step=1),
-            html.Button("Run", id="run-button", className="button primary"),
+            html.Button("Run", id=ids.RUN_BUTTON, className="button primary"),
             html.Button("Cancel", id="cancel-button", className="button secondary", disabled=True),
         ]),
         html.P("LS-NMF needs nonnegative data and runs on max(X, 0): clipping the negative noise biases "
@@ -59,14 +60,14 @@ def layout() -> html.Section:
             html.Progress(id="job-progress", value="0", max="1"),
             html.Span(id="job-status", className="status", children="idle"),
         ]),
-        html.Div(id="job-message", className="message", role="alert"),
-        dcc.Store(id="job-result"),
+        html.Div(id=ids.JOB_MESSAGE, className="message", role="alert"),
+        dcc.Store(id=ids.JOB_RESULT),
         dcc.Interval(id="job-poll", interval=POLL_MS, disabled=True),
     ])
 
 
-@callback(Output("rank-input", "value"), Output("rank-input", "max"), Input("dataset-key", "data"),
-          State("session-id", "data"))
+@callback(Output(ids.RANK_INPUT, "value"), Output(ids.RANK_INPUT, "max"), Input(ids.DATASET_KEY, "data"),
+          State(ids.SESSION_ID, "data"))
 def suggest_rank(dataset_key, session_id=None):
     dataset = load_dataset(dataset_key, session_id)
     return dataset.rank, min(dataset.X.shape)
@@ -188,28 +189,28 @@ def cancel_job(token) -> JobView:
 @callback(
     Output("job-progress", "value"),
     Output("job-status", "children"),
-    Output("job-message", "children"),
-    Output("run-button", "disabled"),
+    Output(ids.JOB_MESSAGE, "children"),
+    Output(ids.RUN_BUTTON, "disabled"),
     Output("cancel-button", "disabled"),
     Output("job-poll", "disabled"),
-    Output("job-result", "data"),
-    Input("run-button", "n_clicks"),
+    Output(ids.JOB_RESULT, "data"),
+    Input(ids.RUN_BUTTON, "n_clicks"),
     Input("cancel-button", "n_clicks"),
     Input("job-poll", "n_intervals"),
-    State("session-id", "data"),
-    State("prior-specs", "data"),
-    State("rank-input", "value"),
+    State(ids.SESSION_ID, "data"),
+    State(ids.PRIOR_SPECS, "data"),
+    State(ids.RANK_INPUT, "value"),
     State("methods-checklist", "value"),
     State("iter-input", "value"),
     State("tol-input", "value"),
     State("replicates-input", "value"),
-    State("mask-threshold", "value"),
-    State("job-result", "data"),
+    State(ids.MASK_THRESHOLD, "value"),
+    State(ids.JOB_RESULT, "data"),
 )
 def drive_job(_run, _cancel, _tick, session_id, specs, rank, methods, max_iter, tol, replicates, mask_threshold,
               reported):
     """Run, Cancel and the poll (and page load): the one callback that owns the job's controls."""
-    if ctx.triggered_id == "run-button":
+    if ctx.triggered_id == ids.RUN_BUTTON:
         noise_var = specs.get("noise_var") if isinstance(specs, dict) else None
         settings = settings_from_form(rank, methods, max_iter, tol, replicates, mask_threshold, noise_var)
         return list(start_job(session_id, specs, settings))
@@ -227,9 +228,9 @@ def ended_message(job):
 
 
 @callback(
-    Output("job-message", "children", allow_duplicate=True),
-    Input("download-row", "style"),
-    State("job-result", "data"),
+    Output(ids.JOB_MESSAGE, "children", allow_duplicate=True),
+    Input(ids.DOWNLOAD_ROW, "style"),
+    State(ids.JOB_RESULT, "data"),
     prevent_initial_call=True,
 )
 def say_how_a_stopped_job_ended(_results_drawn, job):

@@ -13,6 +13,7 @@ import logging
 
 from dash import ctx, set_props
 
+from components import ids
 from components.services.sessions import SessionError
 from components.services.store import StoreError
 from components.views.messages import problem
@@ -39,4 +40,4 @@ def report_callback_error(exc: Exception) -> None:
         log.warning("callback triggered by %s refused its input: %s", trigger, exc)
     else:
         log.error("callback triggered by %s failed", trigger, exc_info=exc)
-    set_props("app-message", {"children": problem(callback_error_message(exc))})
+    set_props(ids.APP_MESSAGE, {"children": problem(callback_error_message(exc))})

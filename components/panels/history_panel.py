@@ -15,6 +15,7 @@ import time
 
 from dash import Input, Output, State, callback, dcc, html
 
+from components import ids
 from components.jobs import compute
 from components.services import store
 from components.views.figures import GRAPH_CONFIG, graph_config
@@ -76,8 +77,8 @@ def comparison(token, numbers) -> tuple[object, dict]:
     Output("history-pins", "options"),
     Output("history-pins", "value"),
     Output("history-empty", "style"),
-    Input("job-result", "data"),
-    State("session-id", "data"),
+    Input(ids.JOB_RESULT, "data"),
+    State(ids.SESSION_ID, "data"),
 )
 def list_runs(_job, session_id):
     """The runs list, on page load and whenever a job hands over results."""
@@ -88,13 +89,13 @@ def list_runs(_job, session_id):
     Output("history-chart", "figure"),
     Output("history-chart", "style"),
     Input("history-pins", "value"),
-    State("session-id", "data"),
+    State(ids.SESSION_ID, "data"),
 )
 def compare_pinned_runs(numbers, session_id):
     """Keep the pins and draw the pinned runs' RMSE side by side."""
     return comparison(session_id, pin(session_id, numbers))
 
 
-@callback(Output("history-chart", "config"), Input("figure-format", "value"), prevent_initial_call=True)
+@callback(Output("history-chart", "config"), Input(ids.FIGURE_FORMAT, "value"), prevent_initial_call=True)
 def set_history_figure_format(image_format):
     return graph_config(image_format)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dash import Input, Output, State, callback, ctx, html, no_update
 
+from components import ids
 from components.jobs import noise_job
 from components.panels import job_controls
 from components.services import store
@@ -16,7 +17,7 @@ from components.views.uncertainty_figures import noise_text
 
 PREFIX = "noise-estimate"
 #: The prior designer's noise-variance box (components/panels/prior_panel.py, PARAMS ("noise", "var")).
-NOISE_BOX = {"type": "param-input", "factor": "noise", "name": "var"}
+NOISE_BOX = ids.param_input("noise", "var")
 
 
 def layout() -> html.Div:
@@ -47,11 +48,11 @@ def estimate_request(token, specs, rank, mask_threshold) -> dict:
     Input(f"{PREFIX}-start", "n_clicks"),
     Input(f"{PREFIX}-cancel", "n_clicks"),
     Input(f"{PREFIX}-poll", "n_intervals"),
-    State("session-id", "data"),
+    State(ids.SESSION_ID, "data"),
     State(f"{PREFIX}-job", "data"),
-    State("prior-specs", "data"),
-    State("rank-input", "value"),
-    State("mask-threshold", "value"),
+    State(ids.PRIOR_SPECS, "data"),
+    State(ids.RANK_INPUT, "value"),
+    State(ids.MASK_THRESHOLD, "value"),
 )
 def drive_estimate(_start, _cancel, _tick, session_id, following, specs, rank, mask_threshold):
     """Estimate σ², its Cancel and its poll (and page load)."""
@@ -69,8 +70,8 @@ def _estimate(session_id, dataset_key) -> dict | None:
     Output("noise-estimate-text", "children"),
     Output("noise-apply", "disabled"),
     Input(f"{PREFIX}-ended", "data"),
-    Input("dataset-key", "data"),
-    State("session-id", "data"),
+    Input(ids.DATASET_KEY, "data"),
+    State(ids.SESSION_ID, "data"),
 )
 def show_estimate(_ended, dataset_key, session_id):
     """The session's last estimate for this data set, and where it came from."""
@@ -84,8 +85,8 @@ def show_estimate(_ended, dataset_key, session_id):
     Output(NOISE_BOX, "value", allow_duplicate=True),
     Output("noise-applied", "children"),
     Input("noise-apply", "n_clicks"),
-    State("session-id", "data"),
-    State("dataset-key", "data"),
+    State(ids.SESSION_ID, "data"),
+    State(ids.DATASET_KEY, "data"),
     prevent_initial_call=True,
 )
 def apply_estimate(_clicks, session_id, dataset_key):

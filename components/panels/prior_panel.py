@@ -26,6 +26,7 @@ import numpy as np
 from dash import ALL, MATCH, Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
 import gppnmf_core as gp
+from components import ids
 from components.panels import noise_panel
 from components.services.data_source import load_dataset
 from components.views import exports
@@ -91,7 +92,7 @@ def _param_control(factor: str, name: str, label: str) -> html.Div:
     """A log-scale slider and the box that shows (and takes) its value; the label names both, and the
     slider announces 10**value, the number in the box. While the slider is dragged its value reaches the box
     (and so the figures) through :data:`RELAY_DRAG`; on release through :func:`sync_slider_and_box`."""
-    label_id, box_id = _pid("param-label", factor, name), _pid("param-input", factor, name)
+    label_id, box_id = _pid("param-label", factor, name), ids.param_input(factor, name)
     message_id = _pid("param-message", factor, name)
     return html.Div(className="param", children=[
         html.Label(label, id=label_id, htmlFor=dom_id(box_id)),
@@ -108,7 +109,7 @@ def _param_control(factor: str, name: str, label: str) -> html.Div:
 
 
 def _factor_controls(factor: str) -> html.Fieldset:
-    kernel_id, link_id = {"type": "kernel", "factor": factor}, {"type": "link", "factor": factor}
+    kernel_id, link_id = ids.kernel(factor), ids.link(factor)
     return html.Fieldset(className="factor", children=[
         html.Legend(FACTORS[factor]),
         html.Label("covariance (kernel)", htmlFor=dom_id(kernel_id)),
@@ -119,7 +120,7 @@ def _factor_controls(factor: str) -> html.Fieldset:
         dcc.Dropdown(id=link_id, clearable=False,
                      options=[{"label": v, "value": k} for k, v in LINK_OPTIONS.items()]),
         _param_control(factor, "scale", "λ"),
-        dcc.Checklist(id={"type": "mirror", "factor": factor}, className="mirror",
+        dcc.Checklist(id=ids.mirror(factor), className="mirror",
                       options=[{"label": " left–right mirror symmetry (grid axis 1)", "value": "mirror"}]),
         html.P(id={"type": "kept-note", "factor": factor}, className="hint kept-note"),
     ])
@@ -134,9 +135,9 @@ def layout() -> html.Section:
         html.H2("2 · Prior designer"),
         html.Div(className="prior-grid", children=[
             html.Div(className="controls", children=[
-                html.Label("Preset", htmlFor="preset-picker"),
+                html.Label("Preset", htmlFor=ids.PRESET_PICKER),
                 html.Div(className="seed-row", children=[
-                    dcc.Dropdown(id="preset-picker", clearable=False, className="preset-picker"),
+                    dcc.Dropdown(id=ids.PRESET_PICKER, clearable=False, className="preset-picker"),
                     html.Button("Reset", id="preset-reset", className="button secondary",
                                 title="Set every control back to the chosen preset"),
                 ]),
@@ -166,12 +167,12 @@ def layout() -> html.Section:
                 html.Div(id="prior-message", className="message", role="alert"),
             ]),
             html.Div(className="prior-figures", children=[
-                _graph("samples-D"), _graph("samples-H"),
-                _graph("hist-D"), _graph("hist-H"),
+                _graph(ids.SAMPLES_D), _graph(ids.SAMPLES_H),
+                _graph(ids.HIST_D), _graph(ids.HIST_H),
             ]),
         ]),
-        _graph("simulated-data"),
-        dcc.Store(id="prior-specs"),
+        _graph(ids.SIMULATED_DATA),
+        dcc.Store(id=ids.PRIOR_SPECS),
         dcc.Store(id="prior-loaded"),
         dcc.Store(id="slider-relay"),
     ])
@@ -205,16 +206,16 @@ def _param_range(dataset: gp.Dataset, values: dict, factor: str, name: str) -> t
 
 
 @callback(
-    Output("preset-picker", "options"),
-    Output("preset-picker", "value"),
+    Output(ids.PRESET_PICKER, "options"),
+    Output(ids.PRESET_PICKER, "value"),
     Output({"type": "param-slider", "factor": ALL, "name": ALL}, "min"),
     Output({"type": "param-slider", "factor": ALL, "name": ALL}, "max"),
     Output({"type": "param-slider", "factor": ALL, "name": ALL}, "marks"),
-    Output({"type": "mirror", "factor": ALL}, "options"),
-    Input("dataset-key", "data"),
+    Output(ids.mirror(), "options"),
+    Input(ids.DATASET_KEY, "data"),
     State({"type": "param-slider", "factor": ALL, "name": ALL}, "id"),
-    State({"type": "mirror", "factor": ALL}, "id"),
-    State("session-id", "data"),
+    State(ids.mirror(), "id"),
+    State(ids.SESSION_ID, "data"),
 )
 def offer_presets(dataset_key, slider_ids, mirror_ids, session_id=None):
     """New data set: its presets, slider ranges in its units, symmetry only where a grid allows it."""
@@ -234,17 +235,17 @@ def offer_presets(dataset_key, slider_ids, mirror_ids, session_id=None):
 
 
 @callback(
-    Output({"type": "kernel", "factor": ALL}, "value"),
-    Output({"type": "link", "factor": ALL}, "value"),
-    Output({"type": "mirror", "factor": ALL}, "value"),
-    Output({"type": "param-input", "factor": ALL, "name": ALL}, "value", allow_duplicate=True),
+    Output(ids.kernel(), "value"),
+    Output(ids.link(), "value"),
+    Output(ids.mirror(), "value"),
+    Output(ids.param_input(), "value", allow_duplicate=True),
     Output("prior-loaded", "data"),
-    Input("preset-picker", "value"),
+    Input(ids.PRESET_PICKER, "value"),
     Input("preset-reset", "n_clicks"),
-    State("dataset-key", "data"),
-    State({"type": "kernel", "factor": ALL}, "id"),
-    State({"type": "param-input", "factor": ALL, "name": ALL}, "id"),
-    State("session-id", "data"),
+    State(ids.DATASET_KEY, "data"),
+    State(ids.kernel(), "id"),
+    State(ids.param_input(), "id"),
+    State(ids.SESSION_ID, "data"),
     prevent_initial_call=True,
 )
 def apply_preset(preset_name, _reset, dataset_key, factor_ids, param_ids, session_id=None):
@@ -275,9 +276,9 @@ def _format(value: float) -> float:
 
 @callback(
     Output({"type": "param-slider", "factor": MATCH, "name": MATCH}, "value"),
-    Output({"type": "param-input", "factor": MATCH, "name": MATCH}, "value"),
+    Output(ids.param_input(MATCH, MATCH), "value"),
     Input({"type": "param-slider", "factor": MATCH, "name": MATCH}, "value"),
-    Input({"type": "param-input", "factor": MATCH, "name": MATCH}, "value"),
+    Input(ids.param_input(MATCH, MATCH), "value"),
     State({"type": "param-slider", "factor": MATCH, "name": MATCH}, "drag_value"),
     prevent_initial_call=True,
 )
@@ -342,18 +343,18 @@ function () {
 """
 clientside_callback(
     RELAY_DRAG,
-    Output({"type": "param-input", "factor": MATCH, "name": MATCH}, "value", allow_duplicate=True),
+    Output(ids.param_input(MATCH, MATCH), "value", allow_duplicate=True),
     Input({"type": "param-slider", "factor": MATCH, "name": MATCH}, "drag_value"),
-    State({"type": "param-input", "factor": MATCH, "name": MATCH}, "value"),
+    State(ids.param_input(MATCH, MATCH), "value"),
     prevent_initial_call=True,
 )
-clientside_callback(RELAY_NEXT, Output("slider-relay", "data"), Input("samples-D", "figure"),
-                    Input("samples-H", "figure"), prevent_initial_call=True)
+clientside_callback(RELAY_NEXT, Output("slider-relay", "data"), Input(ids.SAMPLES_D, "figure"),
+                    Input(ids.SAMPLES_H, "figure"), prevent_initial_call=True)
 
 
 @callback(
     Output({"type": "param-label", "factor": MATCH, "name": "scale"}, "children"),
-    Input({"type": "link", "factor": MATCH}, "value"),
+    Input(ids.link(MATCH), "value"),
 )
 def label_link_parameter(link):
     return "rate λ (mean 1/λ)" if link == "exponential" else "scale s"
@@ -361,8 +362,8 @@ def label_link_parameter(link):
 
 @callback(
     Output({"type": "param-slider", "factor": MATCH, "name": "beta"}, "disabled"),
-    Output({"type": "param-input", "factor": MATCH, "name": "beta"}, "disabled"),
-    Input({"type": "kernel", "factor": MATCH}, "value"),
+    Output(ids.param_input(MATCH, "beta"), "disabled"),
+    Input(ids.kernel(MATCH), "value"),
 )
 def disable_unused_length_scale(kernel):
     """A White kernel has no length scale: its β slider and box are greyed out and skipped."""
@@ -372,9 +373,9 @@ def disable_unused_length_scale(kernel):
 
 @callback(
     Output({"type": "param-label", "factor": ALL, "name": "beta"}, "children"),
-    Input("dataset-key", "data"),
+    Input(ids.DATASET_KEY, "data"),
     State({"type": "param-label", "factor": ALL, "name": "beta"}, "id"),
-    State("session-id", "data"),
+    State(ids.SESSION_ID, "data"),
 )
 def label_length_scales(dataset_key, label_ids, session_id=None):
     dataset = load_dataset(dataset_key, session_id)
@@ -382,21 +383,21 @@ def label_length_scales(dataset_key, label_ids, session_id=None):
 
 
 @callback(
-    Output("prior-specs", "data"),
+    Output(ids.PRIOR_SPECS, "data"),
     Output("prior-message", "children"),
-    Output({"type": "param-input", "factor": ALL, "name": ALL}, "className"),
+    Output(ids.param_input(), "className"),
     Output({"type": "param-message", "factor": ALL, "name": ALL}, "children"),
     Output("preset-description", "children"),
     Output({"type": "kept-note", "factor": ALL}, "children"),
-    Input("dataset-key", "data"),
-    Input({"type": "kernel", "factor": ALL}, "value"),
-    Input({"type": "link", "factor": ALL}, "value"),
-    Input({"type": "mirror", "factor": ALL}, "value"),
-    Input({"type": "param-input", "factor": ALL, "name": ALL}, "value"),
-    State({"type": "kernel", "factor": ALL}, "id"),
-    State({"type": "param-input", "factor": ALL, "name": ALL}, "id"),
-    State("session-id", "data"),
-    State("preset-picker", "value"),
+    Input(ids.DATASET_KEY, "data"),
+    Input(ids.kernel(), "value"),
+    Input(ids.link(), "value"),
+    Input(ids.mirror(), "value"),
+    Input(ids.param_input(), "value"),
+    State(ids.kernel(), "id"),
+    State(ids.param_input(), "id"),
+    State(ids.SESSION_ID, "data"),
+    State(ids.PRESET_PICKER, "value"),
     State("prior-loaded", "data"),
 )
 def collect_prior_specs(dataset_key, kernels, links, mirrors, params, factor_ids, param_ids, session_id=None,
@@ -611,15 +612,15 @@ def resample(_, seed):
 
 
 @callback(
-    Output("samples-D", "figure"),
-    Output("samples-H", "figure"),
-    Output("hist-D", "figure"),
-    Output("hist-H", "figure"),
-    Output("simulated-data", "figure"),
+    Output(ids.SAMPLES_D, "figure"),
+    Output(ids.SAMPLES_H, "figure"),
+    Output(ids.HIST_D, "figure"),
+    Output(ids.HIST_H, "figure"),
+    Output(ids.SIMULATED_DATA, "figure"),
     Output("prior-message", "children", allow_duplicate=True),
-    Input("prior-specs", "data"),
+    Input(ids.PRIOR_SPECS, "data"),
     Input("prior-seed", "value"),
-    State("session-id", "data"),
+    State(ids.SESSION_ID, "data"),
     prevent_initial_call=True,
 )
 def draw_prior_samples(specs, seed, session_id=None):
@@ -695,8 +696,8 @@ def simulated_figure(dataset: gp.Dataset, D: np.ndarray, H: np.ndarray, noise_va
                                     f"{dataset.rank}){at}", height=320)
 
 
-@callback(Output("download-prior", "data"), Input("save-prior", "n_clicks"), State("prior-specs", "data"),
-          State("session-id", "data"), prevent_initial_call=True)
+@callback(Output("download-prior", "data"), Input("save-prior", "n_clicks"), State(ids.PRIOR_SPECS, "data"),
+          State(ids.SESSION_ID, "data"), prevent_initial_call=True)
 def save_prior_settings(_, specs, session_id=None):
     """The current priors as JSON, with the units β is measured in on this data set."""
     if not specs:
@@ -718,18 +719,18 @@ def unit_warnings(saved_units: dict, dataset: gp.Dataset, settings: dict) -> lis
 
 
 @callback(
-    Output({"type": "kernel", "factor": ALL}, "value", allow_duplicate=True),
-    Output({"type": "link", "factor": ALL}, "value", allow_duplicate=True),
-    Output({"type": "mirror", "factor": ALL}, "value", allow_duplicate=True),
-    Output({"type": "param-input", "factor": ALL, "name": ALL}, "value", allow_duplicate=True),
+    Output(ids.kernel(), "value", allow_duplicate=True),
+    Output(ids.link(), "value", allow_duplicate=True),
+    Output(ids.mirror(), "value", allow_duplicate=True),
+    Output(ids.param_input(), "value", allow_duplicate=True),
     Output("prior-loaded", "data", allow_duplicate=True),
     Output("prior-message", "children", allow_duplicate=True),
     Input("load-prior", "contents"),
     State("load-prior", "filename"),
-    State({"type": "kernel", "factor": ALL}, "id"),
-    State({"type": "param-input", "factor": ALL, "name": ALL}, "id"),
-    State("dataset-key", "data"),
-    State("session-id", "data"),
+    State(ids.kernel(), "id"),
+    State(ids.param_input(), "id"),
+    State(ids.DATASET_KEY, "data"),
+    State(ids.SESSION_ID, "data"),
     prevent_initial_call=True,
 )
 def load_prior_settings(contents, filename, factor_ids, param_ids, dataset_key=None, session_id=None):

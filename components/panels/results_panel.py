@@ -14,6 +14,7 @@ import numpy as np
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 
 import gppnmf_core as gp
+from components import ids
 from components.panels import history_panel  # noqa: F401 - its callbacks
 from components.panels.callback_context import triggered_id
 from components.services import store
@@ -48,12 +49,12 @@ def layout() -> html.Section:
         html.H2("4 · Results"),
         html.Div(className="format-row", children=[
             html.Span("Camera buttons save figures as", className="hint"),
-            dcc.RadioItems(id="figure-format", value="png", inline=True, className="choices",
+            dcc.RadioItems(id=ids.FIGURE_FORMAT, value="png", inline=True, className="choices",
                            options=[{"label": " PNG", "value": "png"}, {"label": " SVG (vector)", "value": "svg"}]),
         ]),
         html.Div(id="slice-control", className="slice-control", style=HIDDEN, children=[
-            html.Label("slice", htmlFor="slice-slider", id="slice-label"),
-            html.Div(dcc.Slider(id="slice-slider", min=0, max=7, step=1, value=4,
+            html.Label("slice", htmlFor=ids.SLICE_SLIDER, id="slice-label"),
+            html.Div(dcc.Slider(id=ids.SLICE_SLIDER, min=0, max=7, step=1, value=4,
                                 marks={k: str(k + 1) for k in range(8)}, allow_direct_input=False),
                      **{"data-slider-label": "slice-label", "data-slider-format": "index1",
                         "data-slider-prefix": "slice "}),
@@ -94,7 +95,7 @@ def _results_body() -> list:
         ]),
         dcc.Graph(id="rmse-chart", style=HIDDEN, config=GRAPH_CONFIG),
         html.Ul(id="rmse-explanation", className="rmse-explanation"),
-        html.Div(id="download-row", className="download-row", style=HIDDEN, children=[
+        html.Div(id=ids.DOWNLOAD_ROW, className="download-row", style=HIDDEN, children=[
             html.Span("Take the results home:", className="hint"),
             html.Button("D, H, settings, metrics (.npz)", id="download-npz", className="button secondary"),
             html.Button("CSV files (.zip)", id="download-zip", className="button secondary"),
@@ -107,13 +108,13 @@ def _results_body() -> list:
 
 @callback(
     Output("slice-control", "style"),
-    Output("slice-slider", "max"),
-    Output("slice-slider", "marks"),
-    Output("slice-slider", "value"),
+    Output(ids.SLICE_SLIDER, "max"),
+    Output(ids.SLICE_SLIDER, "marks"),
+    Output(ids.SLICE_SLIDER, "value"),
     Output("slice-label", "children"),
     Output("download-nifti", "style"),
-    Input("dataset-key", "data"),
-    State("session-id", "data"),
+    Input(ids.DATASET_KEY, "data"),
+    State(ids.SESSION_ID, "data"),
 )
 def configure_slice_selector(dataset_key, session_id=None):
     """A slice selector only for maps on a 3-D grid (start at the paper's fifth axial slice), named after the
@@ -182,12 +183,12 @@ def method_column(method: str, fit: dict, D, H, trace, dataset: gp.Dataset, slic
     Output("rmse-chart", "figure"),
     Output("rmse-chart", "style"),
     Output("results-placeholder", "style"),
-    Output("download-row", "style"),
-    Output("job-message", "children", allow_duplicate=True),
-    Input("job-result", "data"),
-    Input("slice-slider", "value"),
-    State("session-id", "data"),
-    State("figure-format", "value"),
+    Output(ids.DOWNLOAD_ROW, "style"),
+    Output(ids.JOB_MESSAGE, "children", allow_duplicate=True),
+    Input(ids.JOB_RESULT, "data"),
+    Input(ids.SLICE_SLIDER, "value"),
+    State(ids.SESSION_ID, "data"),
+    State(ids.FIGURE_FORMAT, "value"),
     prevent_initial_call=True,
 )
 def show_results(job, slice_index, session_id, image_format="png"):
@@ -247,7 +248,7 @@ def _valid_slice(slice_index, cols) -> int:
     Input("download-npz", "n_clicks"),
     Input("download-zip", "n_clicks"),
     Input("download-nifti", "n_clicks"),
-    State("session-id", "data"),
+    State(ids.SESSION_ID, "data"),
     prevent_initial_call=True,
 )
 def download_results(_npz, _zip, _nifti, session_id):
@@ -267,22 +268,22 @@ def download_results(_npz, _zip, _nifti, session_id):
 
 
 #: Graphs that exist from the first page load (the result columns are built with the current format).
-STATIC_GRAPHS = ("dataset-heatmap", "preview-signal", "preview-strength", "samples-D", "samples-H", "hist-D",
-                 "hist-H", "simulated-data", "rmse-chart", "inspector-graph", "factorization-graph")
+STATIC_GRAPHS = (ids.DATASET_HEATMAP, ids.PREVIEW_SIGNAL, ids.PREVIEW_STRENGTH, ids.SAMPLES_D, ids.SAMPLES_H,
+                 ids.HIST_D, ids.HIST_H, ids.SIMULATED_DATA, "rmse-chart", "inspector-graph", "factorization-graph")
 RESULT_GRAPHS = ("result-signals", "result-maps", "result-trace")
 
 
 @callback(
     [Output(graph, "config") for graph in STATIC_GRAPHS],
     [Output({"type": kind, "method": ALL}, "config") for kind in RESULT_GRAPHS],
-    Input("figure-format", "value"),
+    Input(ids.FIGURE_FORMAT, "value"),
     [State({"type": kind, "method": ALL}, "id") for kind in RESULT_GRAPHS],
     prevent_initial_call=True,
 )
 def set_figure_format(image_format, *result_ids):
     """Every camera button saves in the chosen format."""
     config = graph_config(image_format)
-    return [config] * len(STATIC_GRAPHS), [[config] * len(ids) for ids in result_ids]
+    return [config] * len(STATIC_GRAPHS), [[config] * len(graph_ids) for graph_ids in result_ids]
 
 
 def observation_at(click, cols, slice_index: int, n_tiles: int = 1) -> int | None:
@@ -347,11 +348,11 @@ def observation_fits(arrays: dict, methods, column: int, n_features: int) -> dic
     Output("inspect-observation", "max"),
     Output("inspect-observation", "value"),
     Output("inspector-message", "children"),
-    Input("job-result", "data"),
+    Input(ids.JOB_RESULT, "data"),
     Input("inspect-observation", "value"),
     Input({"type": "result-maps", "method": ALL}, "clickData"),
-    State("slice-slider", "value"),
-    State("session-id", "data"),
+    State(ids.SLICE_SLIDER, "value"),
+    State(ids.SESSION_ID, "data"),
     prevent_initial_call=True,
 )
 def inspect_observation(job, number, clicks, slice_index, session_id):
@@ -397,11 +398,11 @@ def inspect_observation(job, number, clicks, slice_index, session_id):
 @callback(
     Output("results-provenance", "children"),
     Output("results-body", "style"),
-    Input("job-result", "data"),
-    Input("dataset-key", "data"),
-    Input("prior-specs", "data"),
-    Input("rank-input", "value"),
-    State("session-id", "data"),
+    Input(ids.JOB_RESULT, "data"),
+    Input(ids.DATASET_KEY, "data"),
+    Input(ids.PRIOR_SPECS, "data"),
+    Input(ids.RANK_INPUT, "value"),
+    State(ids.SESSION_ID, "data"),
 )
 def show_provenance(_job, dataset_key, specs, rank, session_id):
     """Say what the results came from, warn when the controls moved on, hide another data set's results."""
@@ -412,9 +413,9 @@ def show_provenance(_job, dataset_key, specs, rank, session_id):
 @callback(
     Output("factorization-method", "options"),
     Output("factorization-method", "value"),
-    Input("job-result", "data"),
+    Input(ids.JOB_RESULT, "data"),
     State("factorization-method", "value"),
-    State("session-id", "data"),
+    State(ids.SESSION_ID, "data"),
     prevent_initial_call=True,
 )
 def offer_factorization_methods(job, chosen, session_id):
@@ -446,8 +447,8 @@ def factorization_view(dataset: gp.Dataset, arrays: dict, meta: dict, method, sl
     Output("factorization-caption", "children"),
     Output("factorization", "style"),
     Input("factorization-method", "value"),
-    Input("slice-slider", "value"),
-    State("session-id", "data"),
+    Input(ids.SLICE_SLIDER, "value"),
+    State(ids.SESSION_ID, "data"),
     prevent_initial_call=True,
 )
 def show_factorization(method, slice_index, session_id):

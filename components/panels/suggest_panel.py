@@ -9,8 +9,9 @@ page's prior specs (``prior-specs``) from them, so controls and specs never disa
 
 from __future__ import annotations
 
-from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
+from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
+from components import ids
 from components.jobs import model_choice_job
 from components.panels import job_controls
 from components.services import store
@@ -61,11 +62,11 @@ def choice_request(token, specs, rank, mask_threshold, families) -> dict:
     Input(f"{PREFIX}-start", "n_clicks"),
     Input(f"{PREFIX}-cancel", "n_clicks"),
     Input(f"{PREFIX}-poll", "n_intervals"),
-    State("session-id", "data"),
+    State(ids.SESSION_ID, "data"),
     State(f"{PREFIX}-job", "data"),
-    State("prior-specs", "data"),
-    State("rank-input", "value"),
-    State("mask-threshold", "value"),
+    State(ids.PRIOR_SPECS, "data"),
+    State(ids.RANK_INPUT, "value"),
+    State(ids.MASK_THRESHOLD, "value"),
     State("suggest-families", "value"),
 )
 def drive_model_choice(_start, _cancel, _tick, session_id, following, specs, rank, mask_threshold, families):
@@ -81,8 +82,8 @@ def drive_model_choice(_start, _cancel, _tick, session_id, following, specs, ran
     Output("suggest-text", "children"),
     Output("suggest-apply", "disabled"),
     Input(f"{PREFIX}-ended", "data"),
-    Input("dataset-key", "data"),
-    State("session-id", "data"),
+    Input(ids.DATASET_KEY, "data"),
+    State(ids.SESSION_ID, "data"),
 )
 def show_suggestion(_ended, dataset_key, session_id):
     """Plot the session's last model choice for this data set, the choice marked; Apply is offered with it."""
@@ -107,18 +108,18 @@ def chosen_controls(meta: dict, factor_ids, param_ids, noise_var) -> tuple:
 
 
 @callback(
-    Output("rank-input", "value", allow_duplicate=True),
-    Output({"type": "kernel", "factor": ALL}, "value", allow_duplicate=True),
-    Output({"type": "link", "factor": ALL}, "value", allow_duplicate=True),
-    Output({"type": "mirror", "factor": ALL}, "value", allow_duplicate=True),
-    Output({"type": "param-input", "factor": ALL, "name": ALL}, "value", allow_duplicate=True),
+    Output(ids.RANK_INPUT, "value", allow_duplicate=True),
+    Output(ids.kernel(), "value", allow_duplicate=True),
+    Output(ids.link(), "value", allow_duplicate=True),
+    Output(ids.mirror(), "value", allow_duplicate=True),
+    Output(ids.param_input(), "value", allow_duplicate=True),
     Output("suggest-applied", "children"),
     Input("suggest-apply", "n_clicks"),
-    State("session-id", "data"),
-    State("dataset-key", "data"),
-    State({"type": "kernel", "factor": ALL}, "id"),
-    State({"type": "param-input", "factor": ALL, "name": ALL}, "id"),
-    State({"type": "param-input", "factor": ALL, "name": ALL}, "value"),
+    State(ids.SESSION_ID, "data"),
+    State(ids.DATASET_KEY, "data"),
+    State(ids.kernel(), "id"),
+    State(ids.param_input(), "id"),
+    State(ids.param_input(), "value"),
     prevent_initial_call=True,
 )
 def apply_suggestion(_clicks, session_id, dataset_key, factor_ids, param_ids, param_values):

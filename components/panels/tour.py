@@ -15,6 +15,8 @@ from typing import NamedTuple
 
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
+from components import ids
+
 HIDDEN, SHOWN = {"display": "none"}, {"display": "block"}
 
 
@@ -152,10 +154,10 @@ def show_tour_step(step):
 
 
 @callback(
-    Output("dataset-picker", "value", allow_duplicate=True),
-    Output("preset-picker", "value", allow_duplicate=True),
+    Output(ids.DATASET_PICKER, "value", allow_duplicate=True),
+    Output(ids.PRESET_PICKER, "value", allow_duplicate=True),
     Input("tour-step", "data"),
-    State("dataset-picker", "value"),
+    State(ids.DATASET_PICKER, "value"),
     prevent_initial_call=True,
 )
 def set_up_tour_step(step, dataset):
@@ -170,10 +172,10 @@ def set_up_tour_step(step, dataset):
 
 
 @callback(
-    Output("preset-picker", "value", allow_duplicate=True),
-    Input("preset-picker", "options"),
+    Output(ids.PRESET_PICKER, "value", allow_duplicate=True),
+    Input(ids.PRESET_PICKER, "options"),
     State("tour-step", "data"),
-    State("dataset-picker", "value"),
+    State(ids.DATASET_PICKER, "value"),
     prevent_initial_call=True,
 )
 def choose_tour_preset(options, step, dataset):

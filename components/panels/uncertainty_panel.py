@@ -11,6 +11,7 @@ from __future__ import annotations
 from dash import Input, Output, State, callback, ctx, dcc, html
 
 import gppnmf_core as gp
+from components import ids
 from components.jobs import compute, posterior_job
 from components.panels import job_controls
 from components.services import store
@@ -69,7 +70,7 @@ def sampling_request(token) -> dict:
     Input(f"{PREFIX}-start", "n_clicks"),
     Input(f"{PREFIX}-cancel", "n_clicks"),
     Input(f"{PREFIX}-poll", "n_intervals"),
-    State("session-id", "data"),
+    State(ids.SESSION_ID, "data"),
     State(f"{PREFIX}-job", "data"),
 )
 def drive_sampling(_start, _cancel, _tick, session_id, following):
@@ -110,9 +111,9 @@ def provenance(meta: dict, results_job) -> list:
     Output("posterior-maps", "figure"),
     Output("posterior-maps", "style"),
     Input(f"{PREFIX}-ended", "data"),
-    Input("slice-slider", "value"),
-    Input("job-result", "data"),
-    State("session-id", "data"),
+    Input(ids.SLICE_SLIDER, "value"),
+    Input(ids.JOB_RESULT, "data"),
+    State(ids.SESSION_ID, "data"),
 )
 def show_bands(_ended, slice_index, _job, session_id):
     """Draw the session's posterior bands (nothing before the first)."""

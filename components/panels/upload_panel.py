@@ -26,6 +26,7 @@ import numpy as np
 from dash import Input, Output, State, callback, dcc, html, no_update
 
 import gppnmf_core.io as gio
+from components import ids
 from components.panels.callback_context import triggered_id
 from components.services import config, store
 from components.services.data_source import digest_of, put_upload
@@ -437,7 +438,7 @@ def variable_options(listing, text: str = "") -> list[dict]:
     Output("upload-message", "children", allow_duplicate=True),
     Input("upload", "contents"),
     State("upload", "filename"),
-    State("session-id", "data"),
+    State(ids.SESSION_ID, "data"),
     prevent_initial_call=True,
 )
 def receive_upload(contents, filename, session_id):
@@ -465,7 +466,7 @@ def receive_upload(contents, filename, session_id):
     Input("upload-token", "data"),
     State("read-variable", "value"),
     State("read-axis-variable", "value"),
-    State("session-id", "data"),
+    State(ids.SESSION_ID, "data"),
     prevent_initial_call=True,
 )
 def list_upload_arrays(token, variable, axis_variable, session_id):
@@ -484,15 +485,15 @@ def list_upload_arrays(token, variable, axis_variable, session_id):
 
 
 @callback(
-    Output("dataset-key", "data", allow_duplicate=True),
-    Output("dataset-picker", "value"),
+    Output(ids.DATASET_KEY, "data", allow_duplicate=True),
+    Output(ids.DATASET_PICKER, "value"),
     Output("upload-message", "children", allow_duplicate=True),
     Output("read-variable", "options", allow_duplicate=True),
     Output("read-axis-variable", "options", allow_duplicate=True),
     Input("upload-token", "data"),
     *[Input(control, "value") for control in READ_CONTROLS],
     State("read-variable", "options"),
-    State("session-id", "data"),
+    State(ids.SESSION_ID, "data"),
     prevent_initial_call=True,
 )
 def read_upload(token, *values):
