@@ -35,18 +35,22 @@ How it samples
    left too narrow, those were the slowest to mix (the worst bulk ESS of D
    and H on toy data set 1 went from 80–110 to 290–390 per 2000 draws, the
    worst R̂ from 1.023 to 1.006, at the same 15 steps per draw).
-3. **NUTS** (:class:`mici.samplers.DynamicMultinomialHMC`, a multinomial
-   No-U-Turn sampler) in ``z``, with the step size (dual averaging, target
-   acceptance ``target_accept``) and a diagonal mass matrix (windowed online
-   variance) adapted during ``n_warmup`` iterations. A trajectory where the
+3. **NUTS** (:func:`gppnmf_core.nuts.sample_nuts`, a multinomial No-U-Turn
+   sampler of this package) in ``z``, with the step size (dual averaging,
+   target acceptance ``target_accept``) and a diagonal mass matrix (Stan's
+   windows) adapted during ``n_warmup`` iterations. A trajectory where the
    links overflow (a non-finite objective or gradient) is ended as divergent
    and its end point never accepted; divergences after warm-up are counted.
+   ``sampler="mici"`` runs mici's ``DynamicMultinomialHMC`` instead (the
+   earlier choice; see below). Without the diagonal mass matrix (step size
+   only) toy data set 1 lost a chain to a divergent, label-switched region
+   (790 divergences, R̂ 1.15): the adaptation stays.
 4. **Chains in parallel processes** (``concurrent.futures`` with the
    ``fork`` start method where there is one, else ``spawn``), each from the MAP
    plus ``jitter * S z0``, ``z0 ~ N(0, I)``, seeded from ``random_state`` by a
    :class:`numpy.random.SeedSequence` so that the draws do not depend on how
    many processes run them.
-5. **Identification**: every draw's columns of D are matched to the MAP's by
+5. **Identification** (in the chain's worker): every draw's columns of D are matched to the MAP's by
    cosine similarity (:func:`~gppnmf_core.metrics.match_components`; label
    switching happens within chains), then scaled to unit norm with H scaled
    to match (``D H`` unchanged). ``X0 = D H`` is on the raw scale.
@@ -57,8 +61,8 @@ How it samples
    the three diagnostics, so all of X0 (200,000 entries on the CSI phantom)
    would take half an hour.
 
-Why mici
---------
+Which sampler
+-------------
 Two well-kept samplers take a NumPy log density with its gradient: ``mici``
 (pure Python, NumPy only) and ``nutpie`` (Rust, with ``from_pyfunc``). Measured
 on the paper's toy (one chain of 500 warm-up + 1000 draws, same objective,
@@ -68,17 +72,35 @@ and bulk ESS of X0 300–400 (minimum) / 950–1260 (median) per 1000 draws.
 Without the reparametrisation nutpie's low-rank mass-matrix adaptation halved
 the steps (63 -> 31) but cost 3.5x more per step. nutpie runs the chains of a
 Python model on threads that share the GIL, pulls in pyarrow and zarr, and
-pins ArviZ below 1.0; mici runs one chain in each of our processes, lets us
-report progress and stop between iterations, and adds nothing but itself.
-mici's per-step overhead is the price: 109 us per leapfrog step measured on
-a 600-dimensional standard Gaussian (step size 0.31, 15 steps per draw: the
-same as our preconditioned toy, so the geometry is already as good as a
-Gaussian's and NUTS in d = 600 needs these 15 steps). Per toy step the
-objective costs about 150 us and the two preconditioner products 2 x 20 us,
-so mici is about a third of a chain's time (one chain of 300 + 1000
-iterations: 6 s of CPU). On the CSI phantom (d = 1306, preconditioner rank
-about 590, 31 steps per draw) the objective costs about 300 us and the
-products 2 x 100 us (float32).
+pins ArviZ below 1.0. mici's per-step overhead was 109 us on a 600-dimensional
+standard Gaussian (step size 0.31, 15 steps per draw: the geometry of our
+preconditioned toy), against a toy objective of 75–150 us: a third or more of a
+chain's time. :mod:`gppnmf_core.nuts` (the same algorithm: multinomial NUTS,
+the generalised no-U-turn criterion with Stan's checks across subtrees, Stan's
+warm-up) takes 40 us per step on that Gaussian (gradient included), with the
+same 15 steps per draw and step size 0.31; on the toy the CPU of one chain of
+300 + 1000 iterations went from 6–7 s (mici) to 3.1–4.0 s, on a loaded
+machine. It is tested on leapfrog reversibility and energy conservation and on
+a correlated Gaussian's mean and covariance (``tests/test_nuts.py``).
+
+What limits mixing on the toy
+-----------------------------
+Not label switching (no switches in the chains of the sets that fail R̂) and
+not the scale of D against H (the log norms of D's columns have bulk ESS
+300–390 per 2000 draws): the slowest quantities are the normalised D and the
+scaled H along the rotation of NMF (``D R``, ``R^-1 H``; the cosine between the
+two spectra had bulk ESS 165). In ``z`` the draws' covariance has one
+direction of variance 19 and a few of 3–5 where the Laplace approximation at
+the MAP says 1: the posterior is curved there, and those directions had bulk
+ESS 55–90 per 2000 draws. A low-rank correction estimated from the warm-up
+draws (their principal directions, or the geometric mean of the draws' and
+gradients' covariances as in nutpie) did not find them: 225 autocorrelated
+warm-up draws in 600 dimensions are all noise at that scale. Toy data sets 7
+and 9 fail R̂ with either sampler (mici: R̂ 1.022 / 1.026, bulk ESS 118 / 148,
+53 / 3 divergences, 356 label switches on set 7; ours: R̂ 1.045 / 1.037, ESS
+57 / 59, 6 / 10 divergences): their chains pass through regions where the two
+spectra nearly coincide and the links overflow. ``target_accept=0.9`` did not
+help there (R̂ 1.037 / 1.069 at 1.5–2x the steps).
 """
 
 from __future__ import annotations
@@ -725,7 +747,10 @@ def _identify_chain(objective: GPPNMFObjective, pre: Preconditioner, z: np.ndarr
 
 def _run_chain_mici(task: dict) -> dict:
     """Run one chain with mici's ``DynamicMultinomialHMC`` (the earlier sampler, kept for comparison)."""
-    import mici
+    try:
+        import mici
+    except ImportError as err:  # not a dependency any more
+        raise ImportError("sampler='mici' needs the mici package (pip install mici)") from err
 
     from .threads import blas_threads
 

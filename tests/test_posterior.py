@@ -197,3 +197,14 @@ def test_permuted_draws_are_matched_to_the_map_in_the_posterior():
     cos = np.einsum("cnkm,kq->cnmq", post.D_draws, post.D_map)  # draw column m against MAP column q
     kept = cos[..., 0, 0] + cos[..., 1, 1]
     assert np.all(kept >= cos[..., 0, 1] + cos[..., 1, 0] - 1e-12)  # every draw in its best order
+
+
+def test_mici_sampler_option_gives_the_same_kind_of_result():
+    pytest.importorskip("mici")
+    toy = gp.datasets.paper_toy(random_state=3, K=20, L=25)
+    p = toy.presets["correct"]
+    post = sample_posterior(toy.X, 2, p.prior_D, p.prior_H, p.noise_var, n_draws=30, n_chains=1, n_warmup=30,
+                            random_state=5, n_diagnostic=8, n_jobs=1, sampler="mici")
+    assert post.D_draws.shape == (1, 30, 20, 2) and "mici" in post.settings["sampler"]
+    with pytest.raises(ValueError, match="sampler must be"):
+        sample_posterior(toy.X, 2, p.prior_D, p.prior_H, p.noise_var, sampler="stan")
