@@ -13,7 +13,7 @@ import pytest
 
 from gppnmf_core.dataset import Axis
 from gppnmf_core.io import ReadOptions, read_dataset
-from gppnmf_core.io.build import estimate_noise_var
+from gppnmf_core.io.assemble import estimate_noise_var
 from gppnmf_core.io.coils import combine_coils
 from gppnmf_core.io.fid import fids_to_spectra
 

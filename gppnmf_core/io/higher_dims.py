@@ -16,9 +16,9 @@ import numpy as np
 from ..dataset import Axis, Grid
 from .coils import COIL_METHOD, combine_coils
 from .errors import DataFormatError
-from .layout import grid_names
 from .nifti_mrs import orientation_names
 from .options import ReadOptions
+from .orientation import grid_names
 
 __all__ = ["Reduced", "reduce_higher_dims"]
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.io
 
+from .array_metadata import META_NAMES, ArrayMeta, choose_data, list_candidates, meta_from_arrays
 from .errors import DataFormatError
 from .limits import check_budget, format_shape, max_bytes, prod
-from .meta import META_NAMES, ArrayMeta, choose_data, list_candidates, meta_from_arrays
 from .npy import check_numeric_dtype
 from .sniff import HDF5_MAGIC, MAT73_TEXT, UNKNOWN_BINARY, describe_content, wrong_content
 

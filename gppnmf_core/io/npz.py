@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .array_metadata import DATA_NAMES, META_NAMES, ArrayMeta, choose_data, meta_from_arrays
 from .errors import DataFormatError
 from .limits import MAX_BYTES_ENV, check_budget, format_bytes, max_bytes
-from .meta import DATA_NAMES, META_NAMES, ArrayMeta, choose_data, meta_from_arrays
 from .npy import check_numeric_dtype, read_npy
 from .sniff import ZIP_MAGIC, wrong_content
 

@@ -8,19 +8,19 @@ import os
 import numpy as np
 
 from ..dataset import Axis, Dataset, Grid
-from .build import check_values, crop_rows, make_dataset
+from .array_metadata import ArrayMeta
+from .assemble import check_values, crop_rows, make_dataset
 from .errors import DataFormatError
 from .fid import fids_to_spectra
 from .gunzip import gunzip_capped
 from .higher_dims import reduce_higher_dims
-from .layout import arrange, grid_names
 from .limits import check_budget, format_shape, max_bytes, prod
 from .matlab import list_mat, read_mat
-from .meta import ArrayMeta
 from .nifti_mrs import peek_nifti_gz, read_nifti_mrs
 from .npy import read_npy
 from .npz import list_npz, read_npz
 from .options import ReadOptions
+from .orientation import arrange, grid_names
 from .sniff import GZIP_MAGIC, extension_of, wrong_content
 from .text import read_text
 from .vendor import convert_vendor, is_vendor_upload

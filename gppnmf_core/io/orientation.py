@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..dataset import Axis, Grid
+from .array_metadata import ArrayMeta
 from .errors import DataFormatError
 from .limits import format_shape, prod
-from .meta import ArrayMeta
 from .options import ReadOptions
 
 __all__ = ["Arranged", "arrange", "grid_names"]
