@@ -14,14 +14,23 @@ where ``Sigma`` is the kernel evaluated on the factor's coordinates and
 * nothing — index coordinates ``0, 1, ..., n - 1``, with ``n`` given when the
   prior is bound to data.
 
-How ``C`` is held (``structure="auto"``): on a grid as a Kronecker product of
-per-axis factors; on a 1-D axis of more than
-:data:`~gppnmf_core.structure.DENSE_MAX_POINTS` (512) equally spaced points
-(index coordinates, or a regular ppm axis, ascending or descending) with an
-RBF, Matérn or exponential kernel as a
-:class:`~gppnmf_core.structure.CirculantSquareRoot` (FFTs, no (n, n) matrix);
-otherwise — short axes, irregular coordinates, periodic kernels — as a dense
-(n, n) factor, which is the same at every size up to 512 points as before.
+How ``C`` is held: ``structure="auto"`` (the default) takes the cheapest exact
+form the prior allows —
+
+* on a grid, a Kronecker product of per-axis factors (never an (N, N) matrix);
+* on a 1-D axis of more than :data:`~gppnmf_core.structure.DENSE_MAX_POINTS`
+  (512) equally spaced points (index coordinates, or a regular ppm axis,
+  ascending or descending) with an RBF, Matérn or exponential (Matérn ν = 1/2)
+  kernel, a :class:`~gppnmf_core.structure.CirculantSquareRoot` (FFTs, no (n, n)
+  matrix; its embedding is checked to reproduce the covariance);
+* otherwise — short axes, irregular coordinates, periodic kernels — a dense
+  (n, n) factor (up to 512 points a dense product is as fast as the FFTs, and
+  gives the same numbers as before).
+
+The other values force one form: ``"kronecker"`` the Kronecker form on a grid
+and, on a 1-D axis (one factor), the dense one — never the circulant;
+``"dense"`` the full matrix everywhere; ``"circulant"`` the FFT form on any
+1-D axis where it applies (ValueError elsewhere).
 """
 
 from __future__ import annotations
@@ -193,19 +202,21 @@ class GPPrior:
     mirror_axis : int, optional
         Grid axis made exactly symmetric about its centre (the paper's left–right symmetry).
     structure : {"auto", "kronecker", "dense", "circulant"}
-        How ``C`` is held. On a grid ``"auto"`` (or ``"kronecker"``) uses the
-        Kronecker form, which never builds an (N, N) matrix. Off a grid
-        ``"auto"`` uses a :class:`~gppnmf_core.structure.CirculantSquareRoot`
+        How ``C`` is held. ``"auto"`` picks the cheapest exact form: on a grid
+        the Kronecker form, which never builds an (N, N) matrix; off a grid a
+        :class:`~gppnmf_core.structure.CirculantSquareRoot`
         (FFTs; ``C`` of shape (n, m), ``m`` whitened variables with ``m``
         about ``n`` plus the kernel's reach, memory O(m)) when the axis has more than
         :data:`~gppnmf_core.structure.DENSE_MAX_POINTS` points, is regular
         (equally spaced to 1e-9 of the spacing, ascending or descending) and
-        the kernel is RBF, Matérn or exponential; irregular coordinates,
-        periodic kernels and shorter axes keep the dense (n, n) factor (and
-        a covariance without an accurate circulant embedding falls back to it
-        with a warning). ``"dense"`` always builds the full matrix (for
-        comparison and small sizes); ``"circulant"`` asks for the circulant
-        form at any size off a grid and raises ValueError where it does not apply.
+        the kernel is RBF, Matérn or exponential (Matérn ν = 1/2); irregular
+        coordinates, periodic kernels and shorter axes keep the dense (n, n)
+        factor (and a covariance without an accurate circulant embedding falls
+        back to it with a warning). ``"kronecker"`` forces the Kronecker form:
+        per-axis factors on a grid, the dense factor on a 1-D axis (never the
+        circulant). ``"dense"`` always builds the full matrix (for comparison
+        and small sizes); ``"circulant"`` asks for the circulant form at any
+        size off a grid and raises ValueError where it does not apply.
     sqrt_method : {"eig", "cholesky"}
         How each dense square-root factor is computed, see
         :func:`~gppnmf_core.structure.sqrt_factor` (the circulant form has its own).
@@ -327,10 +338,11 @@ class GPPrior:
         """The circulant square root on a 1-D axis where ``structure`` asks for it, else None (dense).
 
         ``"auto"`` asks for it above :data:`DENSE_MAX_POINTS` points; irregular
-        coordinates and kernels outside :data:`CIRCULANT_KERNELS` stay dense.
+        coordinates and kernels outside :data:`CIRCULANT_KERNELS` stay dense, and
+        so do ``"dense"`` and ``"kronecker"`` (one Kronecker factor is a dense one).
         """
         forced = self.structure == "circulant"
-        if not forced and (self.structure == "dense" or coords.size <= DENSE_MAX_POINTS):
+        if not forced and (self.structure != "auto" or coords.size <= DENSE_MAX_POINTS):
             return None
         kernel, spacing = self.kernels[0], regular_spacing(coords)
         if spacing is None or not isinstance(kernel, CIRCULANT_KERNELS):

@@ -156,6 +156,36 @@ def test_what_stays_dense_on_long_axes(kernel, coords, structure):
     np.testing.assert_allclose(sqrt.covariance(), kernel(coords), atol=1e-8)
 
 
+@pytest.mark.parametrize(
+    "prior, size, expected",
+    [
+        (gp.GPPrior(gp.RBF(2.0), gp.ExponentialLink(1.0), grid=(4, 5)), None, gp.KroneckerSquareRoot),
+        (gp.GPPrior(gp.Exponential(2.0), gp.ExponentialLink(1.0), coords=_ppm(600)), None, CirculantSquareRoot),
+        (gp.GPPrior(gp.Matern32(2.0), gp.ExponentialLink(1.0)), DENSE_MAX_POINTS + 1, CirculantSquareRoot),
+        (gp.GPPrior(gp.RBF(2.0), gp.ExponentialLink(1.0)), DENSE_MAX_POINTS, gp.DenseSquareRoot),
+        (gp.GPPrior(gp.Periodic(1.0, 2.0), gp.ExponentialLink(1.0), coords=_ppm(600)), None, gp.DenseSquareRoot),
+        (gp.GPPrior(gp.White(), gp.ExponentialLink(1.0)), 600, gp.IdentitySquareRoot),
+    ],
+    ids=["grid-kronecker", "long-axis-circulant", "index-circulant", "short-dense", "periodic-dense", "white"],
+)
+def test_auto_structure_picks_the_cheapest_exact_form_the_docs_name(prior, size, expected):
+    assert prior.structure == "auto"
+    assert type(prior.bind(size).sqrt) is expected
+
+
+def test_kronecker_structure_is_never_circulant():
+    """"kronecker" is the per-axis form on a grid; on a 1-D axis (one factor) it is the dense factor, where
+    "auto" would take the circulant one."""
+    ppm = _ppm(600)
+    auto = gp.GPPrior(gp.RBF(0.3), gp.ExponentialLink(1.0), coords=ppm)
+    kron = gp.GPPrior(gp.RBF(0.3), gp.ExponentialLink(1.0), coords=ppm, structure="kronecker")
+    assert isinstance(auto.bind().sqrt, CirculantSquareRoot)
+    assert isinstance(kron.bind().sqrt, gp.DenseSquareRoot)
+    np.testing.assert_allclose(kron.bind().sqrt.covariance(), auto.bind().sqrt.covariance(), atol=1e-8)
+    on_grid = gp.GPPrior(gp.RBF(2.0), gp.ExponentialLink(1.0), grid=(3, 4), structure="kronecker")
+    assert isinstance(on_grid.bind().sqrt, gp.KroneckerSquareRoot)
+
+
 def test_structure_circulant_forces_the_fft_path_and_says_where_it_does_not_apply():
     prior = gp.GPPrior(gp.Matern32(2.0), gp.ExponentialLink(1.0), structure="circulant")
     assert isinstance(prior.bind(40).sqrt, CirculantSquareRoot)
