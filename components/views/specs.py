@@ -31,7 +31,7 @@ KERNEL_OPTIONS = {
     "rbf": "RBF  exp(−d²/β²)",
     "matern52": "Matérn 5/2",
     "matern32": "Matérn 3/2",
-    "exponential": "Exponential  exp(−d/β)",
+    "exponential": "Exponential, Matérn ν = 1/2  exp(−d/β)",
     "white": "White (independent points)",
 }
 LINK_OPTIONS = {"exponential": "Exponential (rate λ)", "rectified_gaussian": "Rectified Gaussian (scale s)"}
