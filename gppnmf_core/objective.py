@@ -346,6 +346,78 @@ class GPPNMFObjective:
         out_eta += v_eta
         return out
 
+    def gauss_newton_operator(self, theta: np.ndarray, dtype=np.float32):
+        r"""The Gauss–Newton product of :meth:`gauss_newton_product` at ``theta``, computed in ``dtype``.
+
+        The factors and link derivatives at ``theta`` are computed once in
+        float64 and cast; each product then runs in ``dtype`` (float32: the
+        mode products and the element-wise steps on half the bytes, several
+        times faster on large grids) and returns float64. A float32 product
+        agrees with the float64 one to about 1e-6 relative: enough for the
+        inner conjugate gradients of a truncated-Newton step, whose accuracy
+        is set by the (float64) gradient and line search.
+
+        Parameters
+        ----------
+        theta : ndarray of shape (size,)
+        dtype : numpy dtype
+            float32 (default) or float64.
+
+        Returns
+        -------
+        callable
+            ``product(v) -> ndarray of shape (size,)`` (float64), for ``v`` of shape (size,).
+        """
+        dtype = np.dtype(dtype)
+        ops = getattr(self, "_precision_ops", {})
+        if dtype not in ops:
+            ops[dtype] = (self.prior_D.sqrt.in_precision(dtype), self.prior_H.sqrt.in_precision(dtype))
+            self._precision_ops = ops
+        (apply_D, apply_DT), (apply_H, apply_HT) = ops[dtype]
+        delta, eta = self.unpack(np.asarray(theta, dtype=np.float64))
+        keep = self.data_fit.keep
+        D, dD = (a.astype(dtype) for a in self.prior_D.forward(delta))
+        Ht, dHt = self.prior_H.forward(eta, keep)
+        scale = getattr(self.data_fit, "scale", None)
+        if scale is not None:  # column weights: fold the square-rooted weights into H and its derivative
+            Ht, dHt = Ht * scale, dHt * scale
+        Ht, dHt = Ht.astype(dtype), dHt.astype(dtype)
+        elementwise = isinstance(self.data_fit, ElementwiseWeightedFit)
+        if not elementwise:
+            HtH, DtD = Ht.T @ Ht, D.T @ D
+        c = dtype.type(self.inv_noise_var)
+        n_delta, M, n_points = self.n_delta, self.rank, self.prior_H.n_points
+        full = np.zeros((n_points, M), dtype=dtype) if keep is not None else None
+
+        def product(v):
+            v = np.asarray(v)
+            v_delta = v[:n_delta].reshape(-1, M).astype(dtype)
+            v_eta = v[n_delta:].reshape(-1, M).astype(dtype)
+            dir_D = dD * apply_D(v_delta)
+            G = apply_H(v_eta)
+            dir_Ht = dHt * (G if keep is None else G[keep])
+            if elementwise:
+                out_D, out_Ht = self.data_fit.gauss_newton(D, Ht, dir_D, dir_Ht)
+            else:
+                out_D = dir_D @ HtH + D @ (dir_Ht.T @ Ht)
+                out_Ht = Ht @ (dir_D.T @ D) + dir_Ht @ DtD
+            out_D *= dD
+            out_D *= c
+            out_Ht *= dHt
+            out_Ht *= c
+            out = np.empty(self.size)
+            out[:n_delta] = apply_DT(out_D).ravel()
+            out[:n_delta] += v[:n_delta]
+            if keep is None:
+                out[n_delta:] = apply_HT(out_Ht).ravel()
+            else:
+                full[keep] = out_Ht
+                out[n_delta:] = apply_HT(full).ravel()
+            out[n_delta:] += v[n_delta:]
+            return out
+
+        return product
+
     def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         """Objective value and gradient of shape (size,) at ``theta``."""
         delta, eta = self.unpack(theta)

@@ -105,7 +105,7 @@ def _conjugate_gradient(hessp, grad, rtol, max_cg, precond=None):
 
 
 def minimize_newton_cg(fun, hessp, theta0, *, max_iter, tol, gtol, on_iteration: Callable,
-                       max_cg: int = 250, preconditioner=None) -> Outcome:
+                       max_cg: int = 250, preconditioner=None, operator=None) -> Outcome:
     """Minimise ``fun`` by truncated Newton (line search, inner conjugate gradients).
 
     Parameters
@@ -129,6 +129,11 @@ def minimize_newton_cg(fun, hessp, theta0, *, max_iter, tol, gtol, on_iteration:
         ``preconditioner(theta) -> callable``: at each Newton step, a function
         applying a symmetric positive definite approximation of the inverse
         Hessian at ``theta`` to a vector of shape (n,), used by the inner CG.
+    operator : callable, optional
+        ``operator(theta) -> callable``: at each Newton step, the product
+        ``v -> A v`` at ``theta`` (used instead of ``hessp``, which may then be
+        None): lets the caller set up the point once per step, e.g.
+        :meth:`~gppnmf_core.objective.GPPNMFObjective.gauss_newton_operator`.
 
     Notes
     -----
@@ -154,7 +159,8 @@ def minimize_newton_cg(fun, hessp, theta0, *, max_iter, tol, gtol, on_iteration:
         g_norm = float(np.linalg.norm(grad))
         rtol = min(0.5, np.sqrt(g_norm / g0))
         precond = None if preconditioner is None else preconditioner(x)
-        step, used = _conjugate_gradient(lambda v, x=x: hessp(x, v), grad, rtol, max_cg, precond)
+        product = operator(x) if operator is not None else (lambda v, x=x: hessp(x, v))
+        step, used = _conjugate_gradient(product, grad, rtol, max_cg, precond)
         n_products += used
         slope = float(grad @ step)
         if slope >= 0.0:  # cannot happen for a positive definite product; fall back to steepest descent

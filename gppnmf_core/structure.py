@@ -146,6 +146,22 @@ class SquareRoot:
         """The explicit matrix ``C`` of shape (n_points, n_latent) (for tests and small sizes)."""
         return self.apply(np.eye(self.n_latent))
 
+    def in_precision(self, dtype) -> tuple:
+        """``(apply, apply_transpose)`` computed in ``dtype`` (e.g. float32), for approximate products.
+
+        Both take and return arrays of ``dtype``. The default casts to float64
+        and back (no speed-up); :class:`KroneckerSquareRoot` and
+        :class:`DenseSquareRoot` compute in ``dtype`` with factors cast once.
+        """
+
+        def apply(Z):
+            return self.apply(np.asarray(Z, dtype=np.float64)).astype(dtype)
+
+        def apply_transpose(G):
+            return self.apply_transpose(np.asarray(G, dtype=np.float64)).astype(dtype)
+
+        return apply, apply_transpose
+
     def covariance(self) -> np.ndarray:
         """``C C^T`` of shape (n_points, n_points) (for tests and small sizes)."""
         C = self.dense()
@@ -173,6 +189,11 @@ class DenseSquareRoot(SquareRoot):
     def dense(self):
         return self.matrix
 
+    def in_precision(self, dtype):
+        matrix = self.matrix.astype(dtype)
+        matrix_T = np.ascontiguousarray(matrix.T)
+        return (lambda Z: matrix @ Z), (lambda G: matrix_T @ G)
+
     @property
     def nbytes(self):
         return self.matrix.nbytes
@@ -189,6 +210,9 @@ class IdentitySquareRoot(SquareRoot):
 
     def apply_transpose(self, G):
         return G
+
+    def in_precision(self, dtype):
+        return (lambda Z: Z), (lambda G: G)
 
     @property
     def nbytes(self):
@@ -236,6 +260,37 @@ class KroneckerSquareRoot(SquareRoot):
     def apply_transpose(self, G):
         m = G.shape[1]
         return self._mode_products(G, self.point_shape + (m,), self.factors_T).reshape(self.n_latent, m)
+
+    def in_precision(self, dtype):
+        """Mode products in ``dtype``, the axes that shrink the array first (see :meth:`SquareRoot.in_precision`).
+
+        ``apply`` multiplies by the factors in ascending order of ``n_k / r_k``
+        (an expanding mirror factor last), ``apply_transpose`` in the reverse
+        order, so that the largest intermediate is the output.
+        """
+        factors = [A.astype(dtype) for A in self.factors]
+        factors_T = [np.ascontiguousarray(A.T) for A in factors]
+        growth = [A.shape[0] / A.shape[1] for A in self.factors]
+        order = sorted(range(len(factors)), key=lambda k: growth[k])
+
+        def products(T, shape, matrices, axes):
+            shape = list(shape)
+            for axis in axes:
+                A = matrices[axis]
+                before, after = int(np.prod(shape[:axis])), int(np.prod(shape[axis + 1:]))
+                T = np.matmul(A, T.reshape(before, shape[axis], after))
+                shape[axis] = A.shape[0]
+            return T
+
+        def apply(Z):
+            m = Z.shape[1]
+            return products(Z, self.latent_shape + (m,), factors, order).reshape(self.n_points, m)
+
+        def apply_transpose(G):
+            m = G.shape[1]
+            return products(G, self.point_shape + (m,), factors_T, order[::-1]).reshape(self.n_latent, m)
+
+        return apply, apply_transpose
 
 
 def regular_spacing(coords, rtol: float = SPACING_RTOL) -> float | None:

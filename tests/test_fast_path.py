@@ -201,3 +201,71 @@ def test_auto_uses_lbfgs_on_small_fits_and_newton_on_large_grids():
     np.testing.assert_allclose(H, old.H, rtol=0, atol=5e-3 * np.abs(old.H).max())
     maps = auto.H.reshape(RANK, 20, 16, 16)
     np.testing.assert_array_equal(maps, maps[:, ::-1])
+
+
+@pytest.mark.parametrize("mask_kind", ["none", "columns", "weighted-columns", "elementwise"])
+def test_gauss_newton_operator_matches_the_product(mask_kind):
+    """The per-point operator: float64 equals gauss_newton_product, float32 agrees to single precision."""
+    rng = np.random.default_rng(7)
+    grid, K = (6, 5, 4), 9
+    L = int(np.prod(grid))
+    prior_D = gp.GPPrior(gp.RBF(2.0), gp.RectifiedGaussianLink(1.3)).bind(K)
+    prior_H = gp.GPPrior(gp.RBF(1.5), gp.ExponentialLink(0.8), grid=grid, mirror_axis=0).bind(L)
+    columns = (rng.random(L) > 0.3).astype(float)
+    mask = {"none": None, "columns": columns, "weighted-columns": columns * rng.uniform(0.5, 2.0, L),
+            "elementwise": (rng.random((K, L)) > 0.3).astype(float)}[mask_kind]
+    X = rng.standard_normal((K, L)) + 1.0
+    objective = gp.GPPNMFObjective(X, RANK, prior_D, prior_H, 0.5, None if mask is None else mask**2)
+    for _ in range(2):
+        theta = 0.5 * rng.standard_normal(objective.size)
+        exact64 = objective.gauss_newton_operator(theta, np.float64)
+        single = objective.gauss_newton_operator(theta)
+        for _ in range(3):
+            v = rng.standard_normal(objective.size)
+            reference = objective.gauss_newton_product(theta, v)
+            assert np.linalg.norm(exact64(v) - reference) <= 1e-12 * np.linalg.norm(reference), mask_kind
+            assert np.linalg.norm(single(v) - reference) <= 1e-5 * np.linalg.norm(reference), mask_kind
+            assert single(v).dtype == np.float64
+
+
+@pytest.mark.parametrize("kind", ["kronecker", "kronecker-mirror", "dense", "identity", "circulant"])
+def test_square_roots_in_single_precision_match_the_dense_matrix(kind):
+    from gppnmf_core import structure
+
+    rng = np.random.default_rng(8)
+    if kind.startswith("kronecker"):
+        grid = (7, 4, 5)
+        sqrt = gp.GPPrior(gp.RBF(1.5), gp.ExponentialLink(1.0), grid=grid,
+                          mirror_axis=0 if kind.endswith("mirror") else None).bind(int(np.prod(grid))).sqrt
+        assert isinstance(sqrt, structure.KroneckerSquareRoot)
+    elif kind == "dense":
+        sqrt = structure.DenseSquareRoot(rng.standard_normal((12, 10)))
+    elif kind == "identity":
+        sqrt = structure.IdentitySquareRoot(9)
+    else:
+        sqrt = structure.CirculantSquareRoot(gp.RBF(2.0), 40)
+    C = sqrt.dense()
+    for dtype, rtol in ((np.float64, 1e-12), (np.float32, 2e-6)):
+        apply, apply_transpose = sqrt.in_precision(dtype)
+        Z = rng.standard_normal((sqrt.n_latent, 3)).astype(dtype)
+        G = rng.standard_normal((sqrt.n_points, 3)).astype(dtype)
+        out, out_T = apply(Z), apply_transpose(G)
+        assert out.dtype == dtype and out_T.dtype == dtype
+        np.testing.assert_allclose(out, C @ Z.astype(np.float64), rtol=0, atol=rtol * np.abs(C).sum(1).max() * 4)
+        np.testing.assert_allclose(out_T, C.T @ G.astype(np.float64), rtol=0, atol=rtol * np.abs(C).sum(0).max() * 4)
+
+
+def test_newton_cg_with_an_operator_matches_hessp():
+    """minimize_newton_cg(operator=...) runs the same steps as with hessp."""
+    X, inside, kw = _grid_problem(seed=3)
+    bound_D = kw["prior_D"].bind(X.shape[0])
+    bound_H = kw["prior_H"].bind(X.shape[1])
+    objective = gp.GPPNMFObjective(X, RANK, bound_D, bound_H, kw["noise_var"], inside.astype(float))
+    theta0 = 1e-3 * np.random.default_rng(0).standard_normal(objective.size)
+    common = dict(max_iter=200, tol=1e-10, gtol=1e-6, on_iteration=lambda i, v: False)
+    with_hessp = minimize_newton_cg(objective, objective.gauss_newton_product, theta0, **common)
+    with_operator = minimize_newton_cg(objective, None, theta0,
+                                       operator=lambda t: objective.gauss_newton_operator(t, np.float64), **common)
+    # the same method: rounding (1e-16) may move the stop by a step, never the optimum
+    assert abs(with_operator.n_iter - with_hessp.n_iter) <= 2
+    assert with_operator.objective == pytest.approx(with_hessp.objective, rel=1e-8)
