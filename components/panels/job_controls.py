@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from dash import dcc, html, no_update
+from dash import Input, Output, State, dcc, html, no_update
 
+from components import ids
 from components.jobs import runner
 from components.views.messages import notice, problem
 
@@ -54,6 +55,15 @@ def outputs(prefix: str) -> list[tuple[str, str]]:
     return [(f"{prefix}-progress", "value"), (f"{prefix}-status", "children"), (f"{prefix}-message", "children"),
             (f"{prefix}-start", "disabled"), (f"{prefix}-cancel", "disabled"), (f"{prefix}-poll", "disabled"),
             (f"{prefix}-job", "data"), (f"{prefix}-ended", "data")]
+
+
+def drive_args(prefix: str) -> list:
+    """The outputs, inputs and first states of a panel's drive callback: every :class:`KindView` field out;
+    Start, Cancel and the poll in; the session and the job this page follows as state — the callback's
+    arguments begin ``(_start, _cancel, _tick, session_id, following, ...)``."""
+    return [*[Output(i, p) for i, p in outputs(prefix)],
+            Input(f"{prefix}-start", "n_clicks"), Input(f"{prefix}-cancel", "n_clicks"),
+            Input(f"{prefix}-poll", "n_intervals"), State(ids.SESSION_ID, "data"), State(f"{prefix}-job", "data")]
 
 
 def idle(status="idle", message=no_update, following=None, ended=no_update) -> KindView:

@@ -58,12 +58,7 @@ def choice_request(token, specs, rank, mask_threshold, families) -> dict:
 
 
 @callback(
-    *[Output(i, p) for i, p in job_controls.outputs(PREFIX)],
-    Input(f"{PREFIX}-start", "n_clicks"),
-    Input(f"{PREFIX}-cancel", "n_clicks"),
-    Input(f"{PREFIX}-poll", "n_intervals"),
-    State(ids.SESSION_ID, "data"),
-    State(f"{PREFIX}-job", "data"),
+    *job_controls.drive_args(PREFIX),
     State(ids.PRIOR_SPECS, "data"),
     State(ids.RANK_INPUT, "value"),
     State(ids.MASK_THRESHOLD, "value"),

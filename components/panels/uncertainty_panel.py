@@ -66,12 +66,7 @@ def sampling_request(token) -> dict:
 
 
 @callback(
-    *[Output(i, p) for i, p in job_controls.outputs(PREFIX)],
-    Input(f"{PREFIX}-start", "n_clicks"),
-    Input(f"{PREFIX}-cancel", "n_clicks"),
-    Input(f"{PREFIX}-poll", "n_intervals"),
-    State(ids.SESSION_ID, "data"),
-    State(f"{PREFIX}-job", "data"),
+    *job_controls.drive_args(PREFIX),
 )
 def drive_sampling(_start, _cancel, _tick, session_id, following):
     """How sure?, its Cancel and its poll (and page load: a sampling job under way is picked up)."""
