@@ -177,3 +177,21 @@ def test_looser_fold_tolerance_keeps_the_choice():
     assert sum(map(sum, (r["fold_iterations"] for r in loose.table))) < \
         sum(map(sum, (r["fold_iterations"] for r in strict.table)))
     np.testing.assert_allclose(loose.cv_errors, strict.cv_errors, rtol=1e-3)
+
+
+@pytest.mark.parametrize("mask_kind", ["none", "columns", "entries"])
+def test_block_evidence_equals_the_full_hessian_one(mask_kind):
+    from gppnmf_core.model_evidence import candidate_log_evidence
+    from gppnmf_core.posterior import build_objective, laplace_log_evidence
+
+    toy = gp.datasets.paper_toy(random_state=3, K=30, L=40, noise_var=1.0)
+    p = toy.presets["incorrect"]
+    rng = np.random.default_rng(0)
+    mask = {"none": None, "columns": (rng.random(40) > 0.2) * rng.uniform(0.5, 1.5, 40),
+            "entries": (rng.random((30, 40)) > 0.2).astype(float)}[mask_kind]
+    fit = gp.fit_gppnmf(toy.X, 3, p.prior_D, p.prior_H, 1.0, mask=mask, random_state=0)
+    objective = build_objective(toy.X, 3, p.prior_D, p.prior_H, 1.0, mask)
+    for theta in (objective.pack(fit.latent["delta"], fit.latent["eta"]), rng.standard_normal(objective.size)):
+        value = objective(theta)[0]
+        assert candidate_log_evidence(objective, theta, value) == pytest.approx(
+            laplace_log_evidence(objective, theta, value=value), rel=1e-12, abs=1e-8)
