@@ -13,7 +13,7 @@ import pytest
 
 from gppnmf_core.dataset import Axis
 from gppnmf_core.io import ReadOptions, read_dataset
-from gppnmf_core.io.assemble import estimate_noise_var
+from gppnmf_core.io.assemble import noise_var_from_differences
 from gppnmf_core.io.coils import combine_coils
 from gppnmf_core.io.fid import fids_to_spectra
 
@@ -196,4 +196,4 @@ def test_noise_suggestion_matches_the_noise_in_signal_free_points(name, lb):
             measured = np.mean([_detrended_variance(full.X[(ppm > lo) & (ppm < hi)]) for lo, hi in regions])
             assert 1 / 1.3 <= full.noise_var / measured <= 1.3
         else:  # neighbour differences see the correlated noise of broadened spectra as small
-            assert estimate_noise_var(full.X) < (per_repeat / n_repeats) / 1.3
+            assert noise_var_from_differences(full.X) < (per_repeat / n_repeats) / 1.3

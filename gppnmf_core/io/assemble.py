@@ -8,7 +8,7 @@ from ..dataset import Axis, Dataset, Grid
 from .errors import DataFormatError
 from .limits import format_shape
 
-__all__ = ["estimate_noise_var", "check_values", "crop_rows", "make_dataset", "suggested_rank", "DEFAULT_RANK"]
+__all__ = ["noise_var_from_differences", "check_values", "crop_rows", "make_dataset", "suggested_rank", "DEFAULT_RANK"]
 
 #: Suggested number of components of an uploaded data set.
 DEFAULT_RANK = 2
@@ -16,7 +16,7 @@ DEFAULT_RANK = 2
 _MAD_TO_SIGMA = 1.0 / 0.6744897501960817
 
 
-def estimate_noise_var(X: np.ndarray) -> float:
+def noise_var_from_differences(X: np.ndarray) -> float:
     r"""A robust guess of the noise variance of X, from first differences along the features.
 
     With white noise of variance :math:`\sigma^2`, neighbouring differences
@@ -119,7 +119,7 @@ def make_dataset(X: np.ndarray, rows: Axis, cols, filename: str, notes: list[str
     noise_var : float, optional
         A noise variance measured by the reader (e.g. on signal-free points of
         spectra made from FIDs); None: the robust estimate from neighbouring
-        differences (:func:`estimate_noise_var`).
+        differences (:func:`noise_var_from_differences`).
     noise_note : str
         Where ``noise_var`` came from.
     """
@@ -127,7 +127,7 @@ def make_dataset(X: np.ndarray, rows: Axis, cols, filename: str, notes: list[str
     check_values(X, filename)
     if noise_var is None or not (np.isfinite(noise_var) and noise_var > 0):
         with np.errstate(over="ignore", invalid="ignore"):
-            noise_var = estimate_noise_var(X)
+            noise_var = noise_var_from_differences(X)
         noise_note = "robust estimate from differences between neighbouring features"
     if not np.isfinite(noise_var):
         raise DataFormatError(f"{filename}: the values are too large to work with (largest magnitude "
