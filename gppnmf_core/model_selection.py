@@ -72,9 +72,10 @@ SCHEMES = ("entries", "blocks")
 
 #: Default relative-decrease tolerance of the fold fits (warm-started at the full-data MAP) unless the
 #: candidate's own ``tol`` is looser. Against the full fit's 1e-10 it cuts the fold iterations from
-#: about 0.63 to 0.45 of a full fit's; measured (benchmarks/bench_model_selection.py, toy rank/preset and
-#: beta families, 10 data sets each): every pick the same, CV errors within 1e-4 of the paired standard
-#: errors, whereas 1e-6 moved a paired difference by 15 % of its standard error.
+#: about 0.63 to 0.45 of a full fit's and the CPU time of CV by 30 %; measured on 22 selections (toy
+#: rank/preset and beta families, 10 data sets each, CSI seeds 0-1; benchmarks/bench_model_selection.py
+#: candidates): every pick the same as at 1e-10, paired differences moved by at most 0.09 of their
+#: standard error. 1e-7 (another 25 % less) moved one by 1.04 standard errors, 1e-6 by 2.3.
 FOLD_TOL = 1e-8
 
 #: Keys a candidate may hold besides rank, prior_D and prior_H (passed to fit_gppnmf).
