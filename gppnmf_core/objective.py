@@ -47,6 +47,7 @@ from __future__ import annotations
 import numpy as np
 
 from .priors import BoundPrior
+from .structure import KroneckerSquareRoot
 
 #: Use the expanded squared error only while it keeps more than ten of sixteen digits.
 CANCELLATION_LIMIT = 1e-6
@@ -371,9 +372,9 @@ class GPPNMFObjective:
         dtype = np.dtype(dtype)
         ops = getattr(self, "_precision_ops", {})
         if dtype not in ops:
-            ops[dtype] = (self.prior_D.sqrt.in_precision(dtype), self.prior_H.sqrt.in_precision(dtype))
+            ops[dtype] = (self.prior_D.sqrt.in_precision(dtype), *self._h_in_precision(dtype))
             self._precision_ops = ops
-        (apply_D, apply_DT), (apply_H, apply_HT) = ops[dtype]
+        (apply_D, apply_DT), (apply_H, apply_HT), keep_box, n_box = ops[dtype]
         delta, eta = self.unpack(np.asarray(theta, dtype=np.float64))
         keep = self.data_fit.keep
         D, dD = (a.astype(dtype) for a in self.prior_D.forward(delta))
@@ -386,8 +387,9 @@ class GPPNMFObjective:
         if not elementwise:
             HtH, DtD = Ht.T @ Ht, D.T @ D
         c = dtype.type(self.inv_noise_var)
-        n_delta, M, n_points = self.n_delta, self.rank, self.prior_H.n_points
-        full = np.zeros((n_points, M), dtype=dtype) if keep is not None else None
+        dD_c, dHt_c = dD * c, dHt * c
+        n_delta, M = self.n_delta, self.rank
+        full = np.zeros((n_box, M), dtype=dtype) if keep is not None else None
 
         def product(v):
             v = np.asarray(v)
@@ -395,28 +397,42 @@ class GPPNMFObjective:
             v_eta = v[n_delta:].reshape(-1, M).astype(dtype)
             dir_D = dD * apply_D(v_delta)
             G = apply_H(v_eta)
-            dir_Ht = dHt * (G if keep is None else G[keep])
+            dir_Ht = dHt * (G if keep is None else G[keep_box])
             if elementwise:
                 out_D, out_Ht = self.data_fit.gauss_newton(D, Ht, dir_D, dir_Ht)
             else:
                 out_D = dir_D @ HtH + D @ (dir_Ht.T @ Ht)
                 out_Ht = Ht @ (dir_D.T @ D) + dir_Ht @ DtD
-            out_D *= dD
-            out_D *= c
-            out_Ht *= dHt
-            out_Ht *= c
+            out_D *= dD_c
+            out_Ht *= dHt_c
             out = np.empty(self.size)
             out[:n_delta] = apply_DT(out_D).ravel()
             out[:n_delta] += v[:n_delta]
             if keep is None:
                 out[n_delta:] = apply_HT(out_Ht).ravel()
             else:
-                full[keep] = out_Ht
+                full[keep_box] = out_Ht
                 out[n_delta:] = apply_HT(full).ravel()
             out[n_delta:] += v[n_delta:]
             return out
 
         return product
+
+    def _h_in_precision(self, dtype):
+        """H's square root in ``dtype``: ``((apply, apply_transpose), keep_box, n_box)``.
+
+        A Kronecker square root with a column mask is restricted to the bounding
+        box of the kept voxels (``keep_box``: their indices in the box, ``n_box``
+        its size); otherwise the box is the whole grid (``keep_box = keep``).
+        """
+        sqrt, keep = self.prior_H.sqrt, self.data_fit.keep
+        if keep is None or not isinstance(sqrt, KroneckerSquareRoot):
+            return sqrt.in_precision(dtype), keep, sqrt.n_points
+        coords = np.unravel_index(keep, sqrt.point_shape)
+        box = [(int(c.min()), int(c.max()) + 1) for c in coords]
+        box_shape = tuple(b - a for a, b in box)
+        keep_box = np.ravel_multi_index(tuple(c - a for c, (a, _) in zip(coords, box, strict=True)), box_shape)
+        return sqrt.in_precision(dtype, box), keep_box, int(np.prod(box_shape))
 
     def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         """Objective value and gradient of shape (size,) at ``theta``."""

@@ -80,6 +80,8 @@ def _conjugate_gradient(hessp, grad, rtol, max_cg, precond=None):
     (an approximation of ``A^{-1}``). Stops when ``||A p + grad|| <= rtol ||grad||``
     or after ``max_cg`` products. Returns the step and the number of products.
     """
+    from scipy.linalg.blas import daxpy  # in place, no temporary of the vectors' size
+
     step = np.zeros_like(grad)
     residual = -grad
     z = residual if precond is None else precond(residual)
@@ -92,8 +94,8 @@ def _conjugate_gradient(hessp, grad, rtol, max_cg, precond=None):
         if curvature <= 0.0:  # not positive definite along this direction: stop with what we have
             return (step if k > 1 else direction), k
         alpha = rz / curvature
-        step += alpha * direction
-        residual -= alpha * Ad
+        step = daxpy(direction, step, a=alpha)
+        residual = daxpy(Ad, residual, a=-alpha)
         if float(residual @ residual) <= target:
             return step, k
         z = residual if precond is None else precond(residual)

@@ -261,14 +261,23 @@ class KroneckerSquareRoot(SquareRoot):
         m = G.shape[1]
         return self._mode_products(G, self.point_shape + (m,), self.factors_T).reshape(self.n_latent, m)
 
-    def in_precision(self, dtype):
+    def in_precision(self, dtype, box=None):
         """Mode products in ``dtype``, the axes that shrink the array first (see :meth:`SquareRoot.in_precision`).
 
         ``apply`` multiplies by the factors in ascending order of ``n_k / r_k``
         (an expanding mirror factor last), ``apply_transpose`` in the reverse
         order, so that the largest intermediate is the output.
+
+        ``box``, a sequence of one ``(start, stop)`` per grid axis, restricts
+        the points to that box (the rows of ``C`` at the box's points, in C
+        order of the box): ``apply`` returns values on the box only,
+        ``apply_transpose`` takes them, e.g. the bounding box of the voxels a
+        mask keeps, which no product outside it needs.
         """
-        factors = [A.astype(dtype) for A in self.factors]
+        rows = [slice(None)] * len(self.factors) if box is None else [slice(int(a), int(b)) for a, b in box]
+        factors = [np.ascontiguousarray(A[r], dtype=dtype) for A, r in zip(self.factors, rows, strict=True)]
+        point_shape = tuple(A.shape[0] for A in factors)
+        n_points = int(np.prod(point_shape))
         factors_T = [np.ascontiguousarray(A.T) for A in factors]
         growth = [A.shape[0] / A.shape[1] for A in self.factors]
         order = sorted(range(len(factors)), key=lambda k: growth[k])
@@ -284,11 +293,11 @@ class KroneckerSquareRoot(SquareRoot):
 
         def apply(Z):
             m = Z.shape[1]
-            return products(Z, self.latent_shape + (m,), factors, order).reshape(self.n_points, m)
+            return products(Z, self.latent_shape + (m,), factors, order).reshape(n_points, m)
 
         def apply_transpose(G):
             m = G.shape[1]
-            return products(G, self.point_shape + (m,), factors_T, order[::-1]).reshape(self.n_latent, m)
+            return products(G, point_shape + (m,), factors_T, order[::-1]).reshape(self.n_latent, m)
 
         return apply, apply_transpose
 

@@ -203,7 +203,7 @@ def test_auto_uses_lbfgs_on_small_fits_and_newton_on_large_grids():
     np.testing.assert_array_equal(maps, maps[:, ::-1])
 
 
-@pytest.mark.parametrize("mask_kind", ["none", "columns", "weighted-columns", "elementwise"])
+@pytest.mark.parametrize("mask_kind", ["none", "columns", "weighted-columns", "inner-box", "elementwise"])
 def test_gauss_newton_operator_matches_the_product(mask_kind):
     """The per-point operator: float64 equals gauss_newton_product, float32 agrees to single precision."""
     rng = np.random.default_rng(7)
@@ -212,10 +212,15 @@ def test_gauss_newton_operator_matches_the_product(mask_kind):
     prior_D = gp.GPPrior(gp.RBF(2.0), gp.RectifiedGaussianLink(1.3)).bind(K)
     prior_H = gp.GPPrior(gp.RBF(1.5), gp.ExponentialLink(0.8), grid=grid, mirror_axis=0).bind(L)
     columns = (rng.random(L) > 0.3).astype(float)
+    inner = np.zeros(grid)
+    inner[1:5, 1:4, 2:] = rng.random((4, 3, 2)) > 0.2  # the products run on this bounding box only
+    inner[1, 1, 2] = inner[4, 3, 3] = 1.0
     mask = {"none": None, "columns": columns, "weighted-columns": columns * rng.uniform(0.5, 2.0, L),
-            "elementwise": (rng.random((K, L)) > 0.3).astype(float)}[mask_kind]
+            "inner-box": inner.ravel(), "elementwise": (rng.random((K, L)) > 0.3).astype(float)}[mask_kind]
     X = rng.standard_normal((K, L)) + 1.0
     objective = gp.GPPNMFObjective(X, RANK, prior_D, prior_H, 0.5, None if mask is None else mask**2)
+    if mask_kind == "inner-box":
+        assert objective._h_in_precision(np.float32)[2] == 4 * 3 * 2 < L
     for _ in range(2):
         theta = 0.5 * rng.standard_normal(objective.size)
         exact64 = objective.gauss_newton_operator(theta, np.float64)
@@ -245,6 +250,16 @@ def test_square_roots_in_single_precision_match_the_dense_matrix(kind):
     else:
         sqrt = structure.CirculantSquareRoot(gp.RBF(2.0), 40)
     C = sqrt.dense()
+    if kind.startswith("kronecker"):  # restricted to a box of the grid: the rows of C at its points
+        box = [(1, 6), (0, 3), (2, 5)]
+        apply, apply_transpose = sqrt.in_precision(np.float64, box)
+        inside = np.zeros(grid, dtype=bool)
+        inside[1:6, 0:3, 2:5] = True
+        C_box = C[inside.ravel()]
+        Z = rng.standard_normal((sqrt.n_latent, 2))
+        G = rng.standard_normal((C_box.shape[0], 2))
+        np.testing.assert_allclose(apply(Z), C_box @ Z, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(apply_transpose(G), C_box.T @ G, rtol=0, atol=1e-12)
     for dtype, rtol in ((np.float64, 1e-12), (np.float32, 2e-6)):
         apply, apply_transpose = sqrt.in_precision(dtype)
         Z = rng.standard_normal((sqrt.n_latent, 3)).astype(dtype)
@@ -266,6 +281,8 @@ def test_newton_cg_with_an_operator_matches_hessp():
     with_hessp = minimize_newton_cg(objective, objective.gauss_newton_product, theta0, **common)
     with_operator = minimize_newton_cg(objective, None, theta0,
                                        operator=lambda t: objective.gauss_newton_operator(t, np.float64), **common)
-    # the same method: rounding (1e-16) may move the stop by a step, never the optimum
-    assert abs(with_operator.n_iter - with_hessp.n_iter) <= 2
+    # the same method; rounding (1e-16) changes the inexact CG steps and so the path, not the optimum
+    assert with_operator.converged and with_hessp.converged
     assert with_operator.objective == pytest.approx(with_hessp.objective, rel=1e-8)
+    np.testing.assert_allclose(objective.factors(with_operator.x)[1], objective.factors(with_hessp.x)[1],
+                               rtol=0, atol=1e-3 * np.abs(objective.factors(with_hessp.x)[1]).max())
