@@ -21,8 +21,8 @@ from components.services import store
 from components.views.figures import GRAPH_CONFIG, graph_config
 from components.views.history_figures import history_rmse_figure
 from components.views.provenance import describe
+from components.views.theme import HIDDEN, SHOWN
 
-SHOWN, HIDDEN = {"display": "block"}, {"display": "none"}
 PINS = "run-pins"
 
 

@@ -37,11 +37,9 @@ from components.views.figures import (
 )
 from components.views.messages import problem
 from components.views.provenance import provenance_view
-from components.views.theme import METHOD_COLORS, METHOD_LABELS, RMSE_GROUPS
+from components.views.theme import HIDDEN, METHOD_COLORS, METHOD_LABELS, RMSE_GROUPS, SHOWN
 from gppnmf_core import plotting, signal_strength
 from gppnmf_core.plotting.alignment import component_names
-
-HIDDEN, SHOWN = {"display": "none"}, {"display": "block"}
 
 
 def layout() -> html.Section:

@@ -19,10 +19,10 @@ from components.services.data_source import load_dataset
 from components.views.figures import GRAPH_CONFIG
 from components.views.messages import notice, problem
 from components.views.specs import controls_of
+from components.views.theme import HIDDEN, SHOWN
 from components.views.uncertainty_figures import cv_figure, suggestion_text
 
 PREFIX = "suggest"
-HIDDEN, SHOWN = {"display": "none"}, {"display": "block"}
 
 
 def layout() -> html.Section:

@@ -16,8 +16,7 @@ from typing import NamedTuple
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
 from components import ids
-
-HIDDEN, SHOWN = {"display": "none"}, {"display": "block"}
+from components.views.theme import HIDDEN, SHOWN
 
 
 class TourStep(NamedTuple):

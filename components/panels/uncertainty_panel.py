@@ -18,6 +18,7 @@ from components.services import store
 from components.services.data_source import load_dataset
 from components.views.figures import GRAPH_CONFIG
 from components.views.messages import problem
+from components.views.theme import HIDDEN, SHOWN
 from components.views.uncertainty_figures import (
     band_figure,
     diagnostics_summary,
@@ -27,7 +28,6 @@ from components.views.uncertainty_figures import (
 from gppnmf_core.plotting.alignment import component_names
 
 PREFIX = "how-sure"
-HIDDEN, SHOWN = {"display": "none"}, {"display": "block"}
 
 
 def layout() -> html.Section:

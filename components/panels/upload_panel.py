@@ -32,13 +32,13 @@ from components.services import config, store
 from components.services.data_source import digest_of, put_upload
 from components.services.sessions import SessionError
 from components.views.messages import notice, problem
+from components.views.theme import HIDDEN, SHOWN
 from gppnmf_core.io import DataFormatError, ReadOptions, max_bytes, read_dataset_isolated
 from gppnmf_core.io.options import CHOICES
 
 #: Largest file accepted, from GPPNMF_MAX_UPLOAD_MB (default 64 MiB).
 MAX_UPLOAD_BYTES = int(float(os.environ.get("GPPNMF_MAX_UPLOAD_MB", "64")) * 2**20)
 FORMATS = ".nii, .nii.gz (NIfTI-MRS), .npy, .npz, .csv, .tsv, .txt, .mat (v5)"
-HIDDEN, SHOWN = {"display": "none"}, {"display": "block"}
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,7 @@ from dash import html
 
 from components.views.messages import problem
 from components.views.specs import canonical_spec, spec_text
-from components.views.theme import METHOD_LABELS
-
-SHOWN, HIDDEN = {"display": "block"}, {"display": "none"}
+from components.views.theme import HIDDEN, METHOD_LABELS, SHOWN
 
 
 def _labels(methods) -> str:

@@ -26,3 +26,6 @@ PRESENTATION = {
     "line_min": 3.0,    # ... and at least this thick (px)
     "height_scale": 1.25,
 }
+
+#: An element's style: hidden, or shown as a block.
+HIDDEN, SHOWN = {"display": "none"}, {"display": "block"}
