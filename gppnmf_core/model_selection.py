@@ -370,12 +370,20 @@ def select_model(
                 from gppnmf_core.model_selection import evaluate_candidate
                 return evaluate_candidate(task)
 
-            class CeleryCandidates:
-                def submit(self, fn, task):   # fn is evaluate_candidate, run by the worker's task
-                    async_result = run_candidate.apply_async((task,), serializer="pickle")
-                    async_result.result = lambda: async_result.get(disable_sync_subtasks=False)
-                    async_result.cancel = lambda: async_result.revoke()
-                    return async_result
+            class CeleryCandidates:  # select_model's executor: each candidate a Celery task
+
+                class Pending:
+                    def __init__(self, async_result):
+                        self.async_result = async_result
+
+                    def result(self):  # the job itself runs in a worker: allow waiting on a subtask
+                        return self.async_result.get(disable_sync_subtasks=False)
+
+                    def cancel(self):
+                        self.async_result.revoke()
+
+                def submit(self, fn, task):  # fn is evaluate_candidate, which run_candidate calls
+                    return self.Pending(run_candidate.apply_async((task,), serializer="pickle"))
 
             gp.select_model(X, candidates, noise_var, executor=CeleryCandidates())
 
