@@ -12,6 +12,8 @@ import dataclasses
 import time
 from dataclasses import dataclass
 
+import numpy as np
+
 import gppnmf_core as gp
 from components.services import config, store
 from components.services.data_source import load_dataset
@@ -31,6 +33,42 @@ class JobSettings:
     n_replicates: int
     noise_var: float
     mask_threshold: float = 0.0
+
+
+def mask_threshold_of(value) -> float:
+    """The page's mask threshold as a number (ValueError with a message for anything else)."""
+    try:
+        return float(value or 0.0)
+    except (TypeError, ValueError):
+        raise ValueError("the mask threshold must be a number; reload the page") from None
+
+
+def column_weights(X: np.ndarray, mask_threshold) -> np.ndarray | None:
+    """The voxel mask as one weight per column for the core (None when every observation takes part)."""
+    include = gp.included_observations(X, mask_threshold_of(mask_threshold))
+    return None if include.all() else include.astype(float)
+
+
+def throttled(report, text_of, every_s: float = 0.2):
+    """A core callback that passes its progress on as ``report(*text_of(progress))``, at most every ``every_s``
+    seconds (a job record is written for each report)."""
+    last = [0.0]
+
+    def callback(progress):
+        now = time.monotonic()
+        if now - last[0] >= every_s:
+            last[0] = now
+            report(*text_of(progress))
+
+    return callback
+
+
+def single_fit_settings(dataset: gp.Dataset, specs: dict, rank, mask_threshold) -> JobSettings:
+    """The checked settings of the GPP-NMF fit a model-choice or σ² request builds on; ValueError for the page."""
+    settings = JobSettings(methods=("gppnmf",), rank=rank, max_iter=1000, tol=1e-6, n_replicates=1,
+                           noise_var=specs["noise_var"], mask_threshold=mask_threshold_of(mask_threshold))
+    check_settings(dataset, settings)
+    return settings
 
 
 def check_settings(dataset: gp.Dataset, settings: JobSettings) -> None:

@@ -72,22 +72,12 @@ def candidates_from_page(dataset: gp.Dataset, specs: dict, rank: int, families) 
     return found
 
 
-def mask_threshold_of(value) -> float:
-    """The page's mask threshold as a number (ValueError with a message for anything else)."""
-    try:
-        return float(value or 0.0)
-    except (TypeError, ValueError):
-        raise ValueError("the mask threshold must be a number; reload the page") from None
-
-
 def request_for(dataset: gp.Dataset, specs, rank, mask_threshold, families) -> dict:
     """A model-choice request from the page's state; ValueError with a message for the page."""
     if not specs:
         raise ValueError("fix the prior settings first (see the message in the prior designer)")
     specs = checked_prior_specs(specs)
-    settings = compute.JobSettings(methods=("gppnmf",), rank=rank, max_iter=1000, tol=1e-6, n_replicates=1,
-                                   noise_var=specs["noise_var"], mask_threshold=mask_threshold_of(mask_threshold))
-    compute.check_settings(dataset, settings)
+    settings = compute.single_fit_settings(dataset, specs, rank, mask_threshold)
     families = [f for f in FAMILIES if isinstance(families, list) and f in families]
     candidates = candidates_from_page(dataset, specs, rank, families)
     if len(candidates) < 2:
@@ -113,16 +103,8 @@ def run(token: str, job_id: str, request: dict, report) -> dict:
     built = [{"rank": c["rank"], "name": c["name"],
               "prior_D": prior_for(c["D"], factor_axis(dataset, "D"), "D"),
               "prior_H": prior_for(c["H"], factor_axis(dataset, "H"), "H")} for c in candidates]
-    include = gp.included_observations(dataset.X, float(request["settings"].get("mask_threshold") or 0.0))
-    mask = None if include.all() else include.astype(float)
-    last = [0.0]
-
-    def callback(progress):
-        now = time.monotonic()
-        if now - last[0] >= 0.2:
-            last[0] = now
-            report(*progress_text(progress, candidates))
-
+    mask = compute.column_weights(dataset.X, request["settings"].get("mask_threshold"))
+    callback = compute.throttled(report, lambda progress: progress_text(progress, candidates))
     report(0.0, f"cross-validating {len(candidates)} candidates")
     selection = gp.select_model(dataset.X, built, noise_var=specs["noise_var"], n_folds=int(request["n_folds"]),
                                 random_state=0, mask=mask, callback=callback)

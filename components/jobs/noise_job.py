@@ -14,7 +14,6 @@ import time
 
 import gppnmf_core as gp
 from components.jobs import compute
-from components.jobs.model_choice_job import mask_threshold_of
 from components.services import store
 from components.services.data_source import load_dataset
 from components.views.specs import checked_prior_specs, factor_axis, prior_for
@@ -28,9 +27,7 @@ def request_for(dataset: gp.Dataset, specs, rank, mask_threshold) -> dict:
     if not specs:
         raise ValueError("fix the prior settings first (see the message in the prior designer)")
     specs = checked_prior_specs(specs)
-    settings = compute.JobSettings(methods=("gppnmf",), rank=rank, max_iter=1000, tol=1e-6, n_replicates=1,
-                                   noise_var=specs["noise_var"], mask_threshold=mask_threshold_of(mask_threshold))
-    compute.check_settings(dataset, settings)
+    settings = compute.single_fit_settings(dataset, specs, rank, mask_threshold)
     return {"kind": KIND, "specs": specs, "settings": {"rank": rank, "mask_threshold": settings.mask_threshold}}
 
 
@@ -40,8 +37,7 @@ def run(token: str, job_id: str, request: dict, report) -> dict:
     dataset = load_dataset(specs["dataset"], token)
     rank = int(request["settings"]["rank"])
     prior_D, prior_H = (prior_for(specs[f], factor_axis(dataset, f), f) for f in ("D", "H"))
-    include = gp.included_observations(dataset.X, float(request["settings"].get("mask_threshold") or 0.0))
-    mask = None if include.all() else include.astype(float)
+    mask = compute.column_weights(dataset.X, request["settings"].get("mask_threshold"))
     report(0.1, "estimating σ²: MAP fits and MacKay's update RSS / (n − γ)")
     start = time.perf_counter()
     value, details = gp.estimate_noise_var(dataset.X, rank, prior_D, prior_H, mask=mask, random_state=0,

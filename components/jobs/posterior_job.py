@@ -84,16 +84,8 @@ def run(token: str, job_id: str, request: dict, report) -> dict:
     dataset, prior_D, prior_H, settings = compute.prepare(request, token)
     sampling = request.get("sampling") or {}
     n_draws, n_chains = int(sampling.get("n_draws", N_DRAWS)), int(sampling.get("n_chains", N_CHAINS))
-    include = gp.included_observations(dataset.X, settings.mask_threshold)
-    mask = None if include.all() else include.astype(float)
-    last = [0.0]
-
-    def callback(progress):
-        now = time.monotonic()
-        if now - last[0] >= 0.2:
-            last[0] = now
-            report(*progress_text(progress, n_chains))
-
+    mask = compute.column_weights(dataset.X, settings.mask_threshold)
+    callback = compute.throttled(report, lambda progress: progress_text(progress, n_chains))
     report(0.0, "sampling: the MAP fit first")
     post = gp.sample_posterior(dataset.X, settings.rank, prior_D, prior_H, settings.noise_var, mask=mask,
                                n_draws=n_draws, n_chains=n_chains, callback=callback, random_state=0, n_jobs=1)
