@@ -65,6 +65,7 @@ from .objective import GPPNMFObjective
 from .posterior import LAPLACE_MAX_DIM
 from .priors import GPPrior
 from .results import Progress, stop_requested
+from .threads import blas_threads
 
 __all__ = ["ModelSelection", "evaluate_candidate", "make_folds", "select_model"]
 
@@ -201,12 +202,11 @@ def _blas_one_thread(n_threads):
     """Every BLAS call of a candidate on ``n_threads`` (default one) thread: a threaded OpenBLAS spins
     between the small products of a fit, and its Cholesky of a 900² Hessian took 0.34 s on two threads
     of the loaded 2-core machine against 0.03 s on one."""
-    from .threads import _controller
-
-    return _controller().limit(limits=1 if n_threads is None else int(n_threads), user_api="blas")
+    return blas_threads(1 if n_threads is None else n_threads, 0)
 
 
 def _fold_weights(labels, f, base_sq):
+    """Held-out entries of fold ``f`` and the fold's squared weights (zero there, the base mask elsewhere)."""
     held = labels == f
     weights = (~held).astype(np.float64) if base_sq is None else np.where(held, 0.0, base_sq)
     return held, weights
@@ -281,9 +281,7 @@ def _latent_size(cand: dict, shape) -> int:
 
 def _init_worker() -> None:
     """A candidate process: one BLAS thread for everything (as evaluate_candidate also sets per candidate)."""
-    from .threads import _controller
-
-    _controller().limit(limits=1, user_api="blas")
+    blas_threads(1, 0)  # the limiter applies the limit when made; it stays for the process's life
 
 
 def _collect(executor, tasks, outcomes, report, n_folds) -> None:
@@ -340,7 +338,11 @@ def select_model(
         a web server), and run every BLAS call on one thread, as ``n_jobs=1``
         does: the results are identical, only the wall time differs. Starting
         the processes costs about a second (they import NumPy and SciPy), so
-        this pays off from a few hundred milliseconds of work per candidate.
+        this pays off from a few hundred milliseconds of work per candidate,
+        and only on cores that are otherwise idle (on the loaded 2-core machine,
+        load 6-8, CSI took 14.8 s with two processes against 11.4 s with one).
+        A daemonic process (a Celery prefork worker) cannot start processes:
+        there use ``executor`` or ``n_jobs=1``.
     mask : array_like of shape (K, L) or (L,), optional
         Entries (or columns, e.g. voxels outside the head) never fitted nor scored.
     one_se_rule : bool

@@ -195,3 +195,13 @@ def test_block_evidence_equals_the_full_hessian_one(mask_kind):
         value = objective(theta)[0]
         assert candidate_log_evidence(objective, theta, value) == pytest.approx(
             laplace_log_evidence(objective, theta, value=value), rel=1e-12, abs=1e-8)
+
+
+@pytest.mark.parametrize("kind", ["columns", "entries"])
+def test_select_model_with_a_mask(kind):
+    toy, candidates = _toy_candidates(ranks=(1, 2))
+    rng = np.random.default_rng(0)
+    mask = (rng.random(40) > 0.25).astype(float) if kind == "columns" else (rng.random((30, 40)) > 0.1).astype(float)
+    sel = select_model(toy.X, candidates, noise_var=1.0, n_folds=3, random_state=0, mask=mask)
+    assert sel.settings["masked"] and np.all(np.isfinite(sel.cv_errors))
+    assert all(r["evidence"] is not None and np.isfinite(r["evidence"]) for r in sel.table)
