@@ -390,6 +390,8 @@ class GPPNMFObjective:
         dD_c, dHt_c = dD * c, dHt * c
         n_delta, M = self.n_delta, self.rank
         full = np.zeros((n_box, M), dtype=dtype) if keep is not None else None
+        # flat indices of the kept rows in ``full``: a flat scatter is ~3x faster than full[keep_box] = ...
+        flat_keep = None if keep is None else (keep_box[:, None] * M + np.arange(M)).ravel()
 
         def product(v):
             v = np.asarray(v)
@@ -397,7 +399,7 @@ class GPPNMFObjective:
             v_eta = v[n_delta:].reshape(-1, M).astype(dtype)
             dir_D = dD * apply_D(v_delta)
             G = apply_H(v_eta)
-            dir_Ht = dHt * (G if keep is None else G[keep_box])
+            dir_Ht = dHt * (G if keep is None else np.take(G, keep_box, axis=0))
             if elementwise:
                 out_D, out_Ht = self.data_fit.gauss_newton(D, Ht, dir_D, dir_Ht)
             else:
@@ -411,7 +413,7 @@ class GPPNMFObjective:
             if keep is None:
                 out[n_delta:] = apply_HT(out_Ht).ravel()
             else:
-                full[keep_box] = out_Ht
+                full.ravel()[flat_keep] = out_Ht.ravel()
                 out[n_delta:] = apply_HT(full).ravel()
             out[n_delta:] += v[n_delta:]
             return out
