@@ -38,10 +38,15 @@ AUTO_NEWTON_MIN_SIZE = 5000
 NEWTON_TOL_FACTOR = 100.0
 
 
-#: Precision of Newton-CG's Hessian-vector products (the objective, gradient and line search stay
-#: float64). Measured on 64×64×32 × 256 (benchmarks/bench_iterations.py, load ~6 on 2 cores): 3.7 ms
-#: per float32 product against 11 ms in float64, the fit 54 s against 164 s, 6,811 against 6,495
-#: products, to an objective 3e-9 relative lower; products agree to ~2e-7 relative.
+#: Precision of Newton-CG's Hessian-vector products and inner CG vectors (the objective, gradient,
+#: step and line search stay float64). Measured on 64×64×32 × 256 (benchmarks/bench_iterations.py,
+#: 2 cores): float64 products 164 s (load ~4); float32 products 54 s (load ~6), 36 s (load 1.2);
+#: on the kept voxels' bounding box with a faster gather/scatter 30.7 s (load 0.6); float32 CG
+#: vectors too 28.4 s (load ~1), 7,490 products, objective within 1e-8 of the float64 run's.
+#: Products agree with float64 ones to ~2e-7 relative. Tried and not kept (issue 14): a 2x coarser
+#: grid's optimum lifted by the prior's kriging (fine Newton still 31 steps / 3,541 products on
+#: 32×32×16 against 38 / 3,492), a Steihaug trust region (4,655 products), Eisenstat–Walker
+#: forcing (3,369 products but a 5e-8 higher objective and no faster), two BLAS threads (4x slower).
 NEWTON_PRODUCT_DTYPE = np.float32
 
 
@@ -221,7 +226,9 @@ def _run_replicate(objective, method, replicate, n_replicates, max_iter, tol, gt
     if method == "newton_cg":
         return minimize_newton_cg(objective, None, theta0, max_iter=max_iter, tol=NEWTON_TOL_FACTOR * tol,
                                   gtol=gtol, on_iteration=on_iteration,
-                                  operator=lambda theta: objective.gauss_newton_operator(theta, NEWTON_PRODUCT_DTYPE))
+                                  operator=lambda theta: objective.gauss_newton_operator(
+                                      theta, NEWTON_PRODUCT_DTYPE, NEWTON_PRODUCT_DTYPE),
+                                  cg_dtype=NEWTON_PRODUCT_DTYPE)
     return minimize_alternating_cg(objective, theta0, objective.blocks, max_iter=max_iter,
                                    on_iteration=on_iteration)
 

@@ -347,7 +347,7 @@ class GPPNMFObjective:
         out_eta += v_eta
         return out
 
-    def gauss_newton_operator(self, theta: np.ndarray, dtype=np.float32):
+    def gauss_newton_operator(self, theta: np.ndarray, dtype=np.float32, out_dtype=np.float64):
         r"""The Gauss–Newton product of :meth:`gauss_newton_product` at ``theta``, computed in ``dtype``.
 
         The factors and link derivatives at ``theta`` are computed once in
@@ -363,11 +363,13 @@ class GPPNMFObjective:
         theta : ndarray of shape (size,)
         dtype : numpy dtype
             float32 (default) or float64.
+        out_dtype : numpy dtype
+            dtype of the products returned (float64 by default).
 
         Returns
         -------
         callable
-            ``product(v) -> ndarray of shape (size,)`` (float64), for ``v`` of shape (size,).
+            ``product(v) -> ndarray of shape (size,)`` of ``out_dtype``, for ``v`` of shape (size,).
         """
         dtype = np.dtype(dtype)
         ops = getattr(self, "_precision_ops", {})
@@ -395,8 +397,8 @@ class GPPNMFObjective:
 
         def product(v):
             v = np.asarray(v)
-            v_delta = v[:n_delta].reshape(-1, M).astype(dtype)
-            v_eta = v[n_delta:].reshape(-1, M).astype(dtype)
+            v_delta = v[:n_delta].reshape(-1, M).astype(dtype, copy=False)
+            v_eta = v[n_delta:].reshape(-1, M).astype(dtype, copy=False)
             dir_D = dD * apply_D(v_delta)
             G = apply_H(v_eta)
             dir_Ht = dHt * (G if keep is None else np.take(G, keep_box, axis=0))
@@ -407,7 +409,7 @@ class GPPNMFObjective:
                 out_Ht = Ht @ (dir_D.T @ D) + dir_Ht @ DtD
             out_D *= dD_c
             out_Ht *= dHt_c
-            out = np.empty(self.size)
+            out = np.empty(self.size, dtype=out_dtype)
             out[:n_delta] = apply_DT(out_D).ravel()
             out[:n_delta] += v[:n_delta]
             if keep is None:

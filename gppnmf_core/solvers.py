@@ -80,8 +80,9 @@ def _conjugate_gradient(hessp, grad, rtol, max_cg, precond=None):
     (an approximation of ``A^{-1}``). Stops when ``||A p + grad|| <= rtol ||grad||``
     or after ``max_cg`` products. Returns the step and the number of products.
     """
-    from scipy.linalg.blas import daxpy  # in place, no temporary of the vectors' size
+    from scipy.linalg.blas import get_blas_funcs
 
+    axpy = get_blas_funcs("axpy", (grad,))  # in place, no temporary of the vectors' size
     step = np.zeros_like(grad)
     residual = -grad
     z = residual if precond is None else precond(residual)
@@ -94,8 +95,8 @@ def _conjugate_gradient(hessp, grad, rtol, max_cg, precond=None):
         if curvature <= 0.0:  # not positive definite along this direction: stop with what we have
             return (step if k > 1 else direction), k
         alpha = rz / curvature
-        step = daxpy(direction, step, a=alpha)
-        residual = daxpy(Ad, residual, a=-alpha)
+        step = axpy(direction, step, a=alpha)
+        residual = axpy(Ad, residual, a=-alpha)
         if float(residual @ residual) <= target:
             return step, k
         z = residual if precond is None else precond(residual)
@@ -107,7 +108,7 @@ def _conjugate_gradient(hessp, grad, rtol, max_cg, precond=None):
 
 
 def minimize_newton_cg(fun, hessp, theta0, *, max_iter, tol, gtol, on_iteration: Callable,
-                       max_cg: int = 250, preconditioner=None, operator=None) -> Outcome:
+                       max_cg: int = 250, preconditioner=None, operator=None, cg_dtype=np.float64) -> Outcome:
     """Minimise ``fun`` by truncated Newton (line search, inner conjugate gradients).
 
     Parameters
@@ -136,6 +137,10 @@ def minimize_newton_cg(fun, hessp, theta0, *, max_iter, tol, gtol, on_iteration:
         ``v -> A v`` at ``theta`` (used instead of ``hessp``, which may then be
         None): lets the caller set up the point once per step, e.g.
         :meth:`~gppnmf_core.objective.GPPNMFObjective.gauss_newton_operator`.
+    cg_dtype : numpy dtype
+        Precision of the inner CG's vectors (the products get and must return
+        this dtype); float32 halves the memory traffic of CG on long vectors.
+        The objective, gradient, step and line search stay float64.
 
     Notes
     -----
@@ -162,7 +167,8 @@ def minimize_newton_cg(fun, hessp, theta0, *, max_iter, tol, gtol, on_iteration:
         rtol = min(0.5, np.sqrt(g_norm / g0))
         precond = None if preconditioner is None else preconditioner(x)
         product = operator(x) if operator is not None else (lambda v, x=x: hessp(x, v))
-        step, used = _conjugate_gradient(product, grad, rtol, max_cg, precond)
+        step, used = _conjugate_gradient(product, np.asarray(grad, dtype=cg_dtype), rtol, max_cg, precond)
+        step = np.asarray(step, dtype=np.float64)
         n_products += used
         slope = float(grad @ step)
         if slope >= 0.0:  # cannot happen for a positive definite product; fall back to steepest descent

@@ -286,3 +286,19 @@ def test_newton_cg_with_an_operator_matches_hessp():
     assert with_operator.objective == pytest.approx(with_hessp.objective, rel=1e-8)
     np.testing.assert_allclose(objective.factors(with_operator.x)[1], objective.factors(with_hessp.x)[1],
                                rtol=0, atol=1e-3 * np.abs(objective.factors(with_hessp.x)[1]).max())
+
+
+def test_conjugate_gradient_in_single_precision():
+    """CG on float32 vectors (the fit's inner solves) reaches a moderate residual and returns float32."""
+    rng = np.random.default_rng(9)
+    A = rng.standard_normal((50, 50))
+    A = (A @ A.T + np.eye(50)).astype(np.float32)
+    b = rng.standard_normal(50).astype(np.float32)
+    step, used = _conjugate_gradient(lambda v: A @ v, b, 1e-4, 500)
+    assert step.dtype == np.float32
+    assert np.linalg.norm(A.astype(float) @ step + b) <= 1e-3 * np.linalg.norm(b)
+    out = minimize_newton_cg(lambda x: (0.5 * x @ A @ x - b @ x, (A @ x - b).astype(float)), None,
+                             np.zeros(50), max_iter=50, tol=1e-12, gtol=1e-4, on_iteration=lambda i, v: False,
+                             operator=lambda x: (lambda v: A @ v), cg_dtype=np.float32)
+    assert out.converged
+    np.testing.assert_allclose(out.x, np.linalg.solve(A.astype(float), b), atol=1e-3)
