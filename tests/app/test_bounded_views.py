@@ -74,11 +74,11 @@ def test_prior_samples_of_a_long_spectrum_are_drawn_at_a_few_hundred_points(fact
     x = np.asarray(samples_D.data[0].x)
     assert x.size == 500 and x[0] == ppm[0] and x[-1] == ppm[-1]  # the axis's own values, both ends
     assert samples_D.data[0].type == "scatter" and samples_D.layout.xaxis.autorange == "reversed"
-    assert simulated.data[0].z.shape == (figures.MAX_HEATMAP_ROWS, 4)
+    assert simulated.data[0].z.shape == (prior_panel.PRIOR_CHECK_ROWS, 4)
     drawn = prior_panel.sample_points(8000)  # the data beside the simulation at the very points it was drawn at
-    shown = drawn[prior_panel.sample_points(drawn.size, figures.MAX_HEATMAP_ROWS)]
+    shown = drawn[prior_panel.sample_points(drawn.size, prior_panel.PRIOR_CHECK_ROWS)]
     np.testing.assert_allclose(simulated.data[0].z, X[shown], rtol=1e-6)
-    assert "400 × 4 of its 8000 × 4 points" in simulated.layout.title.text
+    assert "200 × 4 of its 8000 × 4 points" in simulated.layout.title.text
 
 
 def test_a_grid_too_large_to_draw_is_refused_with_a_message():
