@@ -44,13 +44,10 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import bench_scale
 
-import bench_scale  # noqa: E402
-
-import gppnmf_core as gp  # noqa: E402
-from gppnmf_core.threads import blas_threads  # noqa: E402
+import gppnmf_core as gp
+from gppnmf_core.threads import blas_threads
 
 PROBLEMS = [((32, 32, 16), 512), ((64, 64, 32), 256)]
 QUICK_PROBLEMS = [((16, 16, 16), 512), ((32, 32, 16), 512)]

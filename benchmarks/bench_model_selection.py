@@ -29,16 +29,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import gppnmf_core as gp  # noqa: E402
-from gppnmf_core.model_selection import select_model  # noqa: E402
+import gppnmf_core as gp
+from gppnmf_core.model_selection import select_model
 
 BETA_GRID = [5.0, 7.0, 10.0, 14.0, 20.0]
 

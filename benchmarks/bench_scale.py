@@ -41,15 +41,12 @@ import subprocess
 import sys
 import time
 import tracemalloc
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import gppnmf_core as gp  # noqa: E402
-from gppnmf_core import priors as priors_module  # noqa: E402
-from gppnmf_core.threads import blas_threads  # noqa: E402
+import gppnmf_core as gp
+from gppnmf_core import priors as priors_module
+from gppnmf_core.threads import blas_threads
 
 #: (grid, spectral points K); K = 256 on the largest grid keeps X at 256 MiB.
 PROBLEMS = [((16, 16, 16), 512), ((32, 32, 16), 512), ((64, 64, 32), 256)]
