@@ -365,31 +365,13 @@ def select_model(
         optionally ``cancel()``), called once per candidate with
         ``fn = evaluate_candidate`` (a module-level function of this module)
         and ``task`` a picklable dict. Results are read in candidate order.
-        For the app's Celery workers an adapter is a few lines::
-
-            @celery_app.task(serializer="pickle")
-            def run_candidate(task):
-                from gppnmf_core.model_selection import evaluate_candidate
-                return evaluate_candidate(task)
-
-            class CeleryCandidates:  # select_model's executor: each candidate a Celery task
-
-                class Pending:
-                    def __init__(self, async_result):
-                        self.async_result = async_result
-
-                    def result(self):  # the job itself runs in a worker: allow waiting on a subtask
-                        return self.async_result.get(disable_sync_subtasks=False)
-
-                    def cancel(self):
-                        self.async_result.revoke()
-
-                def submit(self, fn, task):  # fn is evaluate_candidate, which run_candidate calls
-                    return self.Pending(run_candidate.apply_async((task,), serializer="pickle"))
-
-            gp.select_model(X, candidates, noise_var, executor=CeleryCandidates())
-
-        (the queue must accept pickle: ``accept_content=["json", "pickle"]``).
+        A Celery adapter must keep the workers' queue JSON-only, as the app's
+        is (:func:`components.services.config.make_celery_app`): never enable
+        pickle on a queue that other users or processes can write to (anyone
+        who can write to the broker could run code in the workers). Send each
+        task as JSON instead (arrays as lists, priors as
+        :meth:`~gppnmf_core.GPPrior.to_spec`) and rebuild it in the task before
+        calling :func:`evaluate_candidate`.
         The executor is not shut down here.
     callback : callable, optional
         ``callback(Progress("select_model", candidate, n_candidates, folds done, n_folds, objective))``
