@@ -172,7 +172,7 @@ def test_model_selection_figure(toy):
 
 @pytest.mark.filterwarnings("ignore:All-NaN slice:RuntimeWarning")  # one chain: no R-hat
 def test_posterior_bands(toy):
-    pytest.importorskip("mici")
+    pytest.importorskip("arviz")  # the posterior extra (diagnostics); the sampler is our own
     p = toy.presets["correct"]
     small = gp.Dataset(name="toy40", title="toy, 40 days", X=np.array(toy.X[:, :40]), rows=toy.rows,
                        cols=gp.Axis(toy.cols.values[:40], label=toy.cols.label, unit=toy.cols.unit), truth=None,
