@@ -25,6 +25,7 @@ from http_page import HttpPage, callback_outputs
 
 import app
 import gppnmf_core as gp
+from components.panels import decompose_panel
 from tests.services.stack import Stack, StackError, missing_packages
 
 N_SESSIONS, N_ROUNDS = 16, 3
@@ -82,7 +83,7 @@ def run_session(base_url: str, outputs: dict, k: int, upload: tuple[str, str], d
     statuses, ticks = [], 0
     while not page.get("job-poll", "disabled"):
         assert time.monotonic() < deadline, f"session {k}: the job did not end; status seen: {statuses[-5:]}"
-        time.sleep(0.4)  # the page's poll interval
+        time.sleep(decompose_panel.POLL_MS / 1000)  # the page's dcc.Interval: the next tick, not a guess
         ticks += 1
         page.set("job-poll", n_intervals=ticks)
         page.call("drive_job", "job-poll.n_intervals")
