@@ -156,27 +156,35 @@ def unshown(spec: dict) -> list[str]:
 PARAM_SYMBOLS = {"beta": "β", "lam": "λ", "theta": "θ"}
 
 
-def _setting_text(setting) -> str:
-    """A kernel or link spec (or a list of kernel specs, one per grid axis) in words: "rbf β 0.3"."""
+def _setting_text(setting, what: str = "") -> str:
+    """A kernel or link spec in words: "rbf β 0.3", or with ``what="kernel"`` "rbf kernel β 0.3".
+
+    A list of kernel specs (one per grid axis) reads "per axis [rbf β 2 | periodic β 1 period 5]".
+    """
     if isinstance(setting, list):
-        return "per axis [" + " | ".join(_setting_text(s) for s in setting) + "]"
+        return " ".join(part for part in (f"{what}s" if what else "", "per axis [" + " | ".join(
+            _setting_text(s) for s in setting) + "]") if part)
     params = " ".join(f"{PARAM_SYMBOLS.get(k, k)} {v:g}" for k, v in setting.items()
                       if k != "name" and isinstance(v, (int, float)))
-    return f"{setting.get('name', '?')} {params}".strip()
+    return " ".join(part for part in (setting.get("name", "?"), what, params) if part)
 
 
 def spec_text(spec) -> str:
-    """A factor's prior spec in words, for provenance and history: "rbf β 2 exponential λ 0.0002 mirror axis 0"."""
+    """A factor's prior spec in words, for provenance and history.
+
+    E.g. "rbf kernel β 2, exponential link λ 0.0002, mirror axis 0": the words
+    kernel and link keep an exponential kernel apart from an exponential link.
+    """
     try:
         spec = canonical_spec(spec, "prior")
     except ValueError:
         return "(settings this version cannot read)"
-    parts = [_setting_text(spec["kernel"]), _setting_text(spec["link"])]
+    parts = [_setting_text(spec["kernel"], "kernel"), _setting_text(spec["link"], "link")]
     if spec["mirror_axis"] is not None:
         parts.append(f"mirror axis {spec['mirror_axis']}")
     parts += [spec[field] for field, default in (("structure", "auto"), ("sqrt_method", "eig"))
               if spec[field] != default]
-    return " ".join(parts)
+    return ", ".join(parts)
 
 
 def row_bands(X: np.ndarray, max_entries: int = 2**20):

@@ -38,7 +38,7 @@ def test_two_pinned_runs_with_the_correct_and_incorrect_prior_share_one_rmse_cha
     _run_and_wait(studio, 2)
     listed = _runs_listed(studio.driver)
     assert listed[0].startswith("run 2 · ") and listed[1].startswith("run 1 · ")  # newest first
-    assert "rbf β 3.16" in listed[0] and "rbf β 10" in listed[1]  # each run says its priors
+    assert "rbf kernel β 3.16" in listed[0] and "rbf kernel β 10" in listed[1]  # each run says its priors
     for box in studio.driver.find_elements(By.CSS_SELECTOR, "#history-pins input[type=checkbox]"):
         box.click()
     wait(studio.driver, lambda: _chart_bars(studio.driver) is not None and len(_chart_bars(studio.driver)) == 4,

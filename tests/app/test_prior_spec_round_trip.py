@@ -107,7 +107,8 @@ def test_settings_the_controls_cannot_show_are_kept_and_said_so_until_a_control_
     assert page["H"] == H and page["D"] == D
     assert "Kept as it is" in message.children and "period 5" in message.children
     assert notes[0] == ""
-    assert notes[1].startswith("Kept as loaded: per axis [periodic β 2 period 5 | rbf β 2 | rbf β 2]")
+    assert notes[1].startswith("Kept as loaded: kernels per axis [periodic β 2 period 5 | rbf β 2 | rbf β 2], "
+                               "gamma link k 2 θ 3")
     assert "gamma k 2 θ 3" in notes[1] and "mirror_axis 1" in notes[1]
 
     # the H controls show the nearest they can (RBF β 2, exponential link of the same mean, no mirror on axis 0)

@@ -16,7 +16,8 @@ META = {"dataset": CSI, "methods": ["gppnmf", "cnmf"], "rank": 2,
 def test_the_results_name_their_data_and_settings():
     line = provenance.describe(META)
     assert line.startswith("Results for 31P CSI phantom: rank 2 · GPP-NMF, CNMF")
-    assert "D: rbf β 0.3 exponential λ 1; H: rbf β 2 exponential λ 0.0002 mirror axis 0" in line
+    assert ("D: rbf kernel β 0.3, exponential link λ 1; H: rbf kernel β 2, exponential link λ 0.0002, mirror axis 0"
+            in line)
     assert "σ² 1e+08" in line and "voxel mask 20 %" in line and "1000 iterations" in line
 
 
@@ -39,7 +40,8 @@ def test_settings_the_controls_cannot_show_are_described_and_compared_in_full():
                 "link": {"name": "gamma", "k": 2.0, "theta": 3.0}, "mirror_axis": 1, "structure": "dense",
                 "sqrt_method": "cholesky"}
     meta = {**META, "settings": {**META["settings"], "priors": {**PRIORS, "H": periodic}}}
-    assert ("H: per axis [periodic β 1 period 5 | rbf β 2 | rbf β 2] gamma k 2 θ 3 mirror axis 1 dense cholesky"
+    assert ("H: kernels per axis [periodic β 1 period 5 | rbf β 2 | rbf β 2], gamma link k 2 θ 3, mirror axis 1, "
+            "dense, cholesky"
             in provenance.describe(meta))
     assert provenance.changes(meta, {**PRIORS, "H": periodic}, 2) == []
     assert provenance.changes(meta, {**PRIORS, "H": {**periodic, "mirror_axis": 2}}, 2) == ["prior of H"]
