@@ -64,7 +64,7 @@ class Kernel:
 
 class _LengthScaleKernel(Kernel):
     def __init__(self, beta: float = 1.0):
-        self.beta = check_positive(beta, "beta")
+        self.beta = check_positive(beta, f"{type(self).__name__} kernel: beta")
 
     def params(self) -> dict:
         return {"beta": self.beta}
@@ -142,7 +142,7 @@ class Periodic(_LengthScaleKernel):
 
     def __init__(self, beta: float = 1.0, period: float = 1.0):
         super().__init__(beta)
-        self.period = check_positive(period, "period")
+        self.period = check_positive(period, f"{type(self).__name__} kernel: period")
 
     def params(self) -> dict:
         return {"beta": self.beta, "period": self.period}

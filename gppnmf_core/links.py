@@ -102,7 +102,7 @@ class ExponentialLink(Link):
     name = "exponential"
 
     def __init__(self, lam: float = 1.0):
-        self.lam = check_positive(lam, "lam")
+        self.lam = check_positive(lam, f"{type(self).__name__}: lam")
 
     def params(self) -> dict:
         return {"lam": self.lam}
@@ -146,7 +146,7 @@ class RectifiedGaussianLink(Link):
     name = "rectified_gaussian"
 
     def __init__(self, s: float = 1.0):
-        self.s = check_positive(s, "s")
+        self.s = check_positive(s, f"{type(self).__name__}: s")
 
     def params(self) -> dict:
         return {"s": self.s}
@@ -201,8 +201,8 @@ class GammaLink(Link):
     name = "gamma"
 
     def __init__(self, k: float = 2.0, theta: float = 1.0):
-        self.k = check_positive(k, "k")
-        self.theta = check_positive(theta, "theta")
+        self.k = check_positive(k, f"{type(self).__name__}: k")
+        self.theta = check_positive(theta, f"{type(self).__name__}: theta")
 
     def params(self) -> dict:
         return {"k": self.k, "theta": self.theta}
