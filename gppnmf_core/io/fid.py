@@ -279,6 +279,9 @@ def fids_to_spectra(
         ``X`` of shape (K, L) with K the kept points.
     """
     n_t = stored.shape[0]
+    if dwell is not None and not n_t * dwell > 0:  # e.g. a dwell time so small that it rounds to 0 s
+        raise DataFormatError(f"{filename}: the dwell time ({dwell:g} s) is too small to give a spectral axis; "
+                              f"check it (give the dwell time in µs under 'How to read the file')")
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         (values, (label, unit)) = _frequency_axis(n_t, dwell, sf, reference)
     if not np.all(np.isfinite(values)):
