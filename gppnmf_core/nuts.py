@@ -41,7 +41,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["MAX_ENERGY_ERROR", "DivergenceError", "NUTSChain", "leapfrog", "sample_nuts", "warmup_windows"]
+from .mass_matrix import Metric, estimate_low_rank
+
+__all__ = ["MAX_ENERGY_ERROR", "DivergenceError", "Metric", "NUTSChain", "OutsideSupport", "leapfrog",
+           "sample_nuts", "warmup_windows"]
 
 #: A leapfrog step whose energy exceeds the initial one by more than this is divergent (Stan's value).
 MAX_ENERGY_ERROR = 1000.0
@@ -49,6 +52,16 @@ MAX_ENERGY_ERROR = 1000.0
 
 class DivergenceError(ArithmeticError):
     """Raised by a potential function where the density cannot be evaluated (ends the trajectory as divergent)."""
+
+
+class OutsideSupport(DivergenceError):
+    """Raised by a potential function outside the target's support (density zero there).
+
+    Ends the trajectory like a divergence (the subtree with the point is
+    discarded, which leaves the target restricted to the support invariant:
+    whether a subtree holds such a point does not depend on where in the tree
+    the trajectory started), but is counted as ``boundary``, not ``diverging``.
+    """
 
 
 @dataclass
@@ -67,7 +80,9 @@ class NUTSChain:
     grad : ndarray of shape (n_iterations, d) or None
         Gradients of ``U`` at the positions (with ``keep_grad=True``).
     inv_mass : ndarray of shape (d,)
-        The adapted diagonal inverse mass matrix.
+        The diagonal part of the adapted inverse mass matrix.
+    metric : Metric
+        The adapted inverse mass matrix (diagonal plus low rank).
     step_size : float
         The step size used after warm-up.
     n_done : int
@@ -79,17 +94,19 @@ class NUTSChain:
     stats: dict = field(default_factory=dict)
     grad: np.ndarray | None = None
     inv_mass: np.ndarray | None = None
+    metric: Metric | None = None
     step_size: float = float("nan")
     n_done: int = 0
 
 
 def leapfrog(value_and_grad, q, p, g, step_size, inv_mass):
-    """One leapfrog step of ``H = U(q) + p^T diag(inv_mass) p / 2``; returns ``(q, p, U, g)``.
+    """One leapfrog step of ``H = U(q) + p^T M^-1 p / 2``; returns ``(q, p, U, g)``.
 
-    ``value_and_grad(q)`` returns ``(U(q), grad U(q))``; ``g`` is the gradient at ``q``.
+    ``value_and_grad(q)`` returns ``(U(q), grad U(q))``; ``g`` is the gradient at ``q``;
+    ``inv_mass`` is the diagonal of ``M^-1`` as an array of shape (d,) or a :class:`Metric`.
     """
     p = p - (0.5 * step_size) * g
-    q = q + step_size * (inv_mass * p)
+    q = q + step_size * (inv_mass.velocity(p) if isinstance(inv_mass, Metric) else inv_mass * p)
     U, g = value_and_grad(q)
     p = p - (0.5 * step_size) * g
     return q, p, U, g
@@ -157,7 +174,7 @@ class _Sampler:
         self.vg = value_and_grad
         self.rng = rng
         self.max_tree_depth = max_tree_depth
-        self.inv_mass = None
+        self.metric: Metric | None = None
         self.step_size = 1.0
 
     def _criterion(self, p_sharp_minus, p_sharp_plus, rho) -> bool:
@@ -166,8 +183,12 @@ class _Sampler:
     def _step(self, q, p, g, step_size):
         try:
             with np.errstate(all="ignore"):
-                q, p, U, g = leapfrog(self.vg, q, p, g, step_size, self.inv_mass)
+                q, p, U, g = leapfrog(self.vg, q, p, g, step_size, self.metric)
+        except OutsideSupport:
+            self._boundary = True
+            return None
         except DivergenceError:
+            self._divergent = True
             return None
         return q, p, U, g
 
@@ -182,17 +203,16 @@ class _Sampler:
         if depth == 0:
             out = self._step(q, p, g, step_size)
             self._n += 1
-            if out is None:
-                self._divergent = True
+            if out is None:  # diverged or left the support (_step has set the flag)
                 return None
             q, p, U, g = out
-            H = U + 0.5 * float(p @ (self.inv_mass * p))
+            p_sharp = self.metric.velocity(p)
+            H = U + 0.5 * float(p @ p_sharp)
             if not np.isfinite(H) or H - H0 > MAX_ENERGY_ERROR:
                 self._divergent = True
                 return None
             log_w = H0 - H
             self._accept += 1.0 if log_w > 0 else math.exp(log_w)
-            p_sharp = self.inv_mass * p
             return q, p, g, p, p, p_sharp, p_sharp, log_w, (q, U, g)
         left = self._build(depth - 1, q, p, g, step_size, H0)
         if left is None:
@@ -214,9 +234,9 @@ class _Sampler:
 
     def transition(self, q, U, g):
         """One NUTS transition from ``(q, U(q), grad U(q))``; returns the new state and statistics."""
-        inv_mass, step = self.inv_mass, self.step_size
-        p = self.rng.standard_normal(q.size) / np.sqrt(inv_mass)
-        p_sharp = inv_mass * p
+        step = self.step_size
+        p = self.metric.momentum(self.rng)
+        p_sharp = self.metric.velocity(p)
         H0 = U + 0.5 * float(p @ p_sharp)
         # the trajectory in time order: its backward end (bck) and forward end (fwd)
         bck = (q, p, g)
@@ -225,7 +245,7 @@ class _Sampler:
         rho = p.copy()
         log_w = 0.0
         sample = (q, U, g)
-        self._n, self._accept, self._divergent = 0, 0.0, False
+        self._n, self._accept, self._divergent, self._boundary = 0, 0.0, False, False
         depth = 0
         while depth < self.max_tree_depth:
             forward = self.rng.random() < 0.5
@@ -256,6 +276,7 @@ class _Sampler:
         accept = self._accept / max(self._n, 1)
         q_new, U_new, g_new = sample
         stats = {"n_step": self._n, "tree_depth": depth, "accept_stat": accept, "diverging": self._divergent,
+                 "boundary": self._boundary,
                  "step_size": step, "energy": H0}
         return q_new, U_new, g_new, stats
 
@@ -263,13 +284,13 @@ class _Sampler:
         """Stan's heuristic: double or halve until one leapfrog step's acceptance crosses 0.8."""
         direction = 0
         for _ in range(100):
-            p = self.rng.standard_normal(q.size) / np.sqrt(self.inv_mass)
-            H0 = U + 0.5 * float(p @ (self.inv_mass * p))
+            p = self.metric.momentum(self.rng)
+            H0 = U + 0.5 * float(p @ self.metric.velocity(p))
             out = self._step(q, p, g, step)
             if out is None:
                 delta = -np.inf
             else:
-                H = out[2] + 0.5 * float(out[1] @ (self.inv_mass * out[1]))
+                H = out[2] + 0.5 * float(out[1] @ self.metric.velocity(out[1]))
                 delta = H0 - H if np.isfinite(H) else -np.inf
             new_direction = 1 if delta > math.log(0.8) else -1
             if direction == 0:
@@ -283,7 +304,8 @@ class _Sampler:
 
 
 def sample_nuts(value_and_grad, q0, rng, n_warmup: int, n_draws: int, *, target_accept: float = 0.8,
-                max_tree_depth: int = 10, adapt_mass: bool = True, inv_mass=None, step_size: float | None = None,
+                max_tree_depth: int = 10, adapt_mass: bool = True, adapt_low_rank: int = 0,
+                low_rank_cutoff: float = 2.0, inv_mass=None, step_size: float | None = None,
                 keep_grad: bool = False, on_iteration=None) -> NUTSChain:
     """Run one NUTS chain with Stan-style warm-up.
 
@@ -303,12 +325,19 @@ def sample_nuts(value_and_grad, q0, rng, n_warmup: int, n_draws: int, *, target_
         At most ``2**max_tree_depth`` leapfrog steps per iteration.
     adapt_mass : bool
         Estimate a diagonal inverse mass matrix in the warm-up windows.
-    inv_mass : ndarray of shape (d,), optional
-        Initial diagonal inverse mass (ones).
+    adapt_low_rank : int
+        With ``adapt_mass``, also estimate up to this many long or short
+        directions at the end of each window
+        (:func:`~gppnmf_core.mass_matrix.estimate_low_rank`; 0: diagonal only).
+    low_rank_cutoff : float
+        Directions whose variance (relative to the diagonal part) is above
+        this or below its inverse are kept.
+    inv_mass : ndarray of shape (d,) or Metric, optional
+        Initial inverse mass matrix (ones).
     step_size : float, optional
         Initial step size (else Stan's heuristic).
     keep_grad : bool
-        Also return the gradient at every draw (for adaptations that use them).
+        Also return the gradient at every draw.
     on_iteration : callable, optional
         ``on_iteration(i)`` after iteration ``i`` (1-based count); returning True stops the chain.
 
@@ -319,52 +348,56 @@ def sample_nuts(value_and_grad, q0, rng, n_warmup: int, n_draws: int, *, target_
     q = np.array(q0, dtype=np.float64)
     d = q.size
     kernel = _Sampler(value_and_grad, rng, max_tree_depth)
-    kernel.inv_mass = np.ones(d) if inv_mass is None else np.array(inv_mass, dtype=np.float64)
+    if isinstance(inv_mass, Metric):
+        kernel.metric = inv_mass
+    else:
+        kernel.metric = Metric(np.ones(d) if inv_mass is None else np.array(inv_mass, dtype=np.float64))
     U, g = value_and_grad(q)
     if not np.isfinite(U):
         raise ValueError("the potential is not finite at the initial position")
     n_total = n_warmup + n_draws
     kernel.step_size = step_size if step_size is not None else kernel.find_initial_step_size(q, U, g)
     averaging = _DualAveraging(kernel.step_size, target_accept)
-    windows = warmup_windows(n_warmup) if adapt_mass else []
-    ends = {end for _, end in windows}
-    in_window = np.zeros(max(n_warmup, 1), dtype=bool)
-    for start, end in windows:
-        in_window[start:end] = True
-    mean, m2, count = np.zeros(d), np.zeros(d), 0
+    windows = {end: start for start, end in (warmup_windows(n_warmup) if adapt_mass else [])}
 
     draws = np.empty((n_total, d))
     potential = np.empty(n_total)
-    grads = np.empty((n_total, d)) if keep_grad else None
-    keys = ("step_size", "n_step", "tree_depth", "accept_stat", "diverging", "energy")
-    stats = {key: np.empty(n_total, dtype=bool if key == "diverging" else
+    keep_all = keep_grad or adapt_low_rank > 0
+    grads = np.empty((n_total if keep_grad else n_warmup if keep_all else 0, d))
+    keys = ("step_size", "n_step", "tree_depth", "accept_stat", "diverging", "boundary", "energy")
+    stats = {key: np.empty(n_total, dtype=bool if key in ("diverging", "boundary") else
                            (np.int64 if key in ("n_step", "tree_depth") else np.float64)) for key in keys}
     done = 0
     for i in range(n_total):
         q, U, g, st = kernel.transition(q, U, g)
         draws[i], potential[i] = q, U
-        if keep_grad:
+        if i < grads.shape[0]:
             grads[i] = g
         for key in keys:
             stats[key][i] = st[key]
         done = i + 1
         if i < n_warmup:
             kernel.step_size = averaging.update(st["accept_stat"])
-            if in_window[i]:
-                count += 1
-                delta = q - mean
-                mean += delta / count
-                m2 += delta * (q - mean)
-                if i + 1 in ends:
-                    var = m2 / max(count - 1, 1)
-                    kernel.inv_mass = (count / (count + 5.0)) * var + 1e-3 * (5.0 / (count + 5.0))
-                    mean, m2, count = np.zeros(d), np.zeros(d), 0
-                    kernel.step_size = kernel.find_initial_step_size(q, U, g, kernel.step_size)
-                    averaging.restart(kernel.step_size)
-            if i + 1 == n_warmup:
+            if done in windows:
+                kernel.metric = _window_metric(draws[windows[done]:done], grads[windows[done]:done]
+                                               if adapt_low_rank else None, adapt_low_rank, low_rank_cutoff)
+                kernel.step_size = kernel.find_initial_step_size(q, U, g, kernel.step_size)
+                averaging.restart(kernel.step_size)
+            if done == n_warmup:
                 kernel.step_size = averaging.final
         if on_iteration is not None and on_iteration(done):
             break
     return NUTSChain(q=draws[:done], potential=potential[:done], stats={k: v[:done] for k, v in stats.items()},
-                     grad=None if grads is None else grads[:done], inv_mass=kernel.inv_mass,
+                     grad=grads[:done] if keep_grad else None, inv_mass=kernel.metric.diag, metric=kernel.metric,
                      step_size=kernel.step_size, n_done=done)
+
+
+def _window_metric(draws: np.ndarray, grads: np.ndarray | None, max_rank: int, cutoff: float) -> Metric:
+    """The metric estimated from one warm-up window: Stan's regularised variances, then low-rank directions."""
+    n = draws.shape[0]
+    var = draws.var(axis=0, ddof=1) if n > 1 else np.ones(draws.shape[1])
+    diag = (n / (n + 5.0)) * var + 1e-3 * (5.0 / (n + 5.0))
+    if grads is None or max_rank < 1:
+        return Metric(diag)
+    U, lam = estimate_low_rank(draws, grads, diag, max_rank=max_rank, cutoff=cutoff)
+    return Metric(diag, U, lam)

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from gppnmf_core.mass_matrix import Metric, estimate_low_rank
 from gppnmf_core.nuts import DivergenceError, leapfrog, sample_nuts, warmup_windows
 
 
@@ -111,3 +112,56 @@ def test_stop_from_the_iteration_callback():
 def test_non_finite_start_is_rejected():
     with pytest.raises(ValueError, match="not finite"):
         sample_nuts(lambda q: (float("inf"), q), np.zeros(2), np.random.default_rng(0), 10, 10)
+
+
+def _long_direction_gaussian(d, var_long, seed):
+    """N(0, I + (var_long - 1) u u^T) with a random unit direction u (not along any axis)."""
+    u = np.random.default_rng(seed).standard_normal(d)
+    u /= np.linalg.norm(u)
+
+    def value_and_grad(q):
+        g = q + (1.0 / var_long - 1.0) * (u @ q) * u
+        return 0.5 * float(q @ g), g
+
+    return u, value_and_grad
+
+
+def test_low_rank_estimate_finds_the_long_direction_and_nothing_spurious():
+    d, n = 200, 60  # fewer draws than dimensions: their covariance alone has spurious eigenvalues up to ~7
+    rng = np.random.default_rng(0)
+    U_true, _ = np.linalg.qr(rng.standard_normal((d, 2)))
+    lam_true = np.array([25.0, 0.04])  # one long and one short direction
+    y = rng.standard_normal((n, d))
+    y += (y @ U_true) * (np.sqrt(lam_true) - 1) @ U_true.T  # draws with covariance I + U (lam - 1) U^T
+    grads = y + (y @ U_true) * (1 / lam_true - 1) @ U_true.T  # the potential's gradient Sigma^-1 y
+    spurious = np.linalg.eigvalsh(np.cov(y.T))[-3]  # third largest eigenvalue of the draws' covariance
+    assert spurious > 2.0  # what a draws-only estimate would take for long
+    U, lam = estimate_low_rank(y, grads, np.ones(d), max_rank=8, cutoff=2.0)
+    assert lam.size == 1  # elsewhere the draws are their own gradients: nothing spurious
+    assert abs(U[:, 0] @ U_true[:, 0]) > 0.95 and 15 < lam[0] < 40
+    metric = Metric(np.ones(d), U, lam)
+    p = metric.momentum(np.random.default_rng(1))
+    np.testing.assert_allclose(metric.velocity(p), metric.dense() @ p)
+    # the momentum's covariance is the mass matrix, the inverse of the metric
+    along = np.array([metric.momentum(rng) for _ in range(4000)]) @ U[:, 0]
+    assert abs(along.var() * lam[0] - 1) < 0.1
+
+
+def test_low_rank_adaptation_mixes_a_long_non_axis_direction():
+    arviz = pytest.importorskip("arviz")
+    d, var_long = 100, 30.0
+    u, vg = _long_direction_gaussian(d, var_long, seed=4)
+    ess, rhat = {}, {}
+    for rank in (0, 4):
+        chains = [sample_nuts(vg, np.zeros(d), np.random.default_rng(seed), 300, 1000, adapt_low_rank=rank)
+                  for seed in (1, 2)]
+        along = np.stack([c.q[300:] @ u for c in chains])
+        data = arviz.convert_to_dataset({"along": along})
+        ess[rank], rhat[rank] = float(arviz.ess(data)["along"]), float(arviz.rhat(data)["along"])
+        if rank:
+            for c in chains:  # the estimated long direction is the true one, with about its variance
+                lead = c.metric.directions()[:, 0]
+                assert abs(lead @ u) > 0.9 and 0.3 * var_long < c.metric.lam[0] < 2 * var_long
+            assert abs(along.var() / var_long - 1) < 4 * np.sqrt(2 / ess[rank])
+    assert ess[4] >= 600 and rhat[4] <= 1.01
+    assert ess[4] > 2 * ess[0]  # the diagonal metric crosses the long direction by a random walk
