@@ -16,7 +16,7 @@ How it samples
 --------------
 1. **MAP**: :func:`~gppnmf_core.gppnmf.fit_gppnmf` (or L-BFGS from a given
    ``theta0``).
-2. **Laplace preconditioner**: the full Hessian of ``L`` at the MAP
+2. **Laplace preconditioner** (:mod:`gppnmf_core.laplace`): the full Hessian of ``L`` at the MAP
    (:func:`hessian`, central differences of the gradient, ``2 d`` gradient
    evaluations), minus the prior's identity: the data term's curvature
    ``A``. With its eigen-pairs ``(lambda_i, u_i)`` where ``|lambda_i|``
@@ -37,29 +37,48 @@ How it samples
    worst R̂ from 1.023 to 1.006, at the same 15 steps per draw).
 3. **NUTS** (:func:`gppnmf_core.nuts.sample_nuts`, a multinomial No-U-Turn
    sampler of this package) in ``z``, with the step size (dual averaging,
-   target acceptance ``target_accept``) and a diagonal mass matrix (Stan's
-   windows) adapted during ``n_warmup`` iterations. A trajectory where the
-   links overflow (a non-finite objective or gradient) is ended as divergent
-   and its end point never accepted; divergences after warm-up are counted.
+   target acceptance ``target_accept``) and the mass matrix adapted during
+   ``n_warmup`` iterations in Stan's windows: a diagonal part and up to
+   :data:`ADAPT_LOW_RANK` long directions (:mod:`gppnmf_core.mass_matrix`:
+   the geometric mean of the window draws' covariance and the inverse of
+   their gradients'; see "What limits mixing"). A trajectory where the links
+   overflow (a non-finite objective or gradient) is ended as divergent and
+   its end point never accepted; divergences after warm-up are counted.
    ``sampler="mici"`` runs mici's ``DynamicMultinomialHMC`` instead (the
-   earlier choice; see below). Without the diagonal mass matrix (step size
-   only) toy data set 1 lost a chain to a divergent, label-switched region
-   (790 divergences, R̂ 1.15): the adaptation stays.
-4. **Chains in parallel processes** (``concurrent.futures`` with the
+   earlier choice, diagonal adaptation only; see below). Without the diagonal
+   mass matrix (step size only) toy data set 1 lost a chain to a divergent,
+   label-switched region (790 divergences, R̂ 1.15): the adaptation stays.
+4. **The MAP's component order** (:data:`RESTRICT_ORDER`): the posterior is
+   the same under any relabelling of the components, so it is sampled on the
+   part of the space where the components' whitened variables line up with
+   the MAP's in its order (a half-space for two components; a trajectory
+   that reaches its boundary ends there, counted in ``n_boundary``, not as a
+   divergence). The identified draws have exactly the distribution they
+   would have from the whole space, but a chain can no longer wander into a
+   relabelled copy of the mode, where the preconditioner built at the MAP
+   does not fit: on toy data set 7 one chain spent 806 of its 1000 draws
+   there at 27 steps per draw (R̂ 1.013, bulk ESS 190); kept in order, 299.
+5. **Chains in parallel processes** (``concurrent.futures`` with the
    ``fork`` start method where there is one, else ``spawn``), each from the MAP
    plus ``jitter * S z0``, ``z0 ~ N(0, I)``, seeded from ``random_state`` by a
    :class:`numpy.random.SeedSequence` so that the draws do not depend on how
    many processes run them.
-5. **Identification** (in the chain's worker): every draw's columns of D are matched to the MAP's by
-   cosine similarity (:func:`~gppnmf_core.metrics.match_components`; label
-   switching happens within chains), then scaled to unit norm with H scaled
-   to match (``D H`` unchanged). ``X0 = D H`` is on the raw scale.
-6. **Diagnostics** from ArviZ (rank-normalised split-R̂, bulk and tail ESS)
-   on the log density and on up to ``n_diagnostic`` entries each of the
-   normalised D, the scaled H and X0 (evenly spaced over the flattened arrays,
-   all of them when there are fewer). ArviZ takes about 8 ms per variable for
-   the three diagnostics, so all of X0 (200,000 entries on the CSI phantom)
-   would take half an hour.
+6. **Identification** (in the chain's worker, :mod:`gppnmf_core.posterior_record`):
+   every draw's columns of D are matched to the MAP's by cosine similarity
+   (:func:`~gppnmf_core.metrics.match_components`), then scaled to unit norm
+   with H scaled to match (``D H`` unchanged). ``X0 = D H`` is on the raw scale.
+7. **Diagnostics** from ArviZ (:mod:`gppnmf_core.posterior_diagnostics`:
+   rank-normalised split-R̂, bulk and tail ESS) on the log density and on up
+   to ``n_diagnostic`` entries each of the normalised D, the scaled H and X0.
+8. **Optionally longer** (``max_draws``): while the worst R̂ or bulk ESS misses
+   :data:`RHAT_TARGET` / :data:`ESS_BULK_TARGET`, every chain continues by
+   ``n_draws`` more draws from where it stopped (same metric and step size,
+   a fresh seed from the SeedSequence), up to ``max_draws`` per chain.
+
+Modules: :mod:`gppnmf_core.laplace` (MAP helpers, Hessians, evidence,
+preconditioner), :mod:`gppnmf_core.posterior_chains` (the chains' processes),
+:mod:`gppnmf_core.posterior_record` (:class:`Posterior`, :func:`identify`),
+:mod:`gppnmf_core.posterior_diagnostics`; this module keeps their public names.
 
 Which sampler
 -------------
@@ -314,6 +333,7 @@ def sample_posterior(
     results = [] if stopped else run_chains(tasks, n_jobs, callback, total, value_map)
     stopped = stopped or len(results) < n_chains or any(r["done"] < n_warmup + n_draws for r in results)
     timings["chains"] = time.perf_counter() - mark
+    timings["rounds"] = [timings["chains"]]
     D_map_n, H_map_n = normalise(D_map, H_map)
     draws = _collect(results, objective)
     mark = time.perf_counter()
@@ -330,6 +350,7 @@ def sample_posterior(
         mark = time.perf_counter()
         more = run_chains(resume, n_jobs, callback, total + n_chains * extra, value_map, offset=total)
         timings["chains"] += time.perf_counter() - mark
+        timings["rounds"].append(time.perf_counter() - mark)
         total += n_chains * extra
         stopped = len(more) < n_chains or any(r["done"] < extra for r in more)
         results = [_append(r, m) for r, m in zip(results, more, strict=False)] + results[len(more):]

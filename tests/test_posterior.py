@@ -208,3 +208,36 @@ def test_mici_sampler_option_gives_the_same_kind_of_result():
     assert post.D_draws.shape == (1, 30, 20, 2) and "mici" in post.settings["sampler"]
     with pytest.raises(ValueError, match="sampler must be"):
         sample_posterior(toy.X, 2, p.prior_D, p.prior_H, p.noise_var, sampler="stan")
+
+
+def test_component_order_check_keeps_exactly_one_relabelling():
+    """The sampled region holds one of the M! relabellings of every point (a fundamental domain)."""
+    from itertools import permutations
+
+    from gppnmf_core.posterior_chains import _order_check
+
+    toy = gp.datasets.paper_toy(random_state=0, K=12, L=15)
+    p = toy.presets["correct"]
+    rng = np.random.default_rng(0)
+    for M in (2, 3):
+        objective = build_objective(toy.X, M, p.prior_D, p.prior_H, p.noise_var)
+        in_order = _order_check(objective, rng.standard_normal(objective.size))
+        for _ in range(50):
+            delta, eta = objective.unpack(rng.standard_normal(objective.size))
+            inside = [in_order(objective.pack(delta[:, list(perm)], eta[:, list(perm)]))
+                      for perm in permutations(range(M))]
+            assert sum(inside) == 1
+    assert _order_check(build_objective(toy.X, 1, p.prior_D, p.prior_H, p.noise_var), np.zeros(27)) is None
+
+
+def test_max_draws_continues_the_chains_until_the_targets_or_the_cap():
+    toy = gp.datasets.paper_toy(random_state=3, K=20, L=25)
+    p = toy.presets["correct"]
+    kwargs = dict(n_draws=40, n_chains=2, n_warmup=60, random_state=5, n_diagnostic=8)
+    short = sample_posterior(toy.X, 2, p.prior_D, p.prior_H, p.noise_var, n_jobs=1, **kwargs)
+    assert short.ess_bulk_min < 200  # 80 draws cannot reach the target, so the long run must continue
+    long = sample_posterior(toy.X, 2, p.prior_D, p.prior_H, p.noise_var, n_jobs=2, max_draws=100, **kwargs)
+    assert long.n_draws == 100 and long.settings["n_rounds"] == 3  # 40 + 40 + 20 draws per chain
+    # the continuation extends the same chains: the first 40 draws are the short run's
+    np.testing.assert_array_equal(long.D_draws[:, :40], short.D_draws)
+    assert long.settings["draws_per_chain"] == 100 and np.isfinite(long.rhat_max)
