@@ -8,7 +8,8 @@ The app is served by a local WSGI server in this process, the page opened in hea
 the 31P CSI phantom picked (its paper preset). The mouse is pressed on the length-scale slider of D and moved step
 by step without being released (DevTools mouse events, as a hand would). Each latency is measured in the page:
 from the ``pointermove`` that moved the slider (``performance.now()`` in a capturing listener) to the next animation
-frame after plotly drew the new samples of D (``plotly_afterplot``). Steps are taken one after another (the next
+frame after plotly drew the new samples of D (``plotly_afterplot`` with new traces: a redraw of the same samples,
+after a resize or a title fitted to the width, is not counted). Steps are taken one after another (the next
 move once the last is painted), then a burst of moves every 16 ms shows what the relay does when the server
 cannot keep up: how many values it sent for how many moves, and how long after the last move the last paint came.
 Prints p50/p90; no assertion on time.
@@ -32,7 +33,12 @@ INSTRUMENT = """
 window.__bench = {input: 0, paints: []};
 document.addEventListener('pointermove', e => { if (e.buttons) { window.__bench.input = performance.now(); } }, true);
 const graph = document.querySelector('#samples-D .js-plotly-plot');
-graph.on('plotly_afterplot', () => requestAnimationFrame(t => window.__bench.paints.push(performance.now())));
+let drawn = graph.data[0];  // a new figure brings new traces; a relayout or a resize redraws the same ones
+graph.on('plotly_afterplot', () => {
+  if (graph.data[0] === drawn) { return; }
+  drawn = graph.data[0];
+  requestAnimationFrame(t => window.__bench.paints.push(performance.now()));
+});
 """
 
 

@@ -19,11 +19,24 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import math
 
 import numpy as np
-from dash import ALL, MATCH, Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
+from dash import (
+    ALL,
+    MATCH,
+    ClientsideFunction,
+    Input,
+    Output,
+    State,
+    callback,
+    clientside_callback,
+    dcc,
+    html,
+    no_update,
+)
 
 import gppnmf_core as gp
 from components import ids
@@ -72,6 +85,13 @@ MAX_SAMPLE_POINTS = 500
 MAX_GRID_AXIS_POINTS = 512
 MAX_GRID_POINTS = 2**20
 
+#: The figures :func:`draw_prior_samples` draws, by group: a factor's samples and histogram depend on the data set,
+#: that factor's prior and the seed; the prior check on all of them and σ².
+FIGURE_GROUPS = {"D": (ids.SAMPLES_D, ids.HIST_D), "H": (ids.SAMPLES_H, ids.HIST_H), "check": (ids.SIMULATED_DATA,)}
+PRIOR_FIGURES = (ids.SAMPLES_D, ids.SAMPLES_H, ids.HIST_D, ids.HIST_H, ids.SIMULATED_DATA)
+#: Store: what each group of figures on the page was drawn from (:func:`drawn_keys`).
+DRAWN = "prior-drawn"
+
 
 def _pid(kind: str, factor: str, name: str) -> dict:
     return {"type": kind, "factor": factor, "name": name}
@@ -89,7 +109,7 @@ SLIDER_VALUE_PREFIX = {"beta": "β = ", "scale": "", "var": "σ² = "}
 def _param_control(factor: str, name: str, label: str) -> html.Div:
     """A log-scale slider and the box that shows (and takes) its value; the label names both, and the
     slider announces 10**value, the number in the box. While the slider is dragged its value reaches the box
-    (and so the figures) through :data:`RELAY_DRAG`; on release through :func:`sync_slider_and_box`."""
+    (and so the figures), one redraw at a time, and on release (assets/sliders.js: ``sync``)."""
     label_id, box_id = _pid("param-label", factor, name), ids.param_input(factor, name)
     message_id = _pid("param-message", factor, name)
     return html.Div(className="param", children=[
@@ -173,6 +193,7 @@ def layout() -> html.Section:
         dcc.Store(id=ids.PRIOR_SPECS),
         dcc.Store(id="prior-loaded"),
         dcc.Store(id="slider-relay"),
+        dcc.Store(id=DRAWN),
     ])
 
 
@@ -272,82 +293,21 @@ def _format(value: float) -> float:
     return float(f"{value:.3g}")
 
 
-@callback(
+#: A slider and its box in step, in the browser (assets/sliders.js: ``sync``), as the box feeds the specs and a
+#: server round trip would delay every redraw: a released slider writes its value in the box, a valid typed value
+#: moves the slider, and while a slider is dragged its value goes to the box one redraw at a time (the latest
+#: value dragged meanwhile as soon as the last one is drawn: ``relayNext``, on every draw, :data:`DRAWN`).
+clientside_callback(
+    ClientsideFunction("gppnmfSliders", "sync"),
     Output({"type": "param-slider", "factor": MATCH, "name": MATCH}, "value"),
     Output(ids.param_input(MATCH, MATCH), "value"),
     Input({"type": "param-slider", "factor": MATCH, "name": MATCH}, "value"),
-    Input(ids.param_input(MATCH, MATCH), "value"),
-    State({"type": "param-slider", "factor": MATCH, "name": MATCH}, "drag_value"),
-    prevent_initial_call=True,
-)
-def sync_slider_and_box(slider_value, box_value, drag_value=None):
-    """A moved slider writes its value in the box; a typed value (> 0) moves the slider."""
-    moved = ctx.triggered_id is not None and ctx.triggered_id["type"] == "param-slider"
-    return synced_values(moved, slider_value, box_value, drag_value)
-
-
-def synced_values(slider_moved: bool, slider_value, box_value, drag_value=None):
-    """(slider, box) outputs: the box shows 10**slider (unless it shows that already: the drag wrote it, and
-    writing it again would redraw again); the slider follows a valid typed value, except a value the dragged
-    slider wrote in the box itself (moving the thumb then would fight the hand that drags it)."""
-    if slider_moved:
-        shown_value = _format(10.0 ** slider_value)
-        return no_update, no_update if _is_typed_positive(box_value) and _typed(box_value) == shown_value \
-            else shown_value
-    try:
-        typed = typed_positive(box_value, "value")
-    except ValueError:
-        return no_update, no_update  # the box keeps what was typed; collect_prior_specs marks it
-    if isinstance(drag_value, (int, float)) and math.isfinite(drag_value) and _format(10.0 ** drag_value) == typed:
-        return no_update, no_update
-    return math.log10(typed), no_update
-
-
-#: Live redraw while a slider is dragged, without a pile-up of requests: the dragged value goes to the box (from
-#: which the specs and the figures follow) only while no redraw is in flight; the latest value dragged meanwhile
-#: waits and goes as soon as the new samples are drawn (:data:`RELAY_NEXT`). A redraw that never comes (an invalid
-#: setting draws nothing) frees the relay after ``STALE_MS``. Numbers as the box shows them (3 significant digits).
-RELAY_DRAG = """
-function (drag, box) {
-    const relay = window.gppnmfSliderRelay =
-        window.gppnmfSliderRelay || {busy: false, since: 0, pending: null, sent: 0};
-    const STALE_MS = 3000;
-    if (typeof drag !== "number" || !isFinite(drag) || box === null || box === undefined || box === "") {
-        return window.dash_clientside.no_update;  // nothing to drag yet: the page is still setting up
-    }
-    const value = Number(Math.pow(10, drag).toPrecision(3));
-    if (value === Number(box)) { return window.dash_clientside.no_update; }
-    const id = window.dash_clientside.callback_context.outputs_list.id;
-    if (relay.busy && performance.now() - relay.since < STALE_MS) {
-        relay.pending = {id: id, value: value};
-        return window.dash_clientside.no_update;
-    }
-    relay.busy = true; relay.since = performance.now(); relay.pending = null; relay.sent = (relay.sent || 0) + 1;
-    return value;
-}
-"""
-RELAY_NEXT = """
-function () {
-    const relay = window.gppnmfSliderRelay;
-    if (!relay) { return window.dash_clientside.no_update; }
-    relay.busy = false;
-    if (relay.pending) {
-        const next = relay.pending;
-        relay.pending = null; relay.busy = true; relay.since = performance.now(); relay.sent += 1;
-        window.dash_clientside.set_props(next.id, {value: next.value});
-    }
-    return window.dash_clientside.no_update;
-}
-"""
-clientside_callback(
-    RELAY_DRAG,
-    Output(ids.param_input(MATCH, MATCH), "value", allow_duplicate=True),
     Input({"type": "param-slider", "factor": MATCH, "name": MATCH}, "drag_value"),
-    State(ids.param_input(MATCH, MATCH), "value"),
+    Input(ids.param_input(MATCH, MATCH), "value"),
     prevent_initial_call=True,
 )
-clientside_callback(RELAY_NEXT, Output("slider-relay", "data"), Input(ids.SAMPLES_D, "figure"),
-                    Input(ids.SAMPLES_H, "figure"), prevent_initial_call=True)
+clientside_callback(ClientsideFunction("gppnmfSliders", "relayNext"), Output("slider-relay", "data"),
+                    Input(DRAWN, "data"), prevent_initial_call=True)
 
 
 @callback(
@@ -610,68 +570,96 @@ def resample(_, seed):
 
 
 @callback(
-    Output(ids.SAMPLES_D, "figure"),
-    Output(ids.SAMPLES_H, "figure"),
-    Output(ids.HIST_D, "figure"),
-    Output(ids.HIST_H, "figure"),
-    Output(ids.SIMULATED_DATA, "figure"),
+    *[Output(graph, "figure") for graph in PRIOR_FIGURES],
     Output("prior-message", "children", allow_duplicate=True),
+    Output(DRAWN, "data"),
     Input(ids.PRIOR_SPECS, "data"),
     Input("prior-seed", "value"),
     State(ids.SESSION_ID, "data"),
+    State(DRAWN, "data"),
     prevent_initial_call=True,
 )
-def draw_prior_samples(specs, seed, session_id=None):
-    """Prior samples of D and H, their histograms, and one simulated data matrix; a message when the specs
-    (which the browser holds, and could change) are not valid."""
+def draw_prior_samples(specs, seed, session_id=None, drawn=None):
+    """Prior samples of D and H, their histograms, and one simulated data matrix, redrawing only the figures whose
+    settings changed (``drawn``: what the page shows, :func:`drawn_keys`; a slider of D leaves H's figures as
+    they are); a message when the specs (which the browser holds, and could change) are not valid."""
     if not specs:
-        return (no_update,) * 6
+        return (no_update,) * 7
     seed = seed if isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0 else 0
     try:
         specs = checked_prior_specs(specs)
         dataset = load_dataset(specs["dataset"], session_id)
-        figures = prior_figures(dataset, specs, seed)
+        keys = drawn_keys(specs, seed)
+        on_page = drawn if isinstance(drawn, dict) else {}
+        figures = prior_figures(dataset, specs, seed, groups=[g for g in keys if on_page.get(g) != keys[g]])
     except ValueError as exc:
-        return (no_update,) * 5 + (problem(f"{exc}. The figures keep the last valid settings."),)
-    return (*figures, "")
+        return (no_update,) * 5 + (problem(f"{exc}. The figures keep the last valid settings."), no_update)
+    return (*[figures.get(graph, no_update) for graph in PRIOR_FIGURES], "", keys)
 
 
-def prior_figures(dataset: gp.Dataset, specs: dict, seed: int) -> tuple:
-    """Samples of D and H where they live, their histograms, and simulated data, for checked ``specs``."""
+def drawn_keys(specs: dict, seed: int) -> dict[str, str]:
+    """For each of :data:`FIGURE_GROUPS`, a short digest of what its figures are drawn from (checked ``specs``)."""
+    def digest(*parts) -> str:
+        return hashlib.blake2b(json.dumps(parts, sort_keys=True).encode(), digest_size=12).hexdigest()
+
+    data = specs["dataset"]
+    return {"D": digest(data, specs["D"], seed), "H": digest(data, specs["H"], seed),
+            "check": digest(data, specs["D"], specs["H"], specs["noise_var"], seed)}
+
+
+def prior_figures(dataset: gp.Dataset, specs: dict, seed: int, groups=tuple(FIGURE_GROUPS)) -> dict:
+    """Graph id → figure for the figure ``groups`` asked (:data:`FIGURE_GROUPS`), for checked ``specs``: samples of
+    D and H where they live, their histograms, and simulated data. ValueError when samples overflow."""
     n_draws = max(N_DRAWS, dataset.rank)
+    needed = {"D", "H"} if "check" in groups else set(groups)
     with blas_threads(1, 0):  # the web process serves everyone: spinning BLAS threads would slow the others
-        draws = {f: prior_draws(dataset, f, specs[f], seed, n_draws) for f in ("D", "H")}
-    for f in ("D", "H"):
-        if not np.all(np.isfinite(draws[f])):
+        draws = {f: prior_draws(dataset, f, specs[f], seed, n_draws) for f in ("D", "H") if f in needed}
+    for f, values in draws.items():
+        if not np.all(np.isfinite(values)):
             raise ValueError(f"the prior for {f} gives samples too large to draw (they overflow); "
                              "choose a less extreme λ or s")
-    figures = []
+    figures = {}
     for f in ("D", "H"):
-        where = factor_axis(dataset, f)
-        shown_where = sampled_where(where)
-        on_volume = isinstance(where, gp.Grid) and where.ndim == 3
-        drawn = draws[f][: 2 if on_volume else N_DRAWS]
-        figures.append(factor_figure(drawn, shown_where, title=f"Prior samples of {f}{drawn_at(shown_where, where)}",
-                                     names=[f"sample {i + 1}" for i in range(len(drawn))],
-                                     height=420 if on_volume else 300))
-    for f in ("D", "H"):
-        link = prior_for(specs[f], factor_axis(dataset, f), f).link
-        figures.append(histogram_figure(draws[f], link, f"{f}: sampled values vs target density"))
-    figures.append(simulated_figure(dataset, draws["D"][: dataset.rank].T, draws["H"][: dataset.rank],
-                                    specs["noise_var"], seed))
-    return tuple(figures)
+        if f in groups:
+            samples, histogram = FIGURE_GROUPS[f]
+            figures[samples] = samples_figure(dataset, f, draws[f])
+            link = prior_for(specs[f], factor_axis(dataset, f), f).link
+            figures[histogram] = histogram_figure(draws[f], link, f"{f}: sampled values vs target density")
+    if "check" in groups:
+        figures[ids.SIMULATED_DATA] = simulated_figure(dataset, draws["D"][: dataset.rank].T,
+                                                       draws["H"][: dataset.rank], specs["noise_var"], seed)
+    return figures
 
 
-#: Points per side of the prior check's two maps: they share one card's width, and more cells than pixels would
-#: only slow every slider move (the CSI phantom's 397 × 512 was 2.3 MB of JSON per redraw).
+def samples_figure(dataset: gp.Dataset, factor: str, draws: np.ndarray):
+    """A few of a factor's prior draws where it lives (two on a volume, whose slices take room)."""
+    where = factor_axis(dataset, factor)
+    shown_where = sampled_where(where)
+    on_volume = isinstance(where, gp.Grid) and where.ndim == 3
+    drawn = draws[: 2 if on_volume else N_DRAWS]
+    return factor_figure(drawn, shown_where, title=f"Prior samples of {factor}{drawn_at(shown_where, where)}",
+                         names=[f"sample {i + 1}" for i in range(len(drawn))], height=420 if on_volume else 300)
+
+
+#: At most this many points per side of the prior check's two maps: they share one card's width, and more cells
+#: than pixels would only slow every slider move (the CSI phantom's 397 × 512 was 2.3 MB of JSON per redraw).
 PRIOR_CHECK_ROWS, PRIOR_CHECK_COLS = 200, 256
 
 
+def strided_points(n: int, limit: int) -> np.ndarray:
+    """Every k-th of ``n`` points from the first, k the smallest stride that keeps at most ``limit`` of them.
+
+    One stride: on a regular axis the picked points are evenly spaced too, so a heat map of them is a regular
+    image (plotly then paints it as one image instead of a rectangle per cell: many times faster to redraw).
+    """
+    return np.arange(0, n, max(1, -(-n // limit)))
+
+
 def _simulated_side(where, limit: int):
-    """Which of a side's drawn points the simulated data use (at most ``limit``, spread evenly), the same points
-    as indices of the data's rows or columns, and their axis."""
+    """Which of a side's drawn points the simulated data use (at most ``limit``, one stride: see
+    :func:`strided_points`), the same points as indices of the data's rows or columns, and their axis."""
     drawn = sampled_where(where)
-    points = sample_points(drawn.size, limit)
+    points = strided_points(drawn.size, limit)
     in_data = points if drawn is where else sample_points(where.size)[points]
     if points.size == drawn.size:
         return points, in_data, drawn
@@ -685,8 +673,8 @@ def _simulated_side(where, limit: int):
 def simulated_figure(dataset: gp.Dataset, D: np.ndarray, H: np.ndarray, noise_var: float, seed: int):
     """The data X beside one simulated data matrix D H + noise, at the same points (no more than a heat map shows).
 
-    ``D`` (drawn points, rank) and ``H`` (rank, drawn points) are prior samples; picking evenly spread points of
-    them is exactly the prior's simulated data at those points.
+    ``D`` (drawn points, rank) and ``H`` (rank, drawn points) are prior samples; picking points of them (every
+    k-th: :func:`strided_points`) is exactly the prior's simulated data at those points.
     """
     row_points, row_data, rows = _simulated_side(dataset.rows, PRIOR_CHECK_ROWS)
     col_points, col_data, cols = _simulated_side(dataset.cols, PRIOR_CHECK_COLS)

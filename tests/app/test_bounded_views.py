@@ -66,7 +66,7 @@ def test_prior_samples_of_a_long_spectrum_are_drawn_at_a_few_hundred_points(fact
     X = np.random.default_rng(0).random((8000, 4))
     key, session = _upload(X, gp.Axis(ppm, label="chemical shift", unit="ppm", reversed=True), gp.Axis(np.arange(4.0)),
                            "5a" * 12)
-    *figs, message = prior_panel.draw_prior_samples(_specs(key, session), 0, session)
+    *figs, message, _ = prior_panel.draw_prior_samples(_specs(key, session), 0, session)
     samples_D, _, _, _, simulated = figs
     assert message == ""
     assert max(factored_sizes) <= prior_panel.MAX_SAMPLE_POINTS  # no 8000 × 8000 eigendecomposition
@@ -74,17 +74,17 @@ def test_prior_samples_of_a_long_spectrum_are_drawn_at_a_few_hundred_points(fact
     x = np.asarray(samples_D.data[0].x)
     assert x.size == 500 and x[0] == ppm[0] and x[-1] == ppm[-1]  # the axis's own values, both ends
     assert samples_D.data[0].type == "scatter" and samples_D.layout.xaxis.autorange == "reversed"
-    assert simulated.data[0].z.shape == (prior_panel.PRIOR_CHECK_ROWS, 4)
+    assert simulated.data[0].z.shape == (167, 4)  # every 3rd of the 500 drawn points: at most PRIOR_CHECK_ROWS
     drawn = prior_panel.sample_points(8000)  # the data beside the simulation at the very points it was drawn at
-    shown = drawn[prior_panel.sample_points(drawn.size, prior_panel.PRIOR_CHECK_ROWS)]
+    shown = drawn[prior_panel.strided_points(drawn.size, prior_panel.PRIOR_CHECK_ROWS)]
     np.testing.assert_allclose(simulated.data[0].z, X[shown], rtol=1e-6)
-    assert "200 × 4 of its 8000 × 4 points" in simulated.layout.title.text
+    assert "167 × 4 of its 8000 × 4 points" in simulated.layout.title.text
 
 
 def test_a_grid_too_large_to_draw_is_refused_with_a_message():
     key, session = _upload(np.zeros((3, 600 * 4)), gp.Axis(np.arange(3.0)), gp.Grid((600, 4), unit="pixel"),
                            "6b" * 12)
-    *figs, message = prior_panel.draw_prior_samples(_specs(key, session), 0, session)
+    *figs, message, _ = prior_panel.draw_prior_samples(_specs(key, session), 0, session)
     assert figs == [prior_panel.no_update] * 5
     assert "up to 512 points per axis" in message.children and "600 × 4" in message.children
 
@@ -122,7 +122,7 @@ def test_the_data_panel_answers_a_huge_upload_with_small_responses(huge_upload):
 def test_the_prior_redraw_for_a_huge_upload_is_small(huge_upload, factored_sizes):
     key, session = huge_upload
     outputs = prior_panel.draw_prior_samples(_specs(key, session), 0, session)
-    assert outputs[-1] == "" and _json_size(outputs) <= MAX_RESPONSE_BYTES
+    assert outputs[-2] == "" and _json_size(outputs) <= MAX_RESPONSE_BYTES
     assert max(factored_sizes, default=0) <= prior_panel.MAX_SAMPLE_POINTS
     assert outputs[1].layout.title.text == "Prior samples of H (500 of 32768 points)"
 

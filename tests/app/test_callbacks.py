@@ -53,18 +53,6 @@ def test_offer_presets_sets_ranges_in_the_data_units():
     assert mirrors[0][0]["disabled"] and not mirrors[1][0]["disabled"]
 
 
-def test_slider_and_box_stay_in_step():
-    nothing = (prior_panel.no_update, prior_panel.no_update)
-    assert prior_panel.synced_values(True, np.log10(0.3), 0.2) == (prior_panel.no_update, 0.3)
-    assert prior_panel.synced_values(True, 1.23456, 10) == (prior_panel.no_update, 17.2)  # 3 significant digits
-    assert prior_panel.synced_values(True, 1.23456, 17.2) == nothing  # the drag wrote it: no second redraw
-    assert prior_panel.synced_values(False, 0, 17.2, 1.23456) == nothing  # the drag wrote it: the thumb stays
-    assert prior_panel.synced_values(False, 0, 17.2, 0.5)[0] == pytest.approx(np.log10(17.2))  # typed
-    assert prior_panel.synced_values(False, 0, 100.0)[0] == pytest.approx(2.0)
-    assert prior_panel.synced_values(False, 0, 0) == nothing
-    assert prior_panel.synced_values(False, 0, None) == nothing
-
-
 def _collect(specs, preset=None, loaded=None, **override):
     """collect_prior_specs for controls that show ``specs`` (with ``override`` typed in boxes: "H-beta": 3)."""
     shown = {f: controls_of(specs[f]) for f in ("D", "H")}
@@ -118,7 +106,7 @@ def test_the_preset_description_says_when_the_controls_were_edited():
 
 
 def test_draw_prior_samples_for_the_csi_phantom():
-    *figs, message = prior_panel.draw_prior_samples(_paper_specs(), 0)
+    *figs, message, drawn = prior_panel.draw_prior_samples(_paper_specs(), 0)
     samples_D, samples_H, hist_D, hist_H, simulated = figs
     assert message == "" and samples_D.layout.title.text == "Prior samples of D"  # 397 points: drawn at every one
     assert len(samples_D.data) == 3 and samples_D.layout.xaxis.title.text == "chemical shift (ppm)"
@@ -128,12 +116,70 @@ def test_draw_prior_samples_for_the_csi_phantom():
     np.testing.assert_array_equal(tile, tile[:, ::-1])  # left-right symmetric (drawn across)
     X_shown, simulation = simulated.data  # the prior check: the data beside the simulation, same points
     assert X_shown.name == "X (the data)" and simulation.name == "simulated from the prior"
-    rows = prior_panel.sample_points(397, prior_panel.PRIOR_CHECK_ROWS)  # as many cells as the card shows
-    cols = prior_panel.sample_points(512, prior_panel.PRIOR_CHECK_COLS)
+    rows = prior_panel.strided_points(397, prior_panel.PRIOR_CHECK_ROWS)  # no more cells than the card shows
+    cols = prior_panel.strided_points(512, prior_panel.PRIOR_CHECK_COLS)
     np.testing.assert_allclose(X_shown.z, load_dataset(CSI).X[np.ix_(rows, cols)], rtol=1e-6)  # float32 on the wire
-    assert simulation.z.shape == (rows.size, cols.size) == (200, 256) and not np.allclose(simulation.z, X_shown.z)
+    assert simulation.z.shape == (rows.size, cols.size) == (199, 256) and not np.allclose(simulation.z, X_shown.z)
+    assert "(199 × 256 of its 397 × 512 points)" in simulated.layout.title.text
     other_seed = prior_panel.draw_prior_samples(_paper_specs(), 1)[0]
     assert not np.array_equal(other_seed.data[0].y, samples_D.data[0].y)
+    assert set(drawn) == {"D", "H", "check"}
+
+
+def test_the_prior_check_is_a_regular_image_on_regular_axes():
+    """Every k-th point, one k: on the phantom's regular ppm axis and voxel index the cells are evenly spaced, so
+    plotly paints each map as one image (unevenly spaced cells are painted one rectangle at a time, 5× slower)."""
+    np.testing.assert_array_equal(prior_panel.strided_points(397, 200), np.arange(0, 397, 2))
+    np.testing.assert_array_equal(prior_panel.strided_points(100, 200), np.arange(100))
+    points = prior_panel.strided_points(401, 200)
+    assert points.size == 134 and set(np.diff(points)) == {3}
+    simulated = prior_panel.draw_prior_samples(_paper_specs(), 0)[4]
+    for trace in simulated.data:
+        for values in (np.asarray(trace.x), np.asarray(trace.y)):
+            steps = np.diff(values)
+            assert np.allclose(steps, steps[0], rtol=1e-9), "cells unevenly spaced: plotly paints them one by one"
+
+
+def _changed(specs, path, value):
+    factor, *keys = path.split(".")
+    out = json.loads(json.dumps(specs))
+    if not keys:
+        out[factor] = value
+        return out
+    node = out[factor]
+    for key in keys[:-1]:
+        node = node[key]
+    node[keys[-1]] = value
+    return out
+
+
+def test_a_redraw_draws_only_the_figures_whose_settings_changed():
+    """D's slider redraws D's samples, its histogram and the prior check, and leaves H's figures as they are; σ²
+    the prior check only; a new seed or data set everything. ``drawn`` (what the page shows) comes back each time."""
+    specs = _paper_specs()
+    *everything, _, drawn = prior_panel.draw_prior_samples(specs, 0, None, None)
+    assert all(f is not prior_panel.no_update for f in everything)
+    nothing = prior_panel.no_update
+    beta = specs["D"]["kernel"]["beta"]
+    cases = {
+        "D.kernel.beta": (beta * 1.1, (True, False, True, False, True)),
+        "H.link.lam": (specs["H"]["link"]["lam"] * 2, (False, True, False, True, True)),
+        "noise_var": (specs["noise_var"] * 2, (False, False, False, False, True)),
+    }
+    for path, (value, redrawn) in cases.items():
+        *figs, message, keys = prior_panel.draw_prior_samples(_changed(specs, path, value), 0, None, drawn)
+        assert message == "" and [f is not nothing for f in figs] == list(redrawn), path
+        groups = ("D", "H", "D", "H", "check")  # the group of each figure, in output order
+        assert {g for g in keys if keys[g] != drawn[g]} == {g for g, on in zip(groups, redrawn, strict=True) if on}
+    *figs, _, keys = prior_panel.draw_prior_samples(specs, 0, None, drawn)
+    assert figs == [nothing] * 5 and keys == drawn  # nothing changed: nothing redrawn, and the relay is freed
+    assert all(f is not nothing for f in prior_panel.draw_prior_samples(specs, 1, None, drawn)[:5])  # new seed
+    moved = prior_panel.draw_prior_samples(_changed(specs, "D.kernel.beta", beta * 1.1), 0, None, drawn)
+    np.testing.assert_array_equal(moved[4].data[0].z, everything[4].data[0].z)  # the data X stays X
+    assert not np.array_equal(moved[4].data[1].z, everything[4].data[1].z)  # the simulation follows D
+    for forged in ("x", ["D"], {"D": 1}, {"D": drawn["H"], "H": drawn["D"]}):  # the browser holds it: no trust
+        *figs, _, _ = prior_panel.draw_prior_samples(specs, 0, None, forged)
+        assert sum(f is not nothing for f in figs) >= 4
 
 
 def test_run_decomposition_aligns_and_scores_every_method():

@@ -61,21 +61,21 @@ FORGED_SPECS = [
 
 @pytest.mark.parametrize("specs", FORGED_SPECS, ids=range(len(FORGED_SPECS)))
 def test_forged_prior_specs_get_a_message_and_leave_the_figures(specs):
-    *figures, message = prior_panel.draw_prior_samples(specs, 0, store.new_session_id())
-    assert figures == [prior_panel.no_update] * 5
+    *figures, message, drawn = prior_panel.draw_prior_samples(specs, 0, store.new_session_id())
+    assert figures == [prior_panel.no_update] * 5 and drawn is prior_panel.no_update
     assert _is_message(message)
 
 
 @pytest.mark.parametrize("value", [1e300, 1e-300, 5e-324])
 def test_huge_and_tiny_numbers_draw_or_explain(value):
     for path in ("D.kernel.beta", "H.link.lam", "noise_var"):
-        *figures, message = prior_panel.draw_prior_samples(_with(path, value), 0)
+        *figures, message, _ = prior_panel.draw_prior_samples(_with(path, value), 0)
         assert message == "" or _is_message(message)
 
 
 @pytest.mark.parametrize("seed", [None, "x", -5, 1.5, 10**40, [1], True])
 def test_any_seed_draws(seed):
-    *figures, message = prior_panel.draw_prior_samples(_paper_specs(), seed)
+    *figures, message, _ = prior_panel.draw_prior_samples(_paper_specs(), seed)
     assert message == "" and figures[0].data
 
 
