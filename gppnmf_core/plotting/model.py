@@ -161,18 +161,26 @@ def prior_check_figure(X: np.ndarray, simulated: np.ndarray, rows: Axis | Grid, 
     bound = float(np.abs(finite).max()) if finite.size else 1.0
     scale = {"zmin": -bound if signed else 0.0, "zmax": bound, "colorscale": "RdBu_r" if signed else "Viridis"}
     y, x = _axis_positions(rows, blocks[0]), _axis_positions(cols, blocks[1])
-    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.04,
-                        subplot_titles=("X (the data)", "simulated from the prior"))
-    for col, (Z, name) in enumerate(((Zx, "X (the data)"), (Zs, "simulated from the prior")), start=1):
-        fig.add_trace(go.Heatmap(z=_compact(Z), x=x, y=y, name=name, showscale=col == 2,
-                                 colorbar={"title": {"text": "value"}, "thickness": 12}, **scale,
-                                 hovertemplate=f"{name}<br>x %{{x}}<br>y %{{y}}<br>value %{{z:.4g}}<extra></extra>"),
-                      row=1, col=col)
+    names = ("X (the data)", "simulated from the prior")
+    traces = [go.Heatmap(z=_compact(Z), x=x, y=y, name=name, showscale=k == 1, xaxis=f"x{k + 1 if k else ''}",
+                         yaxis=f"y{k + 1 if k else ''}", colorbar={"title": {"text": "value"}, "thickness": 12},
+                         hovertemplate=f"{name}<br>x %{{x}}<br>y %{{y}}<br>value %{{z:.4g}}<extra></extra>", **scale)
+              for k, (Z, name) in enumerate(((Zx, names[0]), (Zs, names[1])))]
+    # Two maps side by side sharing the y axis, their names above them: what make_subplots(1, 2, shared_yaxes=True,
+    # horizontal_spacing=0.04, subplot_titles=...) lays out, written at once (a slider redraws this figure on every
+    # move, and make_subplots plus the updates after it took most of its building time).
     reversed_rows = isinstance(rows, Axis) and rows.reversed
-    fig.update_layout(_layout(title, height, showlegend=False))
-    fig.update_yaxes(autorange=True if reversed_rows else "reversed")
-    fig.update_yaxes(title={"text": axis_title(rows)}, row=1, col=1)
-    fig.update_xaxes(title={"text": axis_title(cols), "font": {"size": 11}})
-    for note in fig.layout.annotations:  # subplot titles: small, just above each map
-        note.font = {"size": 12}
+    row_order = True if reversed_rows else "reversed"  # ppm axes high to low, matrices top-down
+    x_title = {"text": axis_title(cols), "font": {"size": 11}}
+    fig = go.Figure(traces, _layout(
+        title, height, showlegend=False,
+        xaxis={"anchor": "y", "domain": [0.0, 0.48], "title": x_title},
+        yaxis={"anchor": "x", "domain": [0.0, 1.0], "autorange": row_order, "title": {"text": axis_title(rows)}},
+        xaxis2={"anchor": "y2", "domain": [0.52, 1.0], "title": x_title},
+        yaxis2={"anchor": "x2", "domain": [0.0, 1.0], "matches": "y", "showticklabels": False,
+                "autorange": row_order},
+        annotations=[{"text": name, "x": x_mid, "y": 1.0, "xref": "paper", "yref": "paper", "xanchor": "center",
+                      "yanchor": "bottom", "showarrow": False, "font": {"size": 12}}
+                     for name, x_mid in zip(names, (0.24, 0.76), strict=True)],
+    ))
     return described(fig)

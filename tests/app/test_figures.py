@@ -217,3 +217,24 @@ def test_zranges_give_each_component_its_own_fixed_colour_scale():
     brain, muscle = (np.asarray(t.z, dtype=float) for t in fig.data)
     assert np.isnan(brain[:, 9:]).all() and np.isnan(muscle[:, :8]).all()  # each trace holds its own tiles
     np.testing.assert_array_equal(muscle[9:, 9:], truth[1].reshape(8, 8, 8)[:, :, 4].T)
+
+
+def test_the_prior_check_shares_its_rows_between_two_labelled_maps():
+    ppm = gp.Axis(np.linspace(10.0, -20.0, 40), label="chemical shift", unit="ppm", reversed=True)
+    voxels = gp.Axis(np.arange(0.0, 60.0, 2.0), label="voxel", unit="index")
+    X, S = np.random.default_rng(0).random((2, 40, 30))
+    from components.views.model_figures import prior_check_figure
+
+    fig = prior_check_figure(X, S - 0.5, ppm, voxels, title="Prior check")
+    data, simulated = fig.data
+    assert (data.xaxis, data.yaxis, simulated.xaxis, simulated.yaxis) == ("x", "y", "x2", "y2")
+    assert fig.layout.yaxis2.matches == "y" and fig.layout.yaxis2.showticklabels is False  # one row axis, labelled once
+    assert fig.layout.yaxis.autorange is True and fig.layout.yaxis.title.text == "chemical shift (ppm)"
+    assert [a.text for a in fig.layout.annotations] == ["X (the data)", "simulated from the prior"]
+    centres = [np.mean(fig.layout.xaxis.domain), np.mean(fig.layout.xaxis2.domain)]
+    assert [a.x for a in fig.layout.annotations] == pytest.approx(centres)  # each name above its map
+    assert (data.showscale, simulated.showscale) == (False, True) and data.colorscale == simulated.colorscale
+    assert data.zmin == -data.zmax  # signed: a diverging scale centred at 0
+    assert fig.layout.xaxis.title.text == fig.layout.xaxis2.title.text == "voxel (index)"
+    grid = prior_check_figure(X, S, ppm, gp.Grid((5, 6), unit="pixel"), title="t")
+    assert grid.data[0].x is None and grid.data[0].zmin == 0  # indices on a grid; unsigned: a sequential scale
