@@ -7,7 +7,7 @@ generalised no-U-turn criterion on the summed momenta).
 
 One transition
 --------------
-From ``q`` with momentum ``p ~ N(0, M)`` (``M = diag(1 / inv_mass)``) the
+From ``q`` with momentum ``p ~ N(0, M)`` (``M^-1`` the metric) the
 trajectory is doubled in a random direction until the no-U-turn criterion
 fails on the whole trajectory or on any of its binary subtrees, a leapfrog
 step diverges (energy error above :data:`MAX_ENERGY_ERROR` or a non-finite
@@ -25,13 +25,21 @@ Warm-up
 -------
 Stan's schedule: an initial fast interval (step size only), slow windows of
 doubling length in which a diagonal inverse mass matrix is estimated from the
-positions (Welford variances, shrunk towards ``1e-3`` with weight
+positions (their variances, shrunk towards ``1e-3`` with weight
 ``5 / (n + 5)``), a final fast interval. The step size follows Nesterov dual
 averaging (``gamma = 0.05, t0 = 10, kappa = 0.75``, target acceptance
 statistic ``target_accept``), restarted at ``mu = log(10 eps)`` after each
 window, and is fixed to the averaged iterate after warm-up. The initial step
 size is found by doubling/halving until the acceptance of a single leapfrog
-step crosses 0.8.
+step crosses 0.8. With ``adapt_low_rank`` each window also estimates up to
+that many long directions that are not along an axis, from the window's
+draws and gradients (:mod:`gppnmf_core.mass_matrix`), and the metric becomes
+diagonal plus low rank (:class:`~gppnmf_core.mass_matrix.Metric`).
+
+A potential may raise :class:`OutsideSupport` where the target's density is
+zero (a restriction of the space); the trajectory ends there like at a
+divergence, which keeps the restricted target invariant, and the iteration is
+flagged ``boundary`` instead of ``diverging``.
 """
 
 from __future__ import annotations
