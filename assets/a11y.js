@@ -1,6 +1,7 @@
 /* GPP-NMF Studio: accessibility repairs for what Dash 4.4's components render and do not let us set.
  *
- * Each repair is small, idempotent and re-applied whenever the page changes (one MutationObserver):
+ * Each repair is small, idempotent and re-applied whenever the page changes (one MutationObserver; changes inside
+ * a chart are left to the chart's own plotly_afterplot hook, so a redraw does not walk the whole page):
  *  - dropdowns: Dash puts an aria-hidden, focusable <input> before the real trigger button (a Safari
  *    workaround); we take that input out of the tab order and put the named button back in it;
  *  - checklists and radio items: Dash renders <label role="option"> around each checkbox (a listbox of
@@ -69,15 +70,17 @@
     return (prefix || "") + text;
   }
 
+  function describeSlider(wrap) {
+    var thumb = wrap.querySelector("[role=slider]");
+    if (!thumb) return;
+    setAttr(thumb, "aria-labelledby", wrap.getAttribute("data-slider-label"));
+    var text = sliderValueText(wrap.getAttribute("data-slider-format"), thumb.getAttribute("aria-valuenow"),
+                               wrap.getAttribute("data-slider-prefix"));
+    if (text !== null) setAttr(thumb, "aria-valuetext", text);
+  }
+
   function describeSliders(root) {
-    root.querySelectorAll("[data-slider-label]").forEach(function (wrap) {
-      var thumb = wrap.querySelector("[role=slider]");
-      if (!thumb) return;
-      setAttr(thumb, "aria-labelledby", wrap.getAttribute("data-slider-label"));
-      var text = sliderValueText(wrap.getAttribute("data-slider-format"), thumb.getAttribute("aria-valuenow"),
-                                 wrap.getAttribute("data-slider-prefix"));
-      if (text !== null) setAttr(thumb, "aria-valuetext", text);
-    });
+    root.querySelectorAll("[data-slider-label]").forEach(describeSlider);
   }
 
   function summary(gd) {
@@ -118,9 +121,24 @@
     describeCharts(root);
   }
 
+  // What a change needs: nothing inside a chart (its plotly_afterplot hook describes it again once it is drawn);
+  // a dragged slider's new value, its own text alternative; anything else, the whole page (on the next frame).
+  function needsRepair(record) {
+    var node = record.target.nodeType === 1 ? record.target : record.target.parentElement;
+    if (!node || node.closest(".js-plotly-plot")) return false;
+    if (record.type === "attributes" && record.attributeName === "aria-valuenow") {
+      var wrap = node.closest("[data-slider-label]");
+      if (wrap) {
+        describeSlider(wrap);
+        return false;
+      }
+    }
+    return true;
+  }
+
   var scheduled = false;
-  function schedule() {
-    if (scheduled) return;
+  function schedule(records) {
+    if (scheduled || !records.some(needsRepair)) return;
     scheduled = true;
     window.requestAnimationFrame(function () {
       scheduled = false;
