@@ -124,6 +124,25 @@ whitened variables; ``benchmarks/bench_posterior.py``):
   draws alone (the earlier attempt) the direction was lost in the spread of
   a sample covariance of 100–200 draws in 600 dimensions; with the
   gradients it is not (see :mod:`gppnmf_core.mass_matrix`).
+* **Which adaptation** (first 1000 draws per chain, the 10 toy sets, one run
+  each, all kept in the MAP's order; "worst ESS": the smallest bulk ESS over
+  a set's summaries; passing: R̂ ≤ 1.01 and that ESS ≥ 200):
+
+  ::
+
+      metric                               passing  worst  median     steps  chain CPU  worst ESS
+                                           sets     ESS    worst ESS  /draw  s, median  per CPU s
+      diagonal                             4 / 10    88    249        15     3.8        64
+      + up to 8 directions, A only         6 / 10    51    305        15     4.8        58
+      + up to 8 directions, max(A, draws)  5 / 10   123    358        19     5.7        54
+      + up to 2 directions, max(A, draws)  5 / 10   165    397        23     7.0        56
+
+  (load 3–5 on 2 cores.) The low-rank metric buys ESS per draw at the same
+  cost per effective draw, and the most on the hardest sets (set 9: worst
+  ESS 88 -> 123–165, per CPU second 13 -> 16–22). With one run per set a
+  difference of one or two passing sets is no evidence either way. The
+  default is the third row (``A``: the geometric-mean estimate of
+  :mod:`gppnmf_core.mass_matrix`; "draws": the draws' own variance).
 * **Relabelled copies of the mode** (fixed by step 4): set 7.
 * **How strict the target is.** R̂ ≤ 1.01 on *every* one of ~145 summaries
   (48 entries each of D, H, X0 and the log density; ArviZ's rank-normalised
