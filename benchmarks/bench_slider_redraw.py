@@ -4,14 +4,17 @@ Run from the repository root (it imports the app; needs Chromium and chromedrive
 
     python -m benchmarks.bench_slider_redraw [--moves 30] [--burst 60]
 
-The app is served by a local WSGI server in this process, the page opened in headless Chromium at 1400 × 900 and
-the 31P CSI phantom picked (its paper preset). The mouse is pressed on the length-scale slider of D and moved step
-by step without being released (DevTools mouse events, as a hand would). Each latency is measured in the page:
-from the ``pointermove`` that moved the slider (``performance.now()`` in a capturing listener) to the next animation
-frame after plotly drew the new samples of D (``plotly_afterplot`` with new traces: a redraw of the same samples,
-after a resize or a title fitted to the width, is not counted). Steps are taken one after another (the next
-move once the last is painted), then a burst of moves every 16 ms shows what the relay does when the server
-cannot keep up: how many values it sent for how many moves, and how long after the last move the last paint came.
+The app is served by a local WSGI server in this process, the page opened in headless Chromium at 1400 × 900 (or
+``--window 390,844``, a phone) and the 31P CSI phantom picked (its paper preset). The mouse is pressed on the
+length-scale slider of D and moved step by step without being released (DevTools mouse events, as a hand would).
+Each latency is measured in the page: from the ``pointermove`` that moved the slider (``performance.now()`` in a
+capturing listener) to the next animation frame after plotly drew the new samples of D (``plotly_afterplot`` with
+new traces: a redraw of the same samples, after a resize or a title fitted to the width, is not counted); a second
+line to when both the samples and the prior check (which every slider changes) were drawn anew. Steps are
+taken one after another (the next move once the last is painted), then a burst of moves every 16 ms shows what the
+relay does when the server cannot keep up: how many values it sent for how many moves, and how long after the last
+move the last paint came. The machine's load average is printed with the table: on a busy machine (other processes
+on the same cores) every step is slower, so compare runs made under similar load.
 Prints p50/p90; no assertion on time.
 """
 
@@ -30,15 +33,19 @@ os.environ.setdefault("GPPNMF_CACHE_DIR", tempfile.mkdtemp(prefix="gppnmf-bench-
 #: The DOM id Dash gives the length-scale slider of D (a pattern-matching id).
 SLIDER_ID = '{"factor":"D","name":"beta","type":"param-slider"}'
 INSTRUMENT = """
-window.__bench = {input: 0, paints: []};
+window.__bench = {input: 0, paints: [], checks: []};
 document.addEventListener('pointermove', e => { if (e.buttons) { window.__bench.input = performance.now(); } }, true);
-const graph = document.querySelector('#samples-D .js-plotly-plot');
-let drawn = graph.data[0];  // a new figure brings new traces; a relayout or a resize redraws the same ones
-graph.on('plotly_afterplot', () => {
-  if (graph.data[0] === drawn) { return; }
-  drawn = graph.data[0];
-  requestAnimationFrame(t => window.__bench.paints.push(performance.now()));
-});
+function timeNewTraces(id, times) {
+  const graph = document.querySelector('#' + id + ' .js-plotly-plot');
+  let drawn = graph.data[0];  // a new figure brings new traces; a relayout or a resize redraws the same ones
+  graph.on('plotly_afterplot', () => {
+    if (graph.data[0] === drawn) { return; }
+    drawn = graph.data[0];
+    requestAnimationFrame(t => times.push(performance.now()));
+  });
+}
+timeNewTraces('samples-D', window.__bench.paints);
+timeNewTraces('simulated-data', window.__bench.checks);  // the prior check follows every slider
 """
 
 
@@ -58,11 +65,11 @@ def serve(port: int):
     return server
 
 
-def browser():
+def browser(size: str = "1400,900"):
     from selenium import webdriver
 
     options = webdriver.ChromeOptions()
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--window-size=1400,900"):
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", f"--window-size={size}"):
         options.add_argument(flag)
     return webdriver.Chrome(options=options)
 
@@ -122,11 +129,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--moves", type=int, default=30, help="one-at-a-time moves to time")
     parser.add_argument("--burst", type=int, default=60, help="moves 16 ms apart in the burst")
+    parser.add_argument("--window", default="1400,900", help="window size, width,height (a phone: 390,844)")
     args = parser.parse_args()
 
     port = _free_port()
     server = serve(port)
-    driver = browser()
+    driver = browser(args.window)
     try:
         open_csi(driver, f"http://127.0.0.1:{port}/")
         slider = driver.find_element(By.XPATH, f"//*[@id='{SLIDER_ID}']")
@@ -136,14 +144,18 @@ def main() -> None:
         mouse = Mouse(driver, thumb)
         mouse.event("mouseMoved", 0)
         mouse.event("mousePressed", 1)
-        latencies = []
+        latencies, checks = [], []
+        counts = "const b = window.__bench; return [b.paints.length, b.checks.length];"
         for i in range(args.moves):
-            painted = driver.execute_script("return window.__bench.paints.length;")
+            before = driver.execute_script(counts)
             mouse.move_by(step if (i // 10) % 2 == 0 else -step)  # back and forth, inside the slider's range
-            until(lambda painted=painted: driver.execute_script("return window.__bench.paints.length;") > painted,
-                  what=f"paint after move {i + 1}")
-            latencies.append(driver.execute_script(
-                "const b = window.__bench; return b.paints[b.paints.length - 1] - b.input;"))
+            until(lambda before=before: all(a > b for a, b in zip(driver.execute_script(counts), before, strict=True)),
+                  what=f"samples and prior check painted after move {i + 1}")
+            sample, check = driver.execute_script(
+                "const b = window.__bench; return [b.paints[b.paints.length - 1] - b.input, "
+                "b.checks[b.checks.length - 1] - b.input];")
+            latencies.append(sample)
+            checks.append(max(sample, check))
         sent_before = driver.execute_script("return window.gppnmfSliderRelay.sent;")
         paints_before = driver.execute_script("return window.__bench.paints.length;")
         for i in range(args.burst):
@@ -159,10 +171,11 @@ def main() -> None:
         driver.quit()
         server.shutdown()
 
-    print("Slider → new prior samples painted (31P CSI phantom, D length-scale slider, headless Chromium, "
-          f"{os.cpu_count()} CPUs)")
-    print(f"  one move at a time, {len(latencies)} moves: p50 {statistics.median(latencies):.0f} ms, "
-          f"p90 {percentile(latencies, 0.9):.0f} ms, min {min(latencies):.0f} ms, max {max(latencies):.0f} ms")
+    print("Slider → new prior samples painted (31P CSI phantom, D length-scale slider, headless Chromium "
+          f"{args.window.replace(',', ' × ')}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f} at the end)")
+    for what, values in (("samples of D", latencies), ("samples and prior check", checks)):
+        print(f"  one move at a time, {len(values)} moves, {what} painted: p50 {statistics.median(values):.0f} ms, "
+              f"p90 {percentile(values, 0.9):.0f} ms, min {min(values):.0f} ms, max {max(values):.0f} ms")
     sent, paints, last_paint = burst[0] - sent_before, burst[1] - paints_before, burst[2]
     print(f"  burst of {args.burst} moves 16 ms apart: {sent} values sent, {paints} redraws, last paint "
           f"{last_paint - last_move:.0f} ms after the last move (one request at a time: no pile-up)")
