@@ -18,46 +18,50 @@ diagnostics pass).
 Usage: ``python benchmarks/bench_posterior.py [--toy-sets 10] [--csi-seeds 5] [--skip-csi] [--parts ...]
 [--max-draws 4000]``
 
-Measured (``--parts posterior --max-draws 4000``, 2 cores shared with other jobs: load average 4-5 during
-the toy, 4-6 during the CSI runs, so wall times are about twice the chain CPU; per-set lines in
-/tmp/notes/bench_posterior_h12.log):
+Measured (``--parts posterior --max-draws 4000``, default target acceptance 0.7; 2 cores shared with
+other jobs: load average 5-8 during the toy, 3-5 during the CSI runs, so wall times are 2-4x the chain
+CPU, and the CPU times themselves are inflated by the contention; per-set lines in
+/tmp/notes/bench_posterior_h12.log, the same with target acceptance 0.8 in bench_posterior_h12_ta08.log):
 
-=====  ======  ======  ==============  ==================  =====  ======  ======  ====  ======
-toy    X0 cov  D cov   first 1000/ch.  with max_draws      div    wall s  load    draws CPU s
-set                    R-hat / ESS     R-hat / ESS                                /ch.  chain
-=====  ======  ======  ==============  ==================  =====  ======  ======  ====  ======
-0      0.816   0.915   1.0133 / 376    1.0051 / 782        0      17.1    4.0     2000  7.0
-1      0.867   0.970   1.0064 / 151    1.0044 / 366        0      19.1    4.0     2000  7.0
-2      0.911   0.825   1.0045 / 822    (same)              0      8.7     4.3     1000  3.7
-3      0.938   0.960   1.0086 / 390    (same)              2      16.1    4.3     1000  6.9
-4      0.875   0.860   1.0066 / 340    (same)              0      15.2    4.2     1000  6.7
-5      0.870   0.870   1.0186 / 222    1.0091 / 597        0      15.4    4.8     2000  6.6
-6      0.952   0.970   1.0091 / 286    (same)              1      19.1    5.1     1000  7.1
-7      0.905   0.955   1.0143 / 419    1.0043 / 762        0      23.7    5.2     2000  11.8
-8      0.857   0.840   1.0075 / 705    (same)              0      9.5     5.0     1000  3.9
-9      0.922   0.745   1.0082 / 123    1.0036 / 226        45     33.1    5.2     2000  12.7
-=====  ======  ======  ==============  ==================  =====  ======  ======  ====  ======
+=====  ======  ======  ==============  ==================  =====  ===========  =====  ======  =====
+toy    X0 cov  D cov   first 1000/ch.  with max_draws      div    wall s       draws  CPU s   steps
+set                    R-hat / ESS     R-hat / ESS                (load)       /ch.   chain   /draw
+=====  ======  ======  ==============  ==================  =====  ===========  =====  ======  =====
+0      0.817   0.925   1.0065 / 607    (same)              0      19.2 (6.1)   1000   4.9     15.0
+1      0.863   0.965   1.0077 / 469    (same)              0      27.5 (7.2)   1000   4.7     15.0
+2      0.905   0.820   1.0062 / 725    (same)              0      22.8 (8.0)   1000   4.2     15.0
+3      0.935   0.955   1.0084 / 373    (same)              0      33.9 (7.7)   1000   7.9     23.0
+4      0.888   0.855   1.0058 / 356    (same)              2      23.1 (7.3)   1000   8.4     23.0
+5      0.864   0.865   1.0088 / 360    (same)              0      16.6 (6.6)   1000   4.3     15.0
+6      0.949   0.970   1.0071 / 457    (same)              0      14.2 (6.4)   1000   7.2     23.0
+7      0.902   0.950   1.0119 / 368    1.0029 / 678        0      20.0 (5.5)   2000   8.2     15.0
+8      0.852   0.850   1.0087 / 667    (same)              0      9.0 (5.3)    1000   4.3     15.0
+9      0.922   0.755   1.0255 / 98     1.0048 / 263        35     27.6 (5.1)   2000   14.2    30.9
+=====  ======  ======  ==============  ==================  =====  ===========  =====  ======  =====
 
-Toy: R-hat <= 1.01 and bulk ESS >= 200 on 5 of 10 sets with 1000 draws per chain, on 10 of 10 with
-max_draws (at most 2000 per chain); X0 coverage median 0.890 (0.816-0.952: set 0 below 0.85, set 6 just
-above 0.95, both the same with every sampler tried); normalised-D coverage median 0.893, below 0.85 on
-sets 2, 8, 9 (0.825, 0.840, 0.745; 200 strongly correlated entries per set). Time: median 16.6 s wall at
-load 4.5 (first round 13.2 s), chain CPU median 6.9 s (first round 5.5 s): the 5 s target is not shown.
+Toy: R-hat <= 1.01 and bulk ESS >= 200 on 8 of 10 sets with 1000 draws per chain (5 of 10 at target
+acceptance 0.8), on 10 of 10 with max_draws (at most 2000 per chain); X0 coverage median 0.895
+(0.817-0.949: set 0 below 0.85, the same with every sampler tried); normalised-D coverage median 0.895,
+below 0.85 on sets 2 and 9 (0.820, 0.755; 200 strongly correlated entries per set). Time: median 21.4 s
+wall at load 6.5 (first round 17.9 s), chain CPU median 6.0 s (4.6 s in a run at load 4-7 without
+max_draws): the 5 s target is not shown. Set 7's chains ended 37 trajectories at the component-order
+boundary; set 9 had 35 divergences.
 
-=====  ======  ======  ==============  ==================  ======  ====  ====  ======
-CSI    X0 cov  D cov   first 1000/ch.  with max_draws      wall s  load  draws CPU s
-seed   (head)          R-hat / ESS     R-hat / ESS                       /ch.  chain
-=====  ======  ======  ==============  ==================  ======  ====  ====  ======
-0      0.881   0.890   1.0048 / 665    (same)              59.8    5.3   1000  28.3
-1      0.909   0.937   1.0090 / 611    (same)              63.3    4.4   1000  30.0
-2      0.884   0.913   1.0047 / 563    (same)              91.1    5.3   1000  35.1
-3      0.891   0.933   1.0101 / 636    1.0055 / 1276       120.1   5.9   2000  57.8
-4      0.885   0.912   1.0111 / 640    1.0043 / 1203       73.2    4.1   2000  49.9
-=====  ======  ======  ==============  ==================  ======  ====  ====  ======
+=====  ======  ======  ==============  ==================  ===========  =====  ======  =====
+CSI    X0 cov  D cov   first 1000/ch.  with max_draws      wall s       draws  CPU s   steps
+seed   (head)          R-hat / ESS     R-hat / ESS         (load)       /ch.   chain   /draw
+=====  ======  ======  ==============  ==================  ===========  =====  ======  =====
+0      0.882   0.892   1.0079 / 745    (same)              54.6 (4.8)   1000   34.3    30.4
+1      0.909   0.937   1.0114 / 800    1.0042 / 1509       48.0 (3.1)   2000   41.9    15.0
+2      0.887   0.919   1.0096 / 633    (same)              97.8 (4.0)   1000   43.6    31.6
+3      0.888   0.935   1.0109 / 782    1.0051 / 1539       59.2 (3.8)   2000   37.7    15.1
+4      0.884   0.913   1.0070 / 763    (same)              54.9 (4.1)   1000   39.7    19.2
+=====  ======  ======  ==============  ==================  ===========  =====  ======  =====
 
-CSI: X0 coverage inside the head 0.881-0.909 on all 5 seeds; R-hat/ESS on 3 of 5 with 1000 draws per chain
-(1.0101 and 1.0111 on the others), 5 of 5 with max_draws; no divergences. Time: median 73.2 s wall at
-load 5.3 (first round 63.3 s), chain CPU 28-35 s for 1000 draws: the 40 s target is not shown.
+CSI: X0 coverage inside the head 0.882-0.909 on all 5 seeds; R-hat/ESS on 3 of 5 with 1000 draws per chain
+(1.0114 and 1.0109 on the others, with bulk ESS 800 and 782), 5 of 5 with max_draws; no divergences. Time:
+median 54.9 s wall at load 4.0 (first round 54.6 s; seed 1's first round 27.5 s at 15 steps per draw),
+chain CPU 34-44 s: the 40 s target is not shown.
 """
 
 from __future__ import annotations
