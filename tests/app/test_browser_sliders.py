@@ -74,10 +74,16 @@ def figure_data(studio, graph: str):
         "return g && g.data ? g.data.map(t => JSON.stringify([t.y, t.z])) : null;", graph)
 
 
-@pytest.mark.parametrize("width, height", [(1400, 900), (390, 844), (1280, 720)], ids=["desktop", "phone", "projector"])
+@pytest.mark.parametrize("width, height, presentation", [(1400, 900, False), (390, 844, False), (1280, 720, True)],
+                         ids=["desktop", "phone", "projector"])
 def test_dragging_a_slider_redraws_its_factor_and_the_prior_check_while_the_mouse_is_still_down(studio, width,
-                                                                                                height):
+                                                                                                height, presentation):
     studio.driver.set_window_size(width, height)
+    if presentation:
+        studio.find_element("#presentation-switch input").click()
+        wait(studio.driver, lambda: studio.driver.execute_script(
+            "return !!document.querySelector('#samples-D .js-plotly-plot').layout.meta.presentation;"),
+             message="presentation mode did not reach the prior samples")
     for graph in ("samples-H", "hist-H"):
         studio.driver.execute_script(MARK_TRACES, graph)
     check = figure_data(studio, "simulated-data")
@@ -86,6 +92,10 @@ def test_dragging_a_slider_redraws_its_factor_and_the_prior_check_while_the_mous
          message="the prior check was not redrawn for the new length scale of D")
     for graph in ("samples-H", "hist-H"):  # H's prior did not change: its figures are neither re-sent nor redrawn
         assert studio.driver.execute_script(KEPT_TRACES, graph), f"{graph} was redrawn for a slider of D"
+    if presentation:  # the new figures are drawn in presentation style too
+        wait(studio.driver, lambda: studio.driver.execute_script(
+            "return !!document.querySelector('#samples-D .js-plotly-plot').layout.meta.presentation;"),
+             message="the redrawn samples are not in presentation style")
     assert studio.get_logs() == []
 
 
