@@ -44,8 +44,10 @@ acceptance 0.8), on 10 of 10 with max_draws (at most 2000 per chain); X0 coverag
 (0.817-0.949: set 0 below 0.85, the same with every sampler tried); normalised-D coverage median 0.895,
 below 0.85 on sets 2 and 9 (0.820, 0.755; 200 strongly correlated entries per set). Time: median 21.4 s
 wall at load 6.5 (first round 17.9 s), chain CPU median 6.0 s (4.6 s in a run at load 4-7 without
-max_draws): the 5 s target is not shown. Set 7's chains ended 37 trajectories at the component-order
-boundary; set 9 had 35 divergences.
+max_draws): the 5 s target is not shown at that load. Rerun of the toy part alone at load 1.8-2.5 (our
+own two chains; /tmp/notes/bench_posterior_h12_toy_quiet.log; same draws): first round median 4.8 s wall
+(4.2-7.6 s; 8 of 10 pass), with max_draws median 6.1 s (4.2-13.6 s; 10 of 10 pass), chain CPU median
+5.2 s. Set 7's chains ended 37 trajectories at the component-order boundary; set 9 had 35 divergences.
 
 =====  ======  ======  ==============  ==================  ===========  =====  ======  =====
 CSI    X0 cov  D cov   first 1000/ch.  with max_draws      wall s       draws  CPU s   steps
