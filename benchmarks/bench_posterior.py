@@ -63,7 +63,9 @@ seed   (head)          R-hat / ESS     R-hat / ESS         (load)       /ch.   c
 CSI: X0 coverage inside the head 0.882-0.909 on all 5 seeds; R-hat/ESS on 3 of 5 with 1000 draws per chain
 (1.0114 and 1.0109 on the others, with bulk ESS 800 and 782), 5 of 5 with max_draws; no divergences. Time:
 median 54.9 s wall at load 4.0 (first round 54.6 s; seed 1's first round 27.5 s at 15 steps per draw),
-chain CPU 34-44 s: the 40 s target is not shown.
+chain CPU 34-44 s: the 40 s target is not shown. Rerun of the CSI part alone at load 1.7-4.6
+(/tmp/notes/bench_posterior_h12_csi_quiet.log; same draws): median 48.0 s wall (36.2 s for seed 0 at load
+1.7), first round median 41.8 s, chain CPU 25-34 s.
 """
 
 from __future__ import annotations
@@ -213,7 +215,7 @@ def main(argv=None):
         return data.truth.H.sum(axis=0) > 0
 
     table = []
-    if "posterior" in parts:
+    if "posterior" in parts and toys:
         r = posterior_part("toy", toys, "correct", lambda d: None, args.max_draws)
         table += [
             ("toy X0 90% coverage (median, min-max)", f"{np.median(r[:, 1]):.3f} ({r[:, 1].min():.3f}-"
@@ -228,6 +230,7 @@ def main(argv=None):
             ("toy process CPU (median s, main + slower chain)", f"{np.median(r[:, 13] + r[:, 8]):.1f}", "(load-free)"),
             ("toy chain CPU time (median s, slower chain)", f"{np.median(r[:, 8]):.1f}", "(load-free)"),
         ]
+    if "posterior" in parts:
         if csis:
             r = posterior_part("csi", csis, "paper", head, args.max_draws)
             table += [
