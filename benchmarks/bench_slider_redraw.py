@@ -71,7 +71,11 @@ def browser(size: str = "1400,900"):
     options = webdriver.ChromeOptions()
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", f"--window-size={size}"):
         options.add_argument(flag)
-    return webdriver.Chrome(options=options)
+    driver = webdriver.Chrome(options=options)
+    width, height = (int(v) for v in size.split(","))
+    driver.set_window_size(width, height)  # the flag alone gives headless Chromium no window narrower than 500 px
+    until(lambda: driver.execute_script("return window.innerWidth;") == width, what=f"a window {width} px wide")
+    return driver
 
 
 def until(condition, timeout=60.0, what="condition"):
