@@ -21,7 +21,8 @@ def test_how_sure_after_a_run_shows_bands_with_rhat_and_ess(studio):
     studio.wait_for_contains_text("#how-sure-diagnostics", "R̂ max", timeout=JOB_S)
     text = studio.find_element("#how-sure-diagnostics").text
     assert re.search(r"R̂ max \d\.\d{3}", text) and re.search(r"bulk ESS min \d+", text)
-    assert "2 chains × 400 draws" in text
+    draws = int(re.search(r"2 chains × (\d+) draws", text).group(1))
+    assert posterior_job.N_DRAWS <= draws <= posterior_job.MAX_DRAWS  # more only while R̂ or ESS missed
     studio.wait_for_element("#posterior-bands .main-svg", timeout=20)
     names = studio.driver.execute_script(
         "return document.querySelector('#posterior-bands .js-plotly-plot').data.map(t => t.name);")

@@ -14,6 +14,7 @@ from components.jobs import model_choice_job, noise_job, posterior_job, runner
 from components.panels import decompose_panel, job_controls, noise_panel, suggest_panel
 from components.services import store
 from components.services.data_source import builtin_key, load_dataset
+from gppnmf_core.results import Progress
 
 TOY = builtin_key("paper_toy")
 #: Generous: a loaded 2-core machine runs other suites' jobs beside these.
@@ -58,6 +59,30 @@ def test_a_sampling_job_stores_bands_of_the_run_it_came_from_and_keeps_the_resul
     assert bands["n_chains"] == 2 and bands["n_draws"] == 60
     assert bands["rhat_max"] is None or bands["rhat_max"] > 0.9
     assert store.get(token, "results")[1]["job_id"] == meta["job_id"]  # sampling never clears the run's results
+
+
+def test_the_page_asks_for_more_draws_while_the_diagnostics_miss_and_says_so_in_the_progress():
+    request = posterior_job.request_for({"methods": ["gppnmf"], "settings": {"job": {"rank": 2}, "priors": {"D": {}}}},
+                                        1)
+    assert request["sampling"] == {"n_draws": posterior_job.N_DRAWS, "n_chains": posterior_job.N_CHAINS,
+                                   "max_draws": posterior_job.MAX_DRAWS}
+    first_round = 2 * (posterior_job.N_WARMUP + 1000)
+    _, text = posterior_job.progress_text(Progress("posterior", 0, 1, 500, first_round, 1.0), 2, first_round)
+    assert text.endswith("(warm-up first)")
+    fraction, text = posterior_job.progress_text(Progress("posterior", 0, 1, first_round + 10, first_round + 2000,
+                                                          1.0), 2, first_round)
+    assert "more draws until R̂ ≤ 1.01 and ESS ≥ 200" in text and 0.1 < fraction < 0.95
+
+
+def test_a_sampling_job_with_max_draws_continues_its_chains_while_the_diagnostics_miss():
+    token = store.new_session_id()
+    meta = run_toy_gppnmf(token)
+    request = sampling_request(meta, n_draws=20)  # far too few for R̂ ≤ 1.01 and ESS ≥ 200 on 1000 summaries
+    start(token, {**request, "sampling": {**request["sampling"], "max_draws": 40}})
+    done = wait_for_state(token, ("done", "error"), timeout=LONG_S)
+    assert done["state"] == "done", done
+    bands = store.get(token, posterior_job.ENTRY)[1]
+    assert bands["n_draws"] == 40  # one more round of 20, up to the cap
 
 
 def test_the_run_panel_waits_while_another_kind_runs_and_never_reports_it_as_a_run():
