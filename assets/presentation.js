@@ -90,14 +90,22 @@
     var lines = wrapWords(gd.__title, font, full.width - 24);
     var wrapped = lines.join("<br>");
     if (wrapped === title.text) return;
-    var extra = Math.round((lines.length - 1) * size * 1.3);
+    // the extra lines, and once more the font size of room: a wrapped title's last line would touch what sits on
+    // the plot's top edge (the names above side-by-side maps)
+    var extra = lines.length > 1 ? Math.round((lines.length - 1) * size * 1.3 + size) : 0;
     var margin = full.margin.t - (gd.__titleExtra || 0) + extra;
     gd.__wrappedTitle = wrapped;
     gd.__titleExtra = extra;
     // plotly centres a title's extra lines on where one line would be: push it down by half of them, so the
     // first line stays below the mode bar's band
     var pad = gd.__titlePad + Math.ceil(extra / 2);
-    window.Plotly.relayout(gd, {"title.text": wrapped, "margin.t": margin, "title.pad.t": pad});
+    var layout = Object.assign({}, gd.layout, {
+      title: Object.assign({}, title, {text: wrapped, pad: Object.assign({}, title.pad, {t: pad})}),
+      margin: Object.assign({}, gd.layout.margin, {t: margin}),
+    });
+    // Plotly.react, not relayout: dcc.Graph copies a relayout back into its figure and then plots that figure
+    // again, a second full redraw after every new figure whose title wraps (on a phone, every slider move)
+    window.Plotly.react(gd, gd.data, layout);
   }
 
   function refit(gd) {

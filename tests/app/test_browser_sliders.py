@@ -172,3 +172,24 @@ def test_the_noise_sliders_end_labels_are_neither_covered_nor_cut(studio, width,
         assert mark["right"] <= mark["box"], f"{mark['text']!r} runs under the number box at {width} px: {mark}"
         assert mark["fieldset"][0] <= mark["left"] and mark["right"] <= mark["fieldset"][1], \
             f"{mark['text']!r} sticks out of its fieldset at {width} px: {mark}"
+
+
+CHECK = "document.querySelector('#simulated-data .js-plotly-plot')"
+
+
+def test_a_wrapped_title_fits_without_a_relayout_and_clears_the_map_names(studio):
+    """On a phone the prior check's title is broken into lines (assets/presentation.js) with Plotly.react: a
+    relayout would be copied back into the graph's figure by dcc.Graph and drawn a second time on every redraw."""
+    studio.driver.set_window_size(390, 844)
+    wrapped = f"return String({CHECK}.layout.title.text).indexOf('<br>') >= 0;"
+    wait(studio.driver, lambda: studio.driver.execute_script(wrapped), message="the title was not wrapped at 390 px")
+    studio.driver.execute_script(f"const g = {CHECK}; g.__relayouts = 0; g.on('plotly_relayout', () => "
+                                 "{ g.__relayouts += 1; }); g.data[0].__kept = true;")
+    studio.find_element("#resample-button").click()
+    wait(studio.driver, lambda: studio.driver.execute_script(f"return !{CHECK}.data[0].__kept;") and
+         studio.driver.execute_script(wrapped), timeout=30, message="the resampled prior check was not fitted")
+    assert studio.driver.execute_script(f"return {CHECK}.__relayouts;") == 0
+    title, *names = studio.driver.execute_script(
+        f"return Array.from({CHECK}.querySelectorAll('.gtitle, .annotation-text'))"
+        ".map(e => e.getBoundingClientRect()).map(r => [r.top, r.bottom]);")
+    assert title[1] <= min(top for top, _ in names) + 1, f"the title {title} runs into the map names {names}"
