@@ -61,9 +61,6 @@
     state.sent += 1;
   }
 
-  window.gppnmfSliders = {typedPositive: typedPositive, syncedValues: syncedValues};
-
-  window.dash_clientside = window.dash_clientside || {};
   // Which of the callback's inputs changed: "value" (the slider, released), "drag_value", "box".
   function changed() {
     return window.dash_clientside.callback_context.triggered.map(function (t) {
@@ -72,8 +69,8 @@
     });
   }
 
-  // The box's value for a slider dragged to ``drag`` (log10), or null while a redraw is in flight (the value
-  // waits in the relay, for relayNext).
+  // The box's value for a slider dragged to ``drag`` (log10), or null: nothing new, or a redraw in flight (the
+  // value then waits in the relay, for relayNext).
   function relayed(drag, box, boxId) {
     var state = relay();
     if (typeof drag !== "number" || !isFinite(drag) || box === null || box === undefined || box === "") {
@@ -89,6 +86,9 @@
     return value;
   }
 
+  window.gppnmfSliders = {typedPositive: typedPositive, syncedValues: syncedValues};  // for the browser tests
+
+  window.dash_clientside = window.dash_clientside || {};
   window.dash_clientside.gppnmfSliders = {
     sync: function (slider, drag, box) {
       var dc = window.dash_clientside, inputs = changed(), out;
