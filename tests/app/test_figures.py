@@ -230,12 +230,15 @@ def test_the_prior_check_shares_its_rows_between_two_labelled_maps():
     assert (data.xaxis, data.yaxis, simulated.xaxis, simulated.yaxis) == ("x", "y", "x2", "y2")
     assert fig.layout.yaxis2.matches == "y" and fig.layout.yaxis2.showticklabels is False  # one row axis, labelled once
     assert fig.layout.yaxis.autorange is True and fig.layout.yaxis.title.text == "chemical shift (ppm)"
-    assert [a.text for a in fig.layout.annotations] == ["X (the data)", "simulated from the prior"]
+    heads, shared = fig.layout.annotations[:2], fig.layout.annotations[2]
+    assert [a.text for a in heads] == ["the data X", "from the prior"]
     centres = [np.mean(fig.layout.xaxis.domain), np.mean(fig.layout.xaxis2.domain)]
-    assert [a.x for a in fig.layout.annotations] == pytest.approx(centres)  # each name above its map
+    assert [a.x for a in heads] == pytest.approx(centres)  # each name above its map
     assert (data.showscale, simulated.showscale) == (False, True) and data.colorscale == simulated.colorscale
     assert data.zmin == -data.zmax  # signed: a diverging scale centred at 0
-    assert fig.layout.xaxis.title.text == fig.layout.xaxis2.title.text == "voxel (index)"
+    # the column axis named once, centred under both maps (two titles overlapped on a phone)
+    assert shared.text == "voxel (index)" and shared.x == 0.5 and shared.yanchor == "top"
+    assert fig.layout.xaxis.title.text is None and fig.layout.xaxis2.title.text is None
     grid = prior_check_figure(X, S, ppm, gp.Grid((5, 6), unit="pixel"), title="t")
     assert grid.data[0].x is None and grid.data[0].zmin == 0  # indices on a grid; unsigned: a sequential scale
 
