@@ -18,7 +18,7 @@ from ._validation import (
     random_state_setting,
 )
 from .objective import GPPNMFObjective
-from .priors import GPPrior
+from .priors import GPPrior, bind_to_data
 from .results import FitResult, Progress, best_of_replicates, stop_requested
 from .solvers import minimize_alternating_cg, minimize_lbfgs, minimize_newton_cg
 from .threads import blas_threads
@@ -180,11 +180,7 @@ def fit_gppnmf(
     n_replicates = check_int(n_replicates, "n_replicates")
     init_std = check_nonnegative(init_std, "init_std")
     callback = check_callback(callback)
-    for name, prior in (("prior_D", prior_D), ("prior_H", prior_H)):
-        if not isinstance(prior, GPPrior):
-            raise ValueError(f"{name} must be a GPPrior, got {type(prior).__name__}")
-    bound_D = prior_D.bind(K, name=f"prior_D (rows of X, shape {X.shape})")
-    bound_H = prior_H.bind(L, name=f"prior_H (columns of X, shape {X.shape})")
+    bound_D, bound_H = bind_to_data(X, prior_D, prior_H)
     objective = GPPNMFObjective(X, rank, bound_D, bound_H, noise_var, weights_sq)
     del weights_sq  # the objective keeps what it needs (column weights, or W)
     if method == "auto":

@@ -27,7 +27,7 @@ from scipy import linalg, optimize
 
 from ._validation import check_mask, check_matrix, check_positive, check_rank
 from .objective import GPPNMFObjective
-from .priors import GPPrior
+from .priors import bind_to_data
 
 __all__ = [
     "LAPLACE_MAX_DIM",
@@ -74,15 +74,10 @@ def build_objective(X, rank, prior_D, prior_H, noise_var, mask=None) -> GPPNMFOb
         With ``weights_sq`` (the squared mask, or None) kept as attribute ``mask_sq``.
     """
     X = check_matrix(X, "X")
-    K, L = X.shape
     rank = check_rank(rank, X.shape)
     noise_var = check_positive(noise_var, "noise_var")
     weights_sq = check_mask(mask, X.shape)
-    for name, prior in (("prior_D", prior_D), ("prior_H", prior_H)):
-        if not isinstance(prior, GPPrior):
-            raise ValueError(f"{name} must be a GPPrior, got {type(prior).__name__}")
-    bound_D = prior_D.bind(K, name=f"prior_D (rows of X, shape {X.shape})")
-    bound_H = prior_H.bind(L, name=f"prior_H (columns of X, shape {X.shape})")
+    bound_D, bound_H = bind_to_data(X, prior_D, prior_H)
     objective = GPPNMFObjective(X, rank, bound_D, bound_H, noise_var, weights_sq)
     objective.mask_sq = weights_sq
     return objective

@@ -67,6 +67,15 @@ def _quiet_mici():
             logger.disabled = disabled
 
 
+def _chain_context(task: dict) -> tuple:
+    """(objective, preconditioner, chain, seed, progress counters, stop flag) of one chain's task.
+
+    The counters and flag are the worker processes' shared ones, or the task's own when it runs here.
+    """
+    progress, stop = task.get("local_progress") or (_SHARED.get("progress"), _SHARED.get("stop"))
+    return task["objective"], task["pre"], task["chain"], task["seed"], progress, stop
+
+
 def _run_chain(task: dict) -> dict:
     """Run one chain; ``task`` holds the objective, preconditioner, settings, seed and ``sampler``."""
     if task.get("sampler", "nuts") == "mici":
@@ -74,12 +83,7 @@ def _run_chain(task: dict) -> dict:
     from .nuts import DivergenceError, OutsideSupport, sample_nuts
     from .threads import blas_threads
 
-    objective, pre = task["objective"], task["pre"]
-    chain, seed = task["chain"], task["seed"]
-    progress, stop = _SHARED.get("progress"), _SHARED.get("stop")
-    local = task.get("local_progress")
-    if local is not None:
-        progress, stop = local
+    objective, pre, chain, seed, progress, stop = _chain_context(task)
     poll = task.get("poll")
 
     in_order = _order_check(objective, pre.theta_map) if task.get("restrict_order", RESTRICT_ORDER) else None
@@ -187,12 +191,7 @@ def _run_chain_mici(task: dict) -> dict:
 
     from .threads import blas_threads
 
-    objective, pre = task["objective"], task["pre"]
-    chain, seed = task["chain"], task["seed"]
-    progress, stop = _SHARED.get("progress"), _SHARED.get("stop")
-    local = task.get("local_progress")
-    if local is not None:
-        progress, stop = local
+    objective, pre, chain, seed, progress, stop = _chain_context(task)
 
     def value_and_grad(z):
         theta = pre.to_theta(z)

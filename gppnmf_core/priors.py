@@ -475,6 +475,19 @@ class GPPrior:
         return f"GPPrior({kernel!r}, {self.link!r}{where})"
 
 
+def bind_to_data(X: np.ndarray, prior_D, prior_H) -> tuple[BoundPrior, BoundPrior]:
+    """Both priors checked and bound: ``prior_D`` to the K rows of ``X`` (K, L), ``prior_H`` to its L columns.
+
+    Raises ValueError naming the argument when one is not a :class:`GPPrior`.
+    """
+    for name, prior in (("prior_D", prior_D), ("prior_H", prior_H)):
+        if not isinstance(prior, GPPrior):
+            raise ValueError(f"{name} must be a GPPrior, got {type(prior).__name__}")
+    K, L = X.shape
+    return (prior_D.bind(K, name=f"prior_D (rows of X, shape {X.shape})"),
+            prior_H.bind(L, name=f"prior_H (columns of X, shape {X.shape})"))
+
+
 @dataclass(frozen=True)
 class Preset:
     """Named prior settings for a data set: priors for both factors and the noise variance."""
