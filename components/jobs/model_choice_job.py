@@ -16,9 +16,12 @@ all came from. A stopped job keeps nothing.
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
+
+import numpy as np
 
 import gppnmf_core as gp
-from components.jobs import compute
+from components.jobs import candidate_claims, compute
 from components.services import config, store
 from components.services.data_source import load_dataset
 from components.views.specs import canonical_spec, checked_prior_specs, factor_axis, prior_for
@@ -95,25 +98,53 @@ def progress_text(progress, candidates: list[dict]) -> tuple[float, str]:
             f"cross-validating {name} ({i + 1}/{n}): fold {progress.iteration}/{progress.max_iter}")
 
 
-def run(token: str, job_id: str, request: dict, report) -> dict:
-    """Cross-validate every candidate and store the outcome (entry :data:`ENTRY`); its meta."""
+def build_candidate(dataset: gp.Dataset, candidate: dict) -> dict:
+    """A page candidate (prior specs) as :func:`gppnmf_core.select_model` takes it: priors on the data set's axes."""
+    return {"rank": candidate["rank"], "name": candidate["name"],
+            "prior_D": prior_for(candidate["D"], factor_axis(dataset, "D"), "D"),
+            "prior_H": prior_for(candidate["H"], factor_axis(dataset, "H"), "H")}
+
+
+def inputs(token: str, request: dict) -> tuple[gp.Dataset, dict, np.ndarray | None]:
+    """The data set, the checked prior specs and the voxel mask of a request (the job's and its workers' alike)."""
     specs = checked_prior_specs(request["specs"])
     dataset = load_dataset(specs["dataset"], token)
+    return dataset, specs, compute.column_weights(dataset.X, request["settings"].get("mask_threshold"))
+
+
+def _executor(token: str, job_id: str):
+    """The Celery workers' executor where the app runs on them (:mod:`components.jobs.candidate_executor`)."""
+    if not config.REDIS_URL:
+        return nullcontext()
+    from components.jobs import candidate_executor  # Celery and Redis only when the app runs on them
+
+    return candidate_executor.for_job(token, job_id)
+
+
+def run(token: str, job_id: str, request: dict, report) -> dict:
+    """Cross-validate every candidate and store the outcome (entry :data:`ENTRY`); its meta.
+
+    On Celery the candidates are spread over the workers and this job's own
+    process (:mod:`components.jobs.candidate_executor`); the meta's
+    ``computed_by`` says, per candidate, which process computed it.
+    """
+    dataset, specs, mask = inputs(token, request)
     candidates = request["candidates"]
-    built = [{"rank": c["rank"], "name": c["name"],
-              "prior_D": prior_for(c["D"], factor_axis(dataset, "D"), "D"),
-              "prior_H": prior_for(c["H"], factor_axis(dataset, "H"), "H")} for c in candidates]
-    mask = compute.column_weights(dataset.X, request["settings"].get("mask_threshold"))
+    built = [build_candidate(dataset, c) for c in candidates]
     callback = compute.throttled(report, lambda progress: progress_text(progress, candidates))
     report(0.0, f"cross-validating {len(candidates)} candidates")
-    selection = gp.select_model(dataset.X, built, noise_var=specs["noise_var"], n_folds=int(request["n_folds"]),
-                                random_state=0, mask=mask, callback=callback)
+    with _executor(token, job_id) as executor:
+        selection = gp.select_model(dataset.X, built, noise_var=specs["noise_var"],
+                                    n_folds=int(request["n_folds"]), random_state=0, mask=mask,
+                                    executor=executor, callback=callback)
+    here = candidate_claims.computed_by(candidate_claims.JOB)
+    computed_by = [here if executor is None else executor.computed_by[i] for i in range(len(selection.table))]
     meta = {
         "dataset": specs["dataset"], "job_id": job_id, "candidates": candidates, "families": request["families"],
         "table": selection.table, "best_index": selection.best_index, "lowest_index": selection.lowest_index,
         "evidence_index": selection.evidence_index, "n_folds": int(request["n_folds"]),
         "noise_var": specs["noise_var"], "rank": request["settings"]["rank"], "specs": specs,
-        "runtime": float(selection.runtime), "finished": time.time(),
+        "runtime": float(selection.runtime), "finished": time.time(), "computed_by": computed_by,
     }
     store.put(token, ENTRY, {}, meta)
     return meta

@@ -46,7 +46,7 @@ import sys
 import time
 from contextlib import nullcontext
 
-from components.jobs import compute, model_choice_job, noise_job, posterior_job, runner
+from components.jobs import candidate_executor, compute, model_choice_job, noise_job, posterior_job, runner
 from components.jobs.slots import job_slot
 from components.services import store
 from components.services.store import StoreError
@@ -167,6 +167,8 @@ def _supervise(token: str, job_id: str, compute, timeout_s: float) -> str:
         _stop(child)  # reaped here: an orphan might never be (not every PID 1 reaps)
         _end_partial(token, job_id, ENDED_CANCELLED)
         raise
+    finally:
+        candidate_executor.stop_candidates(job_id)  # a killed Suggest-settings job cannot revoke its own tasks
 
 
 def _wait_for_child(token: str, job_id: str, child: int, timeout_s: float) -> str:

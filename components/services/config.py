@@ -89,7 +89,8 @@ _celery_app = None
 
 
 def make_celery_app():
-    """This process's Celery app for ``REDIS_URL``, with the job task and ``gppnmf batch``'s task registered.
+    """This process's Celery app for ``REDIS_URL``, with the job task, the candidate task of Suggest settings
+    (:data:`components.jobs.candidate_task.CANDIDATE_TASK`) and ``gppnmf batch``'s task registered.
 
     None without REDIS_URL. The batch task (:data:`gppnmf_core.batch.BATCH_TASK`) is the library's own
     (:func:`gppnmf_core.batch.register_tasks`): ``gppnmf batch`` sends files to these same workers.
@@ -100,6 +101,7 @@ def make_celery_app():
     if _celery_app is None:
         from celery import Celery
 
+        from components.jobs.candidate_task import CANDIDATE_TASK, run_candidate
         from components.jobs.runner import JOB_TASK
         from components.jobs.worker import run_job
         from gppnmf_core.batch import register_tasks as register_batch_tasks
@@ -115,6 +117,7 @@ def make_celery_app():
             task_serializer="json", result_serializer="json", accept_content=["json"],
         )
         celery_app.task(name=JOB_TASK)(run_job)
+        celery_app.task(name=CANDIDATE_TASK)(run_candidate)  # one candidate of Suggest settings (JSON in and out)
         register_batch_tasks(celery_app)
         _celery_app = celery_app
     return _celery_app

@@ -1,0 +1,100 @@
+"""Who computes each candidate of a Suggest-settings job on Celery: one atomic claim per candidate in Redis.
+
+The job sends one task per candidate to the workers and also computes
+candidates itself. Whoever starts a candidate first claims it: the key
+``gppnmf:candidate:<job id>:<index>`` is set once (``SET NX``, with an expiry
+so that nothing outlives the job) to its holder — a worker's
+``"<host>:<pid>"``, :data:`JOB` (the job's own process) or :data:`STOPPED`
+(the job stopped: nobody may start it any more). Whoever loses leaves the
+candidate alone: a worker's task returns at once, and the job waits for the
+task that won. So the job only ever waits for a task that a worker is
+actually running, and it never deadlocks when every worker slot is busy (its
+own included): then it wins every claim and computes every candidate itself.
+
+The job also notes each candidate's task id (the hash
+``gppnmf:candidate:<job id>:tasks``) so that whoever stops the job (the job
+itself, or its supervisor after killing it) can revoke the tasks
+(:meth:`CandidateClaims.stop`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+
+#: Who computes a candidate: the job's own process (also its claim's holder) or a worker.
+JOB = "job"
+WORKER = "worker"
+#: The holder of a candidate that nobody may start any more (its job stopped).
+STOPPED = "stopped"
+PREFIX = "gppnmf:candidate:"
+_JOB_ID = re.compile(r"^[0-9a-f]{1,64}\Z")
+
+
+def computed_by(role: str) -> dict:
+    """Who computes a candidate: ``role`` ("worker" or "job"), the host and the process id."""
+    return {"by": role, "host": socket.gethostname(), "pid": os.getpid()}
+
+
+def _text(value) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class CandidateClaims:
+    """The claims of one job's candidates on a Redis client.
+
+    Parameters
+    ----------
+    client : redis.Redis
+    job_id : str
+        The job's id (hexadecimal, as :func:`components.jobs.runner.new_record` makes them).
+    ttl_s : float
+        Seconds every key lives (at least 1): the job's time left plus a margin.
+    """
+
+    def __init__(self, client, job_id: str, ttl_s: float):
+        if not isinstance(job_id, str) or not _JOB_ID.match(job_id):
+            raise ValueError(f"job_id must be a hexadecimal job id, got {str(job_id)[:80]!r}")
+        self.client = client
+        self.job_id = job_id
+        self.ttl_s = max(1, int(ttl_s))
+
+    def key(self, index: int) -> str:
+        return f"{PREFIX}{self.job_id}:{int(index)}"
+
+    @property
+    def tasks_key(self) -> str:
+        return f"{PREFIX}{self.job_id}:tasks"
+
+    def claim(self, index: int, holder: str) -> bool:
+        """Claim candidate ``index`` for ``holder``; True when this call won it (nobody had it)."""
+        return bool(self.client.set(self.key(index), holder, nx=True, ex=self.ttl_s))
+
+    def holder(self, index: int) -> str | None:
+        """Who holds candidate ``index`` (None: nobody yet, or the claim expired)."""
+        return _text(self.client.get(self.key(index)))
+
+    def note_task(self, index: int, task_id: str) -> None:
+        """Remember the Celery task sent for candidate ``index``."""
+        pipe = self.client.pipeline()
+        pipe.hset(self.tasks_key, str(int(index)), task_id)
+        pipe.expire(self.tasks_key, self.ttl_s)
+        pipe.execute()
+
+    def tasks(self) -> dict[int, str]:
+        """The noted task of each candidate, by index."""
+        return {int(_text(k)): _text(v) for k, v in self.client.hgetall(self.tasks_key).items()}
+
+    def stop(self) -> list[str]:
+        """Forbid every noted candidate nobody has started; the task ids to revoke (all noted), then forget them.
+
+        A candidate already held (by a worker or the job) keeps its holder: its
+        task, if a worker runs it, is among those returned and must be revoked
+        (terminated) by the caller.
+        """
+        tasks = self.tasks()
+        for index in tasks:
+            self.claim(index, STOPPED)
+        self.client.delete(self.tasks_key)
+        return list(tasks.values())
