@@ -27,6 +27,7 @@ from scipy import special
 from ._validation import check_positive
 
 _LOG2 = np.log(2.0)
+_SQRT2 = np.sqrt(2.0)
 _LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
 
 
@@ -153,12 +154,15 @@ class RectifiedGaussianLink(Link):
 
     def value_and_derivative(self, h):
         h = np.asarray(h, dtype=np.float64)
-        # Left of 0, erfinv of the small probability Phi(h) keeps full precision;
-        # right of 0, the upper tail Phi(-h) does, through ndtri_exp.
-        left = np.sqrt(2.0) * special.erfinv(special.ndtr(np.minimum(h, 0.0)))
-        right = -special.ndtri_exp(special.log_ndtr(-np.maximum(h, 0.0)) - _LOG2)
-        z = np.where(h < 0, left, right)
-        return self.s * z, 0.5 * self.s * np.exp(_log_phi(h) - _log_phi(z))
+        # From the smaller tail a = Phi(-|h|), exact in relative terms: left of 0 erfinv of the
+        # small probability Phi(h) = a, right of 0 -Phi^-1(a / 2); beyond h ~ 37.5, where a
+        # underflows, through its logarithm. d/dh = s phi(h) / (2 phi(z)) = (s/2) exp((z^2 - h^2) / 2).
+        a = special.ndtr(-np.abs(h))
+        z = np.where(h < 0, _SQRT2 * special.erfinv(a), -special.ndtri(0.5 * a))
+        far = a == 0.0
+        if far.any():
+            z[far] = -special.ndtri_exp(special.log_ndtr(-h[far]) - _LOG2)
+        return self.s * z, (0.5 * self.s) * np.exp(0.5 * (z * z - h * h))
 
     def inverse(self, x):
         z = np.asarray(x, dtype=np.float64) / self.s

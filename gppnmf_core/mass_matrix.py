@@ -92,6 +92,9 @@ class Metric:
         self._sqrt = np.sqrt(self.diag)
         self._lam_m1 = self.lam - 1.0
         self._mom = 1.0 / np.sqrt(self.lam) - 1.0
+        # M^-1 = diag + V diag(lam - 1) V^T with V = S U: two products with V per velocity
+        self._V = np.ascontiguousarray(self._sqrt[:, None] * self.U)
+        self._VT = np.ascontiguousarray(self._V.T)
 
     @property
     def rank(self) -> int:
@@ -102,10 +105,7 @@ class Metric:
         """``M^-1 p`` for a momentum of shape (d,)."""
         if self.lam.size == 0:
             return self.diag * p
-        y = self._sqrt * p
-        y += self.U @ (self._lam_m1 * (self.U.T @ y))
-        y *= self._sqrt
-        return y
+        return self.diag * p + self._V @ (self._lam_m1 * (self._VT @ p))
 
     def momentum(self, rng: np.random.Generator) -> np.ndarray:
         """A momentum ``p ~ N(0, M)`` of shape (d,)."""

