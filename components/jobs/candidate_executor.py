@@ -70,7 +70,7 @@ class CeleryCandidateExecutor:
     ----------
     send : callable
         ``send(task) -> AsyncResult`` (anything with ``id``, ``ready()``,
-        ``successful()``, ``get(timeout=, propagate=)`` and ``forget()``):
+        ``successful()``, ``get(timeout=, propagate=, disable_sync_subtasks=)`` and ``forget()``):
         sends one candidate task of ``select_model`` to the workers.
     revoke : callable
         ``revoke(task_ids)``: revokes tasks, terminating those that run.
@@ -128,7 +128,10 @@ class CeleryCandidateExecutor:
         sent = self._sent[index]
         if not sent.ready():
             return None
-        answer = sent.get(timeout=FETCH_TIMEOUT_S, propagate=False) if sent.successful() else None
+        # The job runs inside a Celery task, where Celery forbids waiting for another task (a deadlock when
+        # the pool is full); the task is ready, so this is a read, and the claims keep every wait deadlock-free.
+        answer = sent.get(timeout=FETCH_TIMEOUT_S, propagate=False, disable_sync_subtasks=False) \
+            if sent.successful() else None
         if not isinstance(answer, dict) or "outcome" not in answer:
             return _NO_OUTCOME
         self.computed_by[index] = answer["computed_by"]

@@ -127,7 +127,7 @@ class FakeTask:
     def successful(self):
         return self.state == "SUCCESS"
 
-    def get(self, timeout=None, propagate=True):
+    def get(self, timeout=None, propagate=True, disable_sync_subtasks=True):
         assert self.done.wait(timeout)
         return self.answer
 

@@ -1,0 +1,125 @@
+"""Suggest settings on real Celery workers: the candidates fan out, the answer is the local one, nothing deadlocks.
+
+Each test starts Redis and one Celery worker of the app (prefork) on loopback
+and runs a Suggest-settings job on the toy as the web server would
+(``tests/services/suggest_client.py``, a process with the stack's environment).
+With two worker slots the job holds one and candidates go to the other and to
+the job's own process; with one slot the job holds it and must compute every
+candidate itself. Either way the table must equal the local
+:func:`gppnmf_core.select_model` with the same candidates and seed, bit for bit.
+Every wait is bounded; nothing sleeps a fixed time.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+
+import gppnmf_core as gp
+from components.jobs.model_choice_job import build_candidate
+from components.services.data_source import load_dataset
+from tests.services.conftest import _missing
+from tests.services.stack import REPO, Stack, StackError, have_redis, missing_packages, wait_until
+
+#: Generous: the 2-core machine may be running other suites and benchmarks beside these.
+JOB_TIMEOUT_S = 240.0
+#: What must be equal to the local selection (times differ from run to run).
+SAME = ("rank", "cv_error", "cv_error_se", "diff", "diff_se", "within_one_se", "evidence", "objective",
+        "fit_iterations", "fold_iterations")
+
+
+def _workers(tmp_path_factory, concurrency: int):
+    if not have_redis():
+        _missing("redis-server", "GPPNMF_REQUIRE_SERVICES", "apt-get install redis-server")
+    if missing_packages():
+        _missing(f"Python package(s) {', '.join(missing_packages())}", "GPPNMF_REQUIRE_SERVICES",
+                 "pip install celery redis")
+    stack = Stack(tmp_path_factory.mktemp(f"suggest-{concurrency}"), backend="celery",
+                  worker_concurrency=concurrency)
+    try:
+        stack.start_redis()
+        stack.start_worker()
+    except StackError as exc:
+        stack.stop()
+        pytest.fail(f"Redis and the Celery worker did not start: {exc}")
+    return stack
+
+
+@pytest.fixture(scope="module")
+def two_slots(tmp_path_factory):
+    """Redis and one worker of concurrency 2: the job takes one slot, candidates may take the other."""
+    stack = _workers(tmp_path_factory, 2)
+    yield stack
+    problems = stack.stop()
+    assert not problems, problems
+
+
+@pytest.fixture(scope="module")
+def one_slot(tmp_path_factory):
+    """Redis and one worker of concurrency 1: the job takes the only slot."""
+    stack = _workers(tmp_path_factory, 1)
+    yield stack
+    problems = stack.stop()
+    assert not problems, problems
+
+
+def suggest(stack, families: str) -> dict:
+    """A Suggest-settings job on ``stack`` run to its end as the web server runs it (see suggest_client)."""
+    done = subprocess.run([sys.executable, "-m", "tests.services.suggest_client", "--families", families,
+                           "--timeout", str(JOB_TIMEOUT_S)], cwd=REPO, env=stack.env, capture_output=True,
+                          text=True, timeout=JOB_TIMEOUT_S + 60)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:] + stack.services["worker"].tail()
+    outcome = json.loads(done.stdout)
+    record = outcome["record"]
+    assert record["state"] == "done", (record["message"], record["text"], stack.services["worker"].tail())
+    return outcome
+
+
+def local_selection(request: dict) -> gp.ModelSelection:
+    """``select_model`` here, one candidate after the other, with the job's candidates, folds and seed."""
+    dataset = load_dataset(request["specs"]["dataset"])
+    built = [build_candidate(dataset, c) for c in request["candidates"]]
+    return gp.select_model(dataset.X, built, noise_var=request["specs"]["noise_var"],
+                           n_folds=int(request["n_folds"]), random_state=0)
+
+
+def assert_same_selection(meta: dict, local: gp.ModelSelection) -> None:
+    assert (meta["best_index"], meta["lowest_index"], meta["evidence_index"]) == \
+        (local.best_index, local.lowest_index, local.evidence_index)
+    assert len(meta["table"]) == len(local.table)
+    for got, expected in zip(meta["table"], local.table, strict=True):
+        assert {k: got[k] for k in SAME} == {k: expected[k] for k in SAME}, got["name"]
+
+
+def processes(meta: dict) -> dict[tuple, int]:
+    """Candidates computed by each (role, host, pid)."""
+    return Counter((c["by"], c["host"], c["pid"]) for c in meta["computed_by"])
+
+
+def test_candidates_spread_over_the_workers_and_the_table_is_the_local_one(two_slots):
+    outcome = suggest(two_slots, "ranks,presets,betas")
+    meta = outcome["meta"]
+    assert_same_selection(meta, local_selection(outcome["request"]))
+    assert len(meta["computed_by"]) == len(meta["candidates"]) >= 6
+    seen = processes(meta)
+    roles = {role for role, _, _ in seen}
+    print(f"\nSuggest settings on a worker of 2 slots: {len(meta['candidates'])} candidates in "
+          f"{outcome['seconds']:.2f} s; computed by {dict(seen)}")
+    assert len(seen) >= 2 and roles == {"job", "worker"}, meta["computed_by"]
+    assert "gppnmf.evaluate_candidate" in two_slots.services["worker"].log()
+
+
+def test_with_every_worker_slot_busy_the_job_computes_its_candidates_itself(one_slot):
+    outcome = suggest(one_slot, "ranks,presets")
+    meta = outcome["meta"]
+    assert_same_selection(meta, local_selection(outcome["request"]))
+    assert len(processes(meta)) == 1 and {c["by"] for c in meta["computed_by"]} == {"job"}, meta["computed_by"]
+    print(f"\nSuggest settings on a worker of 1 slot: {len(meta['candidates'])} candidates in "
+          f"{outcome['seconds']:.2f} s, all in the job's own process")
+    # The candidate tasks left in the queue do no work: revoked or skipped, the worker is soon idle again.
+    wait_until(lambda: one_slot.active_tasks() == [], 30, interval=0.2, message="the worker did not become idle")
+    assert "'outcome'" not in one_slot.services["worker"].log()
