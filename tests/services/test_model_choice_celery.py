@@ -1,13 +1,15 @@
 """Suggest settings on real Celery workers: the candidates fan out, the answer is the local one, nothing deadlocks.
 
-Each test starts Redis and one Celery worker of the app (prefork) on loopback
-and runs a Suggest-settings job on the toy as the web server would
+Two stacks on loopback, each Redis and one Celery worker of the app (prefork),
+of two slots and of one; Suggest-settings jobs run as the web server runs them
 (``tests/services/suggest_client.py``, a process with the stack's environment).
-With two worker slots the job holds one and candidates go to the other and to
-the job's own process; with one slot the job holds it and must compute every
+With two slots the job holds one and candidates go to the other and to the
+job's own process; with one slot the job holds it and must compute every
 candidate itself. Either way the table must equal the local
 :func:`gppnmf_core.select_model` with the same candidates and seed, bit for bit.
-Every wait is bounded; nothing sleeps a fixed time.
+Cancel while a worker computes a (CSI) candidate: that task is stopped, the
+others may never start, the worker is free again. Every wait is bounded;
+nothing sleeps a fixed time.
 """
 
 from __future__ import annotations
@@ -15,11 +17,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections import Counter
 
 import pytest
+import redis
 
 import gppnmf_core as gp
+from components.jobs.candidate_claims import CandidateClaims
 from components.jobs.model_choice_job import build_candidate
 from components.services.data_source import load_dataset
 from tests.services.conftest import _missing
@@ -67,13 +72,18 @@ def one_slot(tmp_path_factory):
     assert not problems, problems
 
 
-def suggest(stack, families: str) -> dict:
-    """A Suggest-settings job on ``stack`` run to its end as the web server runs it (see suggest_client)."""
-    done = subprocess.run([sys.executable, "-m", "tests.services.suggest_client", "--families", families,
-                           "--timeout", str(JOB_TIMEOUT_S)], cwd=REPO, env=stack.env, capture_output=True,
-                          text=True, timeout=JOB_TIMEOUT_S + 60)
+def client(stack, *args) -> dict:
+    """What ``tests/services/suggest_client.py ARGS`` printed, run with the stack's environment."""
+    done = subprocess.run([sys.executable, "-m", "tests.services.suggest_client", "--timeout", str(JOB_TIMEOUT_S),
+                           *args], cwd=REPO, env=stack.env, capture_output=True, text=True,
+                          timeout=JOB_TIMEOUT_S + 60)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:] + stack.services["worker"].tail()
-    outcome = json.loads(done.stdout)
+    return json.loads(done.stdout)
+
+
+def suggest(stack, families: str) -> dict:
+    """A Suggest-settings job on the toy run to its end on ``stack`` as the web server runs it."""
+    outcome = client(stack, "--families", families)
     record = outcome["record"]
     assert record["state"] == "done", (record["message"], record["text"], stack.services["worker"].tail())
     return outcome
@@ -123,3 +133,29 @@ def test_with_every_worker_slot_busy_the_job_computes_its_candidates_itself(one_
     # The candidate tasks left in the queue do no work: revoked or skipped, the worker is soon idle again.
     wait_until(lambda: one_slot.active_tasks() == [], 30, interval=0.2, message="the worker did not become idle")
     assert "'outcome'" not in one_slot.services["worker"].log()
+
+
+def test_cancel_stops_the_candidate_a_worker_computes_and_forbids_the_others(two_slots):
+    outcome = client(two_slots, "--dataset", "csi_phantom", "--families", "ranks", "--cancel-when-a-worker-computes")
+    cancelled = outcome["cancelled"]
+    assert cancelled, f"no worker claimed a candidate before the job ended: {outcome['record']}"
+    assert outcome["record"]["state"] == "cancelled"
+    start = time.perf_counter()
+    tasks = {int(index): task_id for index, task_id in cancelled["tasks"].items()}
+    assert len(tasks) == len(outcome["request"]["candidates"]) == 3
+    results = {index: two_slots.client().AsyncResult(task_id) for index, task_id in tasks.items()}
+    wait_until(lambda: all(r.state in ("SUCCESS", "FAILURE", "REVOKED") for r in results.values()), 60,
+               interval=0.1, message="a candidate task of the cancelled job still runs or waits")
+    ended = time.perf_counter() - start
+    states = {index: r.state for index, r in results.items()}
+    for index in cancelled["held"]:  # a CSI candidate takes many seconds: the worker's was stopped, not finished
+        answer = results[index].result
+        assert states[index] == "REVOKED" or (isinstance(answer, dict) and "skipped" in answer), (index, answer)
+    with redis.Redis.from_url(two_slots.redis_url) as redis_client:
+        claims = CandidateClaims(redis_client, cancelled["job_id"], 60)
+        holders = [claims.holder(i) for i in range(len(tasks))]
+        assert None not in holders, holders  # every candidate is held or forbidden: no task may start one any more
+        assert claims.tasks() == {}  # its supervisor took them over to revoke them
+    wait_until(lambda: two_slots.active_tasks() == [], 30, interval=0.2, message="the worker did not become idle")
+    print(f"\nCancel during a worker's CSI candidate: every candidate task ended {ended:.2f} s after the page's "
+          f"Cancel returned ({states}); claims {holders}")
