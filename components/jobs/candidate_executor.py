@@ -113,7 +113,7 @@ class CeleryCandidateExecutor:
                 outcome = self._compute(index)
                 break
             self._held_elsewhere.add(index)
-            if answer == _NO_OUTCOME:  # its worker gave up or was lost: nobody else will compute it
+            if answer is _NO_OUTCOME:  # its worker gave up or was lost: nobody else will compute it
                 log.warning("candidate %d of job %s: its task ended without an outcome; computed by the job",
                             index, self._claims.job_id)
                 outcome = self._compute(index)

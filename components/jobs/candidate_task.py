@@ -110,6 +110,8 @@ def task_from_message(payload: dict, token: str, request: dict) -> dict:
         raise ValueError("this worker's data set or mask differs from the job's (is the data set the same "
                          "version on every machine?)")
     index = int(payload["index"])
+    if not 0 <= index < len(request["candidates"]):
+        raise ValueError(f"candidate {index} of a job with {len(request['candidates'])} candidates")
     labels = decode_arrays(payload["labels"])["labels"]
     if labels.shape != dataset.X.shape:
         raise ValueError(f"fold labels of shape {labels.shape} do not fit X of shape {dataset.X.shape}")
