@@ -6,10 +6,10 @@ the same model and data as the run's GPP-NMF column. :data:`N_CHAINS` chains
 of :data:`N_DRAWS` draws run one after the other in the job's own process (one
 core, as every job: Cancel and the time limit stop it by killing that one
 process); where the worst R̂ or bulk ESS then misses its target, the chains go
-on, :data:`N_DRAWS` draws at a time, up to :data:`MAX_DRAWS` each
+on, half of :data:`N_DRAWS` draws at a time, up to :data:`MAX_DRAWS` each
 (``max_draws`` of :func:`gppnmf_core.sample_posterior`; on the toy data sets
-this brought R̂ ≤ 1.01 and ESS ≥ 200 from 8 to 10 of 10, see
-benchmarks/bench_posterior.py). A stopped sampling job keeps nothing.
+this brings R̂ ≤ 1.01 and ESS ≥ 200 from about half to nearly all of the 10
+sets, see benchmarks/bench_posterior.py). A stopped sampling job keeps nothing.
 
 The stored entry :data:`ENTRY` holds the 5/50/95 % quantiles of the
 unit-norm columns of D (``"D.q"``, shape (3, K, M)) and of the rows of H on

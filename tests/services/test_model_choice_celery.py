@@ -54,22 +54,24 @@ def _workers(tmp_path_factory, concurrency: int):
     return stack
 
 
-@pytest.fixture(scope="module")
-def two_slots(tmp_path_factory):
-    """Redis and one worker of concurrency 2: the job takes one slot, candidates may take the other."""
-    stack = _workers(tmp_path_factory, 2)
+def _serve(tmp_path_factory, concurrency: int):
+    """The stack of :func:`_workers` for a module's tests, stopped (and checked stopped) after them."""
+    stack = _workers(tmp_path_factory, concurrency)
     yield stack
     problems = stack.stop()
     assert not problems, problems
+
+
+@pytest.fixture(scope="module")
+def two_slots(tmp_path_factory):
+    """Redis and one worker of concurrency 2: the job takes one slot, candidates may take the other."""
+    yield from _serve(tmp_path_factory, 2)
 
 
 @pytest.fixture(scope="module")
 def one_slot(tmp_path_factory):
     """Redis and one worker of concurrency 1: the job takes the only slot."""
-    stack = _workers(tmp_path_factory, 1)
-    yield stack
-    problems = stack.stop()
-    assert not problems, problems
+    yield from _serve(tmp_path_factory, 1)
 
 
 def client(stack, *args) -> dict:
