@@ -89,8 +89,15 @@ def fit_gppnmf(
         Prior of each column of D (K points).
     prior_H : GPPrior
         Prior of each row of H (L points); for a grid, ``H[m].reshape(grid)`` is map m.
-    noise_var : float
-        Noise variance sigma^2 (> 0).
+    noise_var : float or "estimate"
+        Noise variance sigma^2 (> 0), or ``"estimate"``: sigma^2 is first
+        estimated from X with these priors and mask
+        (:func:`~gppnmf_core.noise_estimation.estimate_noise_var`: alternating
+        MAP fits and MacKay's ``RSS / (n - gamma)``, seeded by ``random_state``),
+        then the fit runs at the estimate. ``settings["noise_var"]`` holds the
+        value used and ``settings["noise_estimate"]`` how it was reached
+        (rounds, sigma^2 after each, gamma, converged). ``callback`` hears the
+        final fit only.
     mask : array_like of shape (K, L) or (L,), optional
         Nonnegative weights W (0/1 to leave entries out); default all ones. A
         1-D mask weights whole columns (observations, e.g. voxels outside the
@@ -170,7 +177,7 @@ def fit_gppnmf(
     X = check_matrix(X, "X")
     K, L = X.shape
     rank = check_rank(rank, X.shape)
-    noise_var = check_positive(noise_var, "noise_var")
+    noise_var, noise_estimate = _noise_var_for_fit(noise_var, X, rank, prior_D, prior_H, mask, random_state)
     weights_sq = check_mask(mask, X.shape)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -205,9 +212,25 @@ def fit_gppnmf(
             "rank": rank, "noise_var": noise_var, "method": method, "max_iter": max_iter, "tol": tol,
             "gtol": gtol, "n_replicates": n_replicates, "init_std": init_std, "masked": mask is not None,
             "prior_D": prior_D.to_spec(), "prior_H": prior_H.to_spec(), "random_state": seed,
+            **({} if noise_estimate is None else {"noise_estimate": noise_estimate}),
         },
         latent={"delta": delta.copy(), "eta": eta.copy()},
     )
+
+
+def _noise_var_for_fit(noise_var, X, rank, prior_D, prior_H, mask, random_state) -> tuple[float, dict | None]:
+    """The sigma^2 a fit uses, and how it was estimated (None when given as a number)."""
+    if not isinstance(noise_var, str):
+        return check_positive(noise_var, "noise_var"), None
+    if noise_var != "estimate":
+        raise ValueError(f"noise_var must be a positive number or 'estimate', got {noise_var!r}")
+    from .noise_estimation import estimate_noise_var
+
+    value, record = estimate_noise_var(X, rank, prior_D, prior_H, mask=mask, random_state=random_state,
+                                       return_details=True)
+    return value, {"method": "MacKay: alternating MAP fits and RSS / (n - gamma)", "n_rounds": record.n_rounds,
+                   "converged": record.converged, "noise_var_after_round": [r["updated"] for r in record.rounds],
+                   "gamma": record.rounds[-1]["gamma"], "n_observed": record.rounds[-1]["n"]}
 
 
 def _run_replicate(objective, method, replicate, n_replicates, max_iter, tol, gtol, init_std, callback, rng):

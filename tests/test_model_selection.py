@@ -68,6 +68,21 @@ def test_noise_variance_within_one_percent_in_three_rounds():
     assert record.rounds[-1]["rss"] / record.rounds[-1]["n"] < estimate
 
 
+def test_a_fit_can_estimate_its_own_noise_variance_and_reports_it():
+    toy = gp.datasets.paper_toy(random_state=1, K=40, L=60, noise_var=4.0)
+    p = toy.presets["correct"]
+    fit = gp.fit_gppnmf(toy.X, 2, p.prior_D, p.prior_H, "estimate", random_state=0)
+    estimate, record = estimate_noise_var(toy.X, 2, p.prior_D, p.prior_H, random_state=0, return_details=True)
+    assert fit.settings["noise_var"] == estimate != 4.0
+    reported = fit.settings["noise_estimate"]
+    assert reported["n_rounds"] == record.n_rounds and reported["noise_var_after_round"][-1] == estimate
+    # the fit is the one at the estimate: the same as fitting with that number
+    again = gp.fit_gppnmf(toy.X, 2, p.prior_D, p.prior_H, estimate, random_state=0)
+    np.testing.assert_array_equal(fit.D, again.D)
+    with pytest.raises(ValueError, match="noise_var must be a positive number or 'estimate'"):
+        gp.fit_gppnmf(toy.X, 2, p.prior_D, p.prior_H, "mackay")
+
+
 def test_select_model_stops_on_request():
     toy = gp.datasets.paper_toy(random_state=0, K=15, L=20)
     p = toy.presets["correct"]
