@@ -34,6 +34,30 @@ def test_the_promised_interface_works_as_written():
     np.testing.assert_array_equal(maps, maps[::-1])  # axis 0 is the mirrored one
 
 
+def test_how_sure_and_which_model_work_as_written():
+    """Issue 12's interface, called as the issue writes it (a small toy and few draws, to stay quick)."""
+    toy = gp.datasets.paper_toy(random_state=0, K=20, L=30)
+    X, rank, p = toy.X, 2, toy.presets["correct"]
+    prior_D, prior_H = p.prior_D, p.prior_H
+    post = gp.sample_posterior(X, rank, prior_D, prior_H, 25.0, mask=None, n_draws=60, n_chains=2,
+                               callback=None, random_state=0)
+    assert post.quantiles("X0", [0.05, 0.5, 0.95]).shape == (3, 20, 30)
+    D_q = post.quantiles("D", [0.05, 0.5, 0.95])
+    assert D_q.shape == (3, 20, 2)
+    np.testing.assert_allclose(np.linalg.norm(post.D_draws, axis=2), 1.0)  # unit-norm columns, draw by draw
+    assert np.all(D_q[0] <= D_q[1]) and np.all(D_q[1] <= D_q[2])
+    assert post.quantiles("H", [0.05, 0.5, 0.95]).shape == (3, 2, 30)
+    assert np.isfinite(post.rhat_max) and post.ess_bulk_min > 0
+
+    candidates = [{"rank": r, "prior_D": prior_D, "prior_H": prior_H} for r in (1, 2, 3, 4)]
+    sel = gp.select_model(X, candidates, noise_var=25.0, n_folds=5, random_state=0)
+    assert any(sel.best is c for c in candidates)
+    assert len(sel.table) == 4 and {"cv_error", "diff", "diff_se", "evidence"} <= set(sel.table[0])
+
+    sigma2 = gp.estimate_noise_var(X, rank, prior_D, prior_H, random_state=0)
+    assert isinstance(sigma2, float) and sigma2 > 0
+
+
 def test_every_public_name_is_exported():
     for name in gp.__all__:
         assert getattr(gp, name) is not None
