@@ -36,6 +36,7 @@ _EXPORTS = {
     "gppnmf": ("fit_gppnmf",),
     "io": ("DataFormatError", "ReadOptions", "read_dataset", "write_nifti_mrs"),
     "kernels": ("RBF", "Exponential", "Kernel", "Matern32", "Matern52", "Periodic", "White", "kernel_from_spec"),
+    "laplace": ("build_objective", "laplace_log_evidence", "objective_value"),
     "links": ("ExponentialLink", "GammaLink", "Link", "RectifiedGaussianLink", "link_from_spec"),
     "masks": ("included_observations", "signal_strength"),
     "metrics": ("align_to_truth", "evaluate", "match_components", "normalize_for_display", "rmse"),
@@ -49,9 +50,9 @@ _EXPORTS = {
                   "SquareRoot", "mirror_factor", "sqrt_factor"),
 }
 #: Submodules reachable as attributes (``gp.datasets.paper_toy``) without importing them first.
-_SUBMODULES = ("baselines", "cli", "dataset", "datasets", "estimators", "gppnmf", "io", "kernels", "links", "masks",
-               "metrics", "model_selection", "noise_estimation", "objective", "plotting", "posterior", "priors",
-               "results", "solvers", "structure", "threads")
+_SUBMODULES = ("baselines", "cli", "dataset", "datasets", "estimators", "gppnmf", "io", "kernels", "laplace", "links",
+               "masks", "metrics", "model_selection", "noise_estimation", "objective", "plotting", "posterior",
+               "priors", "results", "solvers", "structure", "threads")
 _LAZY = {name: (module, name) for module, names in _EXPORTS.items() for name in names}
 _LAZY.update({module: (module, None) for module in _SUBMODULES})
 
@@ -81,6 +82,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time every name comes fr
     from .gppnmf import fit_gppnmf
     from .io import DataFormatError, ReadOptions, read_dataset, write_nifti_mrs
     from .kernels import RBF, Exponential, Kernel, Matern32, Matern52, Periodic, White, kernel_from_spec
+    from .laplace import build_objective, laplace_log_evidence, objective_value
     from .links import ExponentialLink, GammaLink, Link, RectifiedGaussianLink, link_from_spec
     from .masks import included_observations, signal_strength
     from .metrics import align_to_truth, evaluate, match_components, normalize_for_display, rmse
@@ -122,8 +124,8 @@ __all__ = [
     "ExponentialLink", "FitResult", "GPPNMFObjective", "GPPrior", "GammaLink", "Grid", "IdentitySquareRoot", "Kernel",
     "KroneckerSquareRoot", "Link", "Matern32", "Matern52", "ModelSelection", "Periodic", "Posterior", "Preset",
     "Progress", "RBF", "ReadOptions", "RectifiedGaussianLink", "SquareRoot", "Truth", "White", "align_to_truth",
-    "cnmf", "datasets", "estimate_noise_var", "evaluate", "fit_gppnmf", "included_observations", "io",
-    "kernel_from_spec", "link_from_spec", "ls_nmf", "match_components", "metrics", "mirror_factor",
-    "normalize_for_display", "read_dataset", "rmse", "sample_posterior", "select_model", "signal_strength",
-    "sqrt_factor", "validate_prior_spec", "write_nifti_mrs",
+    "build_objective", "cnmf", "datasets", "estimate_noise_var", "evaluate", "fit_gppnmf", "included_observations",
+    "io", "kernel_from_spec", "laplace_log_evidence", "link_from_spec", "ls_nmf", "match_components", "metrics",
+    "mirror_factor", "normalize_for_display", "objective_value", "read_dataset", "rmse", "sample_posterior",
+    "select_model", "signal_strength", "sqrt_factor", "validate_prior_spec", "write_nifti_mrs",
 ]

@@ -1,6 +1,7 @@
 """The public interface exactly as the project promises it (issue 2 and the README)."""
 
 import numpy as np
+import pytest
 
 import gppnmf_core as gp
 
@@ -56,6 +57,12 @@ def test_how_sure_and_which_model_work_as_written():
 
     sigma2 = gp.estimate_noise_var(X, rank, prior_D, prior_H, random_state=0)
     assert isinstance(sigma2, float) and sigma2 > 0
+
+    # the value-only objective and the warm start
+    objective = gp.build_objective(X, rank, prior_D, prior_H, 25.0)
+    assert gp.objective_value(objective, post.theta_map) == pytest.approx(post.objective_map, rel=1e-12)
+    warm = gp.sample_posterior(X, rank, prior_D, prior_H, 25.0, n_draws=20, random_state=1, theta0=post.theta_map)
+    assert warm.settings["warm_start"] and warm.objective_map == pytest.approx(post.objective_map, rel=1e-8)
 
 
 def test_every_public_name_is_exported():
