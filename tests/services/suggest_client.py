@@ -50,12 +50,12 @@ def job_claims(job_id: str):
 
 
 def _cancel_if_a_worker_computes(token: str, record: dict, n_candidates: int) -> dict | None:
-    """Cancel the job once a worker holds one of its candidates: what it held, and the candidates' tasks."""
+    """Cancel the job once it has sent every candidate and a worker holds one: what it held, and the tasks."""
     with job_claims(record["id"]) as claims:
         held = [i for i in range(n_candidates) if claims.holder(i) not in (None, JOB, STOPPED)]
-        if not held:
-            return None
         tasks = claims.tasks()
+        if not held or len(tasks) < n_candidates:  # a worker may start before the job has sent every candidate
+            return None
     runner.cancel(token)
     return {"job_id": record["id"], "held": held, "tasks": tasks}
 
