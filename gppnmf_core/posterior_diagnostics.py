@@ -82,17 +82,14 @@ def diagnostics(D_draws, H_draws, lp_draws, n_diagnostic, stop_below=None) -> di
         data = az.convert_to_dataset({"lp": lp_draws, "D": Df[:, :, iD], "H": Hf[:, :, iH], "X0": X0})
         names = ("lp", "D", "H", "X0")
         out = {"n_entries": {"D": int(iD.size), "H": int(iH.size), "X0": int(iX.size)}, "complete": False}
-        rhat = az.rhat(data)
-        out["rhat_max"] = max(float(np.nanmax(rhat[name].values)) for name in names)
+        rhat = {name: float(np.nanmax(values)) for name, values in az.rhat(data).items()}
+        out["rhat_max"] = max(rhat.values())
         if stop_below is not None and not out["rhat_max"] <= stop_below[0]:
             return out
-        bulk = az.ess(data, method="bulk")
-        out["ess_bulk_min"] = min(float(np.nanmin(bulk[name].values)) for name in names)
+        bulk = {name: float(np.nanmin(values)) for name, values in az.ess(data, method="bulk").items()}
+        out["ess_bulk_min"] = min(bulk.values())
         if stop_below is not None and not out["ess_bulk_min"] >= stop_below[1]:
             return out
-        tail = az.ess(data, method="tail")
-        per = {name: {"rhat_max": float(np.nanmax(rhat[name].values)),
-                      "ess_bulk_min": float(np.nanmin(bulk[name].values)),
-                      "ess_tail_min": float(np.nanmin(tail[name].values))} for name in names}
-    return {**out, "ess_tail_min": min(v["ess_tail_min"] for v in per.values()), "per_quantity": per,
-            "complete": True}
+        tail = {name: float(np.nanmin(values)) for name, values in az.ess(data, method="tail").items()}
+    per = {name: {"rhat_max": rhat[name], "ess_bulk_min": bulk[name], "ess_tail_min": tail[name]} for name in names}
+    return {**out, "ess_tail_min": min(tail.values()), "per_quantity": per, "complete": True}

@@ -19,6 +19,28 @@ def _missing(what: str, variable: str, hint: str) -> None:
     pytest.skip(f"{what} is not installed ({hint}); set {variable}=1 to make this a failure")
 
 
+def redis_of_its_own(tmp_path_factory, name: str):
+    """Yield the URL of a redis-server of the caller's own (loopback, with a password); stop it afterwards.
+
+    For a module-scoped fixture: ``yield from redis_of_its_own(tmp_path_factory, "name")``.
+    """
+    if not have_redis():
+        _missing("redis-server", "GPPNMF_REQUIRE_SERVICES", "apt-get install redis-server")
+    if "redis" in missing_packages():
+        _missing("the Python package redis", "GPPNMF_REQUIRE_SERVICES", "pip install redis")
+    stack = Stack(tmp_path_factory.mktemp(name), backend="celery")
+    try:
+        stack.start_redis()
+    except StackError as exc:
+        stack.stop()
+        pytest.fail(f"redis-server did not start: {exc}")
+    try:
+        yield stack.redis_url
+    finally:
+        problems = stack.stop()
+        assert not problems, problems
+
+
 def _need_browser() -> None:
     if not have_browser():
         _missing("Chromium/chromedriver", "GPPNMF_REQUIRE_BROWSER", "apt-get install chromium chromium-driver")

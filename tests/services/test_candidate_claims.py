@@ -19,8 +19,7 @@ import pytest
 
 from components.jobs.candidate_claims import JOB, STOPPED, CandidateClaims
 from components.jobs.candidate_executor import CeleryCandidateExecutor
-from tests.services.conftest import _missing
-from tests.services.stack import Stack, StackError, have_redis, missing_packages
+from tests.services.conftest import redis_of_its_own
 
 WAIT_S = 30.0
 
@@ -28,21 +27,7 @@ WAIT_S = 30.0
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory):
     """The URL of a redis-server of this module's own (loopback, with a password)."""
-    if not have_redis():
-        _missing("redis-server", "GPPNMF_REQUIRE_SERVICES", "apt-get install redis-server")
-    if "redis" in missing_packages():
-        _missing("the Python package redis", "GPPNMF_REQUIRE_SERVICES", "pip install redis")
-    stack = Stack(tmp_path_factory.mktemp("claims"), backend="celery")
-    try:
-        stack.start_redis()
-    except StackError as exc:
-        stack.stop()
-        pytest.fail(f"redis-server did not start: {exc}")
-    try:
-        yield stack.redis_url
-    finally:
-        problems = stack.stop()
-        assert not problems, problems
+    yield from redis_of_its_own(tmp_path_factory, "claims")
 
 
 @pytest.fixture

@@ -15,21 +15,12 @@ import gppnmf_core as gp
 from components.services import data_source, sessions, store
 from components.services.data_source import NOT_HERE, load_dataset, put_upload
 from components.services.store_backends import FileBackend, RedisBackend
-from tests.services.stack import Stack, StackError, have_redis, missing_packages
+from tests.services.conftest import redis_of_its_own
 
 
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory):
-    if not have_redis() or "redis" in missing_packages():
-        pytest.skip("redis-server or the redis package is missing")
-    stack = Stack(tmp_path_factory.mktemp("redis"), backend="celery")
-    try:
-        stack.start_redis()
-    except StackError as exc:
-        stack.stop()
-        pytest.fail(f"redis-server did not start: {exc}")
-    yield stack.redis_url
-    assert not stack.stop()
+    yield from redis_of_its_own(tmp_path_factory, "redis")
 
 
 @pytest.fixture(params=["files", "redis"])
