@@ -201,6 +201,7 @@ from .laplace import (  # noqa: F401  (re-exported: the names this module has al
 )
 from .posterior_chains import ADAPT_LOW_RANK, ADAPT_MASS, PROGRESS_INTERVAL_S, RESTRICT_ORDER, run_chains  # noqa: F401
 from .posterior_diagnostics import diagnostics as compute_diagnostics
+from .posterior_diagnostics import require_arviz
 from .posterior_record import Posterior, identify, normalise
 from .priors import GPPrior
 
@@ -322,6 +323,8 @@ def sample_posterior(
     ValueError
         For invalid data, rank, priors, noise variance, mask (as fit_gppnmf),
         a ``theta0`` of the wrong shape, or counts below 1.
+    ImportError
+        When ArviZ (the ``posterior`` extra) is not installed; raised before any sampling.
 
     Examples
     --------
@@ -335,6 +338,7 @@ def sample_posterior(
     """
     start = time.perf_counter()
     objective = build_objective(X, rank, prior_D, prior_H, noise_var, mask)
+    require_arviz()
     n_draws = check_int(n_draws, "n_draws")
     n_chains = check_int(n_chains, "n_chains")
     n_warmup = check_int(n_warmup, "n_warmup", minimum=0)

@@ -15,9 +15,24 @@ import warnings
 
 import numpy as np
 
-__all__ = ["diagnostics", "import_arviz_in_background", "wait_for_arviz_import"]
+__all__ = ["diagnostics", "import_arviz_in_background", "require_arviz", "wait_for_arviz_import"]
 
 _STATE: dict = {}
+
+
+def require_arviz() -> None:
+    """Raise ImportError, naming the extra to install, when ArviZ cannot be imported.
+
+    Called before any sampling, so that a missing extra costs no minutes of chains.
+    """
+    import importlib.util
+    import sys
+
+    if sys.modules.get("arviz") is not None:
+        return
+    if "arviz" in sys.modules or importlib.util.find_spec("arviz") is None:
+        raise ImportError("sample_posterior needs ArviZ for its convergence diagnostics (R-hat, ESS); "
+                          "install the posterior extra: pip install 'gppnmf-studio[posterior]'")
 
 
 def import_arviz_in_background() -> None:

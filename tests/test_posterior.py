@@ -126,6 +126,19 @@ def test_toy_reproducible_across_processes_and_summaries():
         sample_posterior(toy.X, 2, p.prior_D, p.prior_H, 25.0, theta0=np.zeros(3))
 
 
+def test_missing_arviz_is_named_before_any_sampling(monkeypatch):
+    import sys
+
+    toy = gp.datasets.paper_toy(random_state=0, K=15, L=20)
+    p = toy.presets["correct"]
+    monkeypatch.setitem(sys.modules, "arviz", None)  # what `import arviz` sees when the extra is not installed
+    seen = []
+    with pytest.raises(ImportError, match=r"gppnmf-studio\[posterior\]"):
+        sample_posterior(toy.X, 2, p.prior_D, p.prior_H, p.noise_var, n_draws=10, n_warmup=10, n_chains=1,
+                         n_jobs=1, callback=seen.append)
+    assert seen == []  # not even the MAP fit started
+
+
 def test_callback_stops_sampling():
     toy = gp.datasets.paper_toy(random_state=0, K=15, L=20)
     p = toy.presets["correct"]
