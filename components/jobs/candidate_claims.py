@@ -11,6 +11,14 @@ task that won. So the job only ever waits for a task that a worker is
 actually running, and it never deadlocks when every worker slot is busy (its
 own included): then it wins every claim and computes every candidate itself.
 
+A worker's claim is a lease (:class:`WorkerLease`): it expires
+:data:`LEASE_S` seconds after the worker last renewed it, and a thread of the
+worker renews it while it computes. So when a worker's whole machine is lost
+(power, network: nobody is left to report the task's failure) its claim lapses,
+the job wins it on its next look and computes the candidate itself, instead of
+waiting for it until the job's time limit. A worker that finds its lease lost
+stops computing the candidate.
+
 The job also notes each candidate's task id (the hash
 ``gppnmf:candidate:<job id>:tasks``) so that whoever stops the job (the job
 itself, or its supervisor after killing it) can revoke the tasks
@@ -22,6 +30,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import threading
 
 #: Who computes a candidate: the job's own process (also its claim's holder) or a worker.
 JOB = "job"
@@ -29,6 +38,15 @@ WORKER = "worker"
 #: The holder of a candidate that nobody may start any more (its job stopped).
 STOPPED = "stopped"
 PREFIX = "gppnmf:candidate:"
+#: Seconds a worker's claim lives after its last renewal (it renews every third of that).
+LEASE_S = 15.0
+# Extend a key's expiry only while it still holds the given holder (atomic in Redis).
+_RENEW_IF_HELD = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+    return redis.call('expire', KEYS[1], ARGV[2])
+end
+return 0
+"""
 _JOB_ID = re.compile(r"^[0-9a-f]{1,64}\Z")
 
 
@@ -67,9 +85,18 @@ class CandidateClaims:
     def tasks_key(self) -> str:
         return f"{PREFIX}{self.job_id}:tasks"
 
-    def claim(self, index: int, holder: str) -> bool:
-        """Claim candidate ``index`` for ``holder``; True when this call won it (nobody had it)."""
-        return bool(self.client.set(self.key(index), holder, nx=True, ex=self.ttl_s))
+    def claim(self, index: int, holder: str, lease_s: float | None = None) -> bool:
+        """Claim candidate ``index`` for ``holder``; True when this call won it (nobody had it).
+
+        The claim lives ``lease_s`` seconds (a worker's lease, see :meth:`renew`),
+        or by default as long as the job's keys (:attr:`ttl_s`).
+        """
+        ttl = self.ttl_s if lease_s is None else max(1, int(lease_s))
+        return bool(self.client.set(self.key(index), holder, nx=True, ex=ttl))
+
+    def renew(self, index: int, holder: str, lease_s: float) -> bool:
+        """Let ``holder``'s claim of ``index`` live ``lease_s`` seconds more; False when it holds it no longer."""
+        return bool(self.client.eval(_RENEW_IF_HELD, 1, self.key(index), holder, max(1, int(lease_s))))
 
     def holder(self, index: int) -> str | None:
         """Who holds candidate ``index`` (None: nobody yet, or the claim expired)."""
@@ -98,3 +125,55 @@ class CandidateClaims:
             self.claim(index, STOPPED)
         self.client.delete(self.tasks_key)
         return list(tasks.values())
+
+
+class WorkerLease:
+    """A worker's claim of one candidate, renewed by a thread while the worker computes it.
+
+    Use as a context manager after :meth:`CandidateClaims.claim` with
+    ``lease_s`` has won the claim. Every ``lease_s / 3`` seconds the thread
+    renews the claim; when a renewal finds it held no longer (it lapsed and the
+    job took the candidate over) :attr:`lost` is set and renewals stop. On a
+    clean exit the claim is kept for the job's lifetime (:attr:`CandidateClaims.ttl_s`),
+    so nobody computes the candidate again while the job reads the answer.
+
+    Parameters
+    ----------
+    claims : CandidateClaims
+    index : int
+        The candidate.
+    holder : str
+        The claim's holder (the worker's ``"<host>:<pid>"``).
+    lease_s : float
+        Seconds the claim lives after each renewal.
+    """
+
+    def __init__(self, claims: CandidateClaims, index: int, holder: str, lease_s: float = LEASE_S):
+        self.claims, self.index, self.holder, self.lease_s = claims, int(index), holder, float(lease_s)
+        self.lost = threading.Event()
+        #: Renewals done so far.
+        self.renewals = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._renew_until_stopped, daemon=True,
+                                        name=f"gppnmf-lease-{claims.job_id}-{self.index}")
+
+    def _renew_until_stopped(self) -> None:
+        while not self._stop.wait(self.lease_s / 3.0):
+            try:
+                held = self.claims.renew(self.index, self.holder, self.lease_s)
+            except Exception:  # noqa: BLE001 - Redis unreachable for a moment: try again at the next renewal
+                continue
+            if not held:
+                self.lost.set()
+                return
+            self.renewals += 1
+
+    def __enter__(self) -> WorkerLease:
+        self._thread.start()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self._stop.set()
+        self._thread.join()
+        if exc_type is None and not self.lost.is_set():
+            self.claims.renew(self.index, self.holder, self.claims.ttl_s)

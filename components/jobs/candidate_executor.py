@@ -13,7 +13,8 @@ claim protocol of :mod:`components.jobs.candidate_claims`:
   workers, which take the queue from its front) and computes that one, then
   looks again; only with nothing left to take does it wait for the task,
   which a worker is then running. A task that ends without an outcome
-  (revoked, its process lost) is computed here.
+  (revoked, its process lost) is computed here, and so is one whose worker's
+  lease lapsed (its machine lost): the job wins the claim at its next look.
 
 So the job never waits for a task that no worker runs: with every worker slot
 busy (its own included) it computes every candidate itself, as ``n_jobs=1``
@@ -109,7 +110,11 @@ class CeleryCandidateExecutor:
             if isinstance(answer, dict):
                 outcome = answer
                 break
-            if index not in self._held_elsewhere and self._claims.claim(index, JOB):
+            if self._claims.claim(index, JOB):  # nobody held it yet, or its worker's lease lapsed
+                if index in self._held_elsewhere:
+                    log.warning("candidate %d of job %s: its worker's claim lapsed (worker lost?); "
+                                "computed by the job", index, self._claims.job_id)
+                    self._revoke([self._sent[index].id])
                 outcome = self._compute(index)
                 break
             self._held_elsewhere.add(index)

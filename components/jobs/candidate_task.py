@@ -18,8 +18,9 @@ local computation bit for bit.
 A worker's task does nothing for a job that has ended (cancelled, stopped at
 its time limit, done) or past the job's deadline, nor for a candidate that
 someone else has claimed (:mod:`components.jobs.candidate_claims`); while it
-computes it looks at the job's record after each fold and gives up once the
-job has ended.
+computes it renews its claim (a lease) and looks at the job's record after each
+fold, and gives up once the job has ended or its lease was lost (the job then
+computes the candidate itself).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import time
 import numpy as np
 
 from components.jobs import model_choice_job, runner
-from components.jobs.candidate_claims import WORKER, CandidateClaims, computed_by
+from components.jobs.candidate_claims import LEASE_S, WORKER, CandidateClaims, WorkerLease, computed_by
 from components.services import config
 from gppnmf_core.batch import decode_arrays, encode_arrays
 from gppnmf_core.model_selection import evaluate_candidate
@@ -93,11 +94,12 @@ def _running_request(token: str, job_id: str) -> dict | None:
     return record["request"]
 
 
-def _check_running(token: str, job_id: str, deadline: float):
-    """A ``report`` hook for :func:`evaluate_candidate`: JobEnded once the job has ended or is past its deadline."""
+def _check_running(token: str, job_id: str, deadline: float, lease: WorkerLease):
+    """A ``report`` hook for :func:`evaluate_candidate`: JobEnded once the job has ended, is past its
+    deadline, or has taken the candidate over (this worker's lease was lost)."""
 
     def report(index, folds_done, objective):
-        if time.time() >= deadline or _running_request(token, job_id) is None:
+        if lease.lost.is_set() or time.time() >= deadline or _running_request(token, job_id) is None:
             raise JobEnded
 
     return report
@@ -139,13 +141,16 @@ def run_candidate(payload: dict) -> dict:
     if request is None or time.time() >= deadline:
         return {"index": index, "skipped": "the job has ended"}
     me = computed_by(WORKER)
+    holder = f"{me['host']}:{me['pid']}"
     with redis.Redis.from_url(config.REDIS_URL) as client:
         claims = CandidateClaims(client, job_id, deadline - time.time() + CLAIM_MARGIN_S)
-        if not claims.claim(index, f"{me['host']}:{me['pid']}"):
+        if not claims.claim(index, holder, lease_s=LEASE_S):
             return {"index": index, "skipped": f"claimed by {claims.holder(index)}"}
-    task = task_from_message(payload, token, request)
-    try:
-        outcome = evaluate_candidate({**task, "report": _check_running(token, job_id, deadline)})
-    except JobEnded:
-        return {"index": index, "skipped": "the job ended while this candidate was computed"}
+        task = task_from_message(payload, token, request)
+        try:
+            with WorkerLease(claims, index, holder, LEASE_S) as lease:
+                outcome = evaluate_candidate({**task, "report": _check_running(token, job_id, deadline, lease)})
+        except JobEnded:
+            return {"index": index, "skipped": "the job ended, or took the candidate over, while this worker "
+                                               "computed it"}
     return {"index": index, "outcome": outcome_to_json(outcome), "computed_by": me}

@@ -6,7 +6,10 @@ per candidate, namespaced by job, with an expiry; and
 stand-ins for the Celery tasks: it computes every candidate itself when no
 worker runs any (all slots busy), waits only for a candidate a worker holds
 (working ahead meanwhile), and computes a held candidate whose task ended
-without an outcome. Every wait is bounded; nothing sleeps a fixed time.
+without an outcome or whose worker's lease lapsed (its machine lost). A
+worker's lease (:class:`~components.jobs.candidate_claims.WorkerLease`) lives on
+while renewed and notices when the job took it over. Every wait is bounded;
+nothing sleeps a fixed time.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ import uuid
 
 import pytest
 
-from components.jobs.candidate_claims import JOB, STOPPED, CandidateClaims
+from components.jobs.candidate_claims import JOB, STOPPED, CandidateClaims, WorkerLease
 from components.jobs.candidate_executor import CeleryCandidateExecutor
 from tests.services.conftest import redis_of_its_own
+from tests.services.stack import wait_until
 
 WAIT_S = 30.0
 
@@ -86,6 +90,38 @@ def test_stop_forbids_the_candidates_nobody_started_and_returns_every_task_to_re
     assert [claims.holder(i) for i in range(3)] == [STOPPED, "host:7", STOPPED]
     assert claims.claim(0, "host:8") is False  # a late worker's task finds it forbidden
     assert claims.tasks() == {} and claims.stop() == []
+
+
+def test_a_lease_lapses_unless_its_holder_renews_it(redis_client):
+    claims = CandidateClaims(redis_client, _job_id(), ttl_s=600)
+    assert claims.claim(0, "w:1", lease_s=60)
+    assert 0 < redis_client.ttl(claims.key(0)) <= 60  # a lease, not the job's lifetime
+    assert claims.renew(0, "w:2", 600) is False  # only its holder renews it
+    assert redis_client.ttl(claims.key(0)) <= 60
+    assert claims.renew(0, "w:1", 600) is True and redis_client.ttl(claims.key(0)) > 60
+    assert claims.claim(1, "w:1", lease_s=1)  # never renewed: it lapses, and the candidate is free again
+    wait_until(lambda: claims.holder(1) is None, WAIT_S, 0.05, "the lease lapsing")
+    assert claims.renew(1, "w:1", 60) is False
+    assert claims.claim(1, JOB)
+
+
+def test_a_worker_lease_lives_on_while_renewed_then_stays_for_the_job(redis_client):
+    claims = CandidateClaims(redis_client, _job_id(), ttl_s=600)
+    assert claims.claim(0, "w:1", lease_s=3)
+    with WorkerLease(claims, 0, "w:1", lease_s=3) as lease:
+        wait_until(lambda: lease.renewals >= 4, WAIT_S, 0.05, "four renewals")  # past the first 3-s expiry
+        assert claims.holder(0) == "w:1" and not lease.lost.is_set()
+    assert redis_client.ttl(claims.key(0)) > 3  # finished: kept for the job's lifetime
+
+
+def test_a_worker_lease_taken_over_by_the_job_is_noticed_lost(redis_client):
+    claims = CandidateClaims(redis_client, _job_id(), ttl_s=600)
+    assert claims.claim(0, "w:1", lease_s=3)
+    with WorkerLease(claims, 0, "w:1", lease_s=3) as lease:
+        redis_client.delete(claims.key(0))  # as if it had lapsed ...
+        assert claims.claim(0, JOB)  # ... and the job took the candidate over
+        assert lease.lost.wait(WAIT_S)
+    assert claims.holder(0) == JOB  # the worker never takes it back
 
 
 @pytest.mark.parametrize("job_id", ["", "../x", "a:b", "ABC", 12, None])
@@ -210,4 +246,16 @@ def test_a_stopped_selection_forbids_what_it_did_not_read_and_revokes_what_runs(
         future.cancel()
     assert worker.holder(1) == STOPPED and not worker.claim(1, "w:2")
     assert revoked == [sent[2].id]  # the running task is revoked; the forbidden one never starts
+    executor.close()
+
+
+def test_a_candidate_whose_worker_was_lost_is_computed_by_the_job_once_its_lease_lapses(redis_client):
+    job = _job_id()
+    executor, sent, revoked = _executor(redis_client, job)
+    future = executor.submit(lambda task: _outcome(task["index"]), {"index": 0})
+    # a worker started it, then its machine was lost: no renewal, and its task never answers
+    assert CandidateClaims(redis_client, job, 60).claim(0, "lost-host:1", lease_s=1)
+    assert _results([future])[0]["index"] == 0
+    assert executor.computed_by[0]["by"] == "job"
+    assert not sent[0].ready() and revoked == [sent[0].id]
     executor.close()

@@ -8,13 +8,18 @@ job's own process; with one slot the job holds it and must compute every
 candidate itself. Either way the table must equal the local
 :func:`gppnmf_core.select_model` with the same candidates and seed, bit for bit.
 Cancel while a worker computes a (CSI) candidate: that task is stopped, the
-others may never start, the worker is free again. Every wait is bounded;
-nothing sleeps a fixed time.
+others may never start, the worker is free again. A worker whose whole machine
+is lost while it computes a candidate (frozen with SIGSTOP: no answer, no
+renewal of its lease) costs the job one lease, not its time limit: the job
+computes that candidate itself and the table is still the local one. Every wait
+is bounded; nothing sleeps a fixed time.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -24,7 +29,7 @@ import pytest
 import redis
 
 import gppnmf_core as gp
-from components.jobs.candidate_claims import CandidateClaims
+from components.jobs.candidate_claims import JOB, LEASE_S, PREFIX, STOPPED, CandidateClaims
 from components.jobs.model_choice_job import build_candidate
 from components.services.data_source import load_dataset
 from tests.services.conftest import _missing
@@ -74,10 +79,13 @@ def one_slot(tmp_path_factory):
     yield from _serve(tmp_path_factory, 1)
 
 
+def _client_argv(*args) -> list[str]:
+    return [sys.executable, "-m", "tests.services.suggest_client", "--timeout", str(JOB_TIMEOUT_S), *args]
+
+
 def client(stack, *args) -> dict:
     """What ``tests/services/suggest_client.py ARGS`` printed, run with the stack's environment."""
-    done = subprocess.run([sys.executable, "-m", "tests.services.suggest_client", "--timeout", str(JOB_TIMEOUT_S),
-                           *args], cwd=REPO, env=stack.env, capture_output=True, text=True,
+    done = subprocess.run(_client_argv(*args), cwd=REPO, env=stack.env, capture_output=True, text=True,
                           timeout=JOB_TIMEOUT_S + 60)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:] + stack.services["worker"].tail()
     return json.loads(done.stdout)
@@ -164,3 +172,48 @@ def test_cancel_stops_the_candidate_a_worker_computes_and_forbids_the_others(two
     wait_until(lambda: two_slots.active_tasks() == [], 30, interval=0.2, message="the worker did not become idle")
     print(f"\nCancel during a worker's CSI candidate: every candidate task ended {ended:.2f} s after the page's "
           f"Cancel returned ({states}); claims {holders}")
+
+
+def _held_by_a_worker(stack) -> tuple[str, int, int] | None:
+    """(job id, candidate, pool pid) of a candidate claim a worker holds on ``stack``'s Redis, if any."""
+    with redis.Redis.from_url(stack.redis_url) as redis_client:
+        for key in redis_client.scan_iter(match=f"{PREFIX}*:tasks"):
+            job_id = key.decode()[len(PREFIX):-len(":tasks")]
+            claims = CandidateClaims(redis_client, job_id, 60)
+            for index in claims.tasks():
+                holder = claims.holder(index)
+                if holder not in (None, JOB, STOPPED):
+                    return job_id, index, int(holder.rsplit(":", 1)[1])
+    return None
+
+
+def test_a_worker_lost_while_it_computes_a_candidate_costs_the_job_one_lease(tmp_path_factory):
+    stack = _workers(tmp_path_factory, 1)  # two workers of one slot each: the job takes one, a candidate the other
+    frozen_worker = None
+    try:
+        stack.start_worker(name="second", concurrency=1)
+        job = subprocess.Popen(_client_argv("--dataset", "csi_phantom", "--families", "ranks"), cwd=REPO,
+                               env=stack.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            job_id, index, pid = wait_until(lambda: _held_by_a_worker(stack), JOB_TIMEOUT_S, 0.05,
+                                            "no worker claimed a candidate")
+            frozen_worker = next(s for s in stack.services.values() if pid in {p.pid for p in s.children()})
+            os.killpg(frozen_worker.process.pid, signal.SIGSTOP)  # its machine is gone: no answer, no renewal
+            frozen = time.perf_counter()
+            out, err = job.communicate(timeout=JOB_TIMEOUT_S + 60)
+        finally:
+            job.kill()
+        after = time.perf_counter() - frozen
+        assert job.returncode == 0, out[-2000:] + err[-4000:]
+        outcome = json.loads(out)
+        record, meta = outcome["record"], outcome["meta"]
+        assert record["state"] == "done" and record["id"] == job_id, record
+        assert meta["computed_by"][index]["by"] == "job", meta["computed_by"]
+        assert_same_selection(meta, local_selection(outcome["request"]))
+        print(f"\nWorker {frozen_worker.name} frozen while computing CSI candidate {index}: the job ended "
+              f"{after:.1f} s later (lease {LEASE_S:g} s); computed by {dict(processes(meta))}")
+    finally:
+        if frozen_worker is not None:
+            os.killpg(frozen_worker.process.pid, signal.SIGCONT)
+        problems = stack.stop()
+    assert not problems, problems
