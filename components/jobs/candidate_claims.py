@@ -176,4 +176,7 @@ class WorkerLease:
         self._stop.set()
         self._thread.join()
         if exc_type is None and not self.lost.is_set():
-            self.claims.renew(self.index, self.holder, self.claims.ttl_s)
+            try:
+                self.claims.renew(self.index, self.holder, self.claims.ttl_s)
+            except Exception:  # noqa: BLE001 - only a courtesy: the job reads the answer before it looks at claims
+                pass
